@@ -1,0 +1,3 @@
+from retainkit.cli import main
+
+main()

@@ -1,0 +1,277 @@
+"""The headline KPIs of SPEC §3, as pure functions.
+
+Each KPI is a function of the per-customer reduction (:func:`customer_windows`, one pass
+over the orders) and the KPI options; :func:`compute_kpis` runs them all on one reduction.
+Notation: ``C`` = customers with ≥1 order in the period, ``O`` = orders in it, ``R`` =
+net revenue in it (orders minus refunds dated in it). A ratio whose denominator is 0 is
+NaN (null in JSON, ``—`` in tables), never 0.
+
+>>> import pandas as pd
+>>> from datetime import date
+>>> orders = pd.DataFrame({
+...     "customer_id": pd.Categorical(["a", "a", "b"]),
+...     "order_date": pd.to_datetime(["2024-01-01", "2024-01-11", "2024-01-05"]).astype("datetime64[s]"),
+...     "amount": [10.0, 30.0, 20.0],
+...     "is_refund": [False, False, False],
+... })
+>>> k = compute_kpis(orders, Period(date(2024, 1, 1), date(2024, 1, 31)))
+>>> k["customers"], k["orders"], k["revenue"], k["repeat_customer_rate"], k["avg_days_between_orders"]
+(2, 3, 60.0, 0.5, 10.0)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from retainkit.periods import Period
+from retainkit.reductions import ANNUAL_DAYS, CustomerWindows, customer_windows
+
+NAN = math.nan
+Value = int | float | bool | None
+
+
+@dataclass(frozen=True)
+class KpiOptions:
+    """Options of the KPIs: the churn alert threshold (annual) and the gross margin."""
+
+    churn_alert: float = 0.07
+    margin: float | None = None
+
+
+Metric = Callable[[CustomerWindows, KpiOptions], Value]
+#: Every KPI of SPEC §3, in output order.
+METRICS: dict[str, Metric] = {}
+
+
+def _metric(fn: Metric) -> Metric:
+    METRICS[fn.__name__] = fn
+    return fn
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    """``numerator / denominator``; NaN when the denominator is 0 or either is NaN.
+
+    >>> ratio(1, 4), ratio(3, 0)
+    (0.25, nan)
+    """
+    if denominator == 0 or math.isnan(denominator) or math.isnan(numerator):
+        return NAN
+    return numerator / denominator
+
+
+def compute_kpis(orders: pd.DataFrame, period: Period, options: KpiOptions | None = None) -> dict[str, Value]:
+    """Every KPI of SPEC §3 for ``period``, from one reduction of ``orders``."""
+    windows = customer_windows(orders, period)
+    opts = options or KpiOptions()
+    return {name: fn(windows, opts) for name, fn in METRICS.items()}
+
+
+def _in_c(w: CustomerWindows) -> pd.Series:
+    return w.frame["orders_in_period"] > 0
+
+
+def _returning(w: CustomerWindows) -> pd.Series:
+    return _in_c(w) & (w.frame["orders_to_date"] >= 2)
+
+
+# ---------------------------------------------------------------- volume
+
+
+@_metric
+def customers(w: CustomerWindows, _: KpiOptions) -> int:
+    """|C|: customers with at least one order in the period."""
+    return int(_in_c(w).sum())
+
+
+@_metric
+def orders(w: CustomerWindows, _: KpiOptions) -> int:
+    """|O|: orders in the period (refunds are not orders)."""
+    return int(w.frame["orders_in_period"].sum())
+
+
+@_metric
+def revenue(w: CustomerWindows, _: KpiOptions) -> float:
+    """R: net revenue in the period = orders − refunds dated in it. NaN without amounts."""
+    return float(w.frame["revenue_in_period"].sum()) if w.has_amount else NAN
+
+
+@_metric
+def average_order_value(w: CustomerWindows, o: KpiOptions) -> float:
+    """R / |O|. NaN when there is no order."""
+    return ratio(revenue(w, o), orders(w, o))
+
+
+@_metric
+def purchase_frequency(w: CustomerWindows, o: KpiOptions) -> float:
+    """|O| / |C| (seed 001, KPI #4). NaN when there is no customer."""
+    return ratio(orders(w, o), customers(w, o))
+
+
+@_metric
+def new_customers(w: CustomerWindows, _: KpiOptions) -> int:
+    """Customers in C whose first order ever is in the period (history before it counts)."""
+    return int((_in_c(w) & (w.frame["first_order_day"] >= w.period.start_day)).sum())
+
+
+# ---------------------------------------------------------------- repeat
+
+
+@_metric
+def repeat_customers(w: CustomerWindows, _: KpiOptions) -> int:
+    """Customers with ≥ 2 orders inside the period."""
+    return int((w.frame["orders_in_period"] >= 2).sum())
+
+
+@_metric
+def repeat_customer_rate(w: CustomerWindows, o: KpiOptions) -> float:
+    """repeat_customers / |C| (seed 001, KPI #1). NaN when C is empty."""
+    return ratio(repeat_customers(w, o), customers(w, o))
+
+
+@_metric
+def returning_customers(w: CustomerWindows, _: KpiOptions) -> int:
+    """Customers in C with ≥ 2 orders up to ``to``, the earlier one possibly before the period."""
+    return int(_returning(w).sum())
+
+
+@_metric
+def returning_customer_rate(w: CustomerWindows, o: KpiOptions) -> float:
+    """returning_customers / |C| (Shopify's returning customer rate). NaN when C is empty."""
+    return ratio(returning_customers(w, o), customers(w, o))
+
+
+@_metric
+def returning_revenue_share(w: CustomerWindows, o: KpiOptions) -> float:
+    """Net revenue in the period of returning customers / R (seed 003). NaN when R = 0."""
+    if not w.has_amount:
+        return NAN
+    return ratio(float(w.frame["revenue_in_period"][_returning(w)].sum()), revenue(w, o))
+
+
+@_metric
+def avg_days_between_orders(w: CustomerWindows, _: KpiOptions) -> float:
+    """Mean gap in days between consecutive orders of a customer, over gaps whose later
+    order is in the period (seed 002). NaN when there is no such gap.
+
+    No sort is needed: per customer, those gaps add up to (last order in the period − the
+    last order before it, or the first order in the period when there is none), and their
+    count is the orders in the period, minus one when none precedes the period.
+    """
+    f = w.frame[_in_c(w)]
+    before = f["last_before_period_day"].notna()
+    anchor = f["last_before_period_day"].where(before, f["first_in_period_day"])
+    span = float((f["last_in_period_day"] - anchor).sum())
+    gaps = float((f["orders_in_period"] - (~before).astype(int)).sum())
+    return ratio(span, gaps)
+
+
+@_metric
+def top_20pct_revenue_share(w: CustomerWindows, o: KpiOptions) -> float:
+    """Revenue of the ⌈0.2·|C|⌉ customers of C with the most revenue in the period / R
+    (seed 002, VIP). ⌈0.2·|C|⌉ is computed in integers: (|C| + 4) div 5. NaN when R = 0."""
+    if not w.has_amount:
+        return NAN
+    revenue_in_c = w.frame["revenue_in_period"][_in_c(w)].to_numpy()
+    top = (len(revenue_in_c) + 4) // 5
+    if top == 0:
+        return NAN
+    best = np.partition(revenue_in_c, len(revenue_in_c) - top)[-top:]
+    return ratio(float(best.sum()), revenue(w, o))
+
+
+# ---------------------------------------------------------------- churn and retention
+
+
+@_metric
+def customers_start(w: CustomerWindows, _: KpiOptions) -> int:
+    """S: customers with ≥ 1 order in the base window (to − 2L, to − L] (seed 001, KPI #2)."""
+    return int(w.frame["active_base"].sum())
+
+
+@_metric
+def customers_end(w: CustomerWindows, _: KpiOptions) -> int:
+    """E: customers with ≥ 1 order in the current window (to − L, to]."""
+    return int(w.frame["active_current"].sum())
+
+
+@_metric
+def customers_lost(w: CustomerWindows, _: KpiOptions) -> int:
+    """Customers in S with no order in the current window."""
+    return int((w.frame["active_base"] & ~w.frame["active_current"]).sum())
+
+
+@_metric
+def retention_rate(w: CustomerWindows, o: KpiOptions) -> float:
+    """(|S| − customers_lost) / |S|. NaN when S is empty."""
+    start = customers_start(w, o)
+    return ratio(start - customers_lost(w, o), start)
+
+
+@_metric
+def churn_rate(w: CustomerWindows, o: KpiOptions) -> float:
+    """customers_lost / |S| (seed 001, KPI #2). NaN when S is empty."""
+    return ratio(customers_lost(w, o), customers_start(w, o))
+
+
+@_metric
+def churn_rate_net(w: CustomerWindows, o: KpiOptions) -> float:
+    """(|S| − |E|) / |S|, the article's literal formula; negative when the base grows."""
+    start = customers_start(w, o)
+    return ratio(start - customers_end(w, o), start)
+
+
+@_metric
+def annual_churn_rate(w: CustomerWindows, o: KpiOptions) -> float:
+    """1 − (1 − churn_rate)^(365 / L), the churn rate over a year. NaN with churn_rate."""
+    churn = churn_rate(w, o)
+    if math.isnan(churn):
+        return NAN
+    return 1.0 - (1.0 - churn) ** (ANNUAL_DAYS / w.period.churn_window_days)
+
+
+@_metric
+def churn_alert(w: CustomerWindows, o: KpiOptions) -> bool | None:
+    """annual_churn_rate > the alert threshold (default 0.07); None when churn is undefined."""
+    annual = annual_churn_rate(w, o)
+    return None if math.isnan(annual) else bool(annual > o.churn_alert)
+
+
+# ---------------------------------------------------------------- value
+
+
+@_metric
+def annual_revenue_per_customer(w: CustomerWindows, _: KpiOptions) -> float:
+    """Net revenue in (to − 365, to] / customers with an order in it (seed 001, KPI #3)."""
+    if not w.has_amount:
+        return NAN
+    return ratio(float(w.frame["revenue_365"].sum()), float(w.frame["active_365"].sum()))
+
+
+@_metric
+def avg_lifespan_years(w: CustomerWindows, o: KpiOptions) -> float:
+    """1 / annual_churn_rate. NaN when the annual churn rate is 0 or undefined."""
+    annual = annual_churn_rate(w, o)
+    return NAN if math.isnan(annual) or annual == 0 else 1.0 / annual
+
+
+@_metric
+def customer_lifetime_value(w: CustomerWindows, o: KpiOptions) -> float:
+    """annual_revenue_per_customer × avg_lifespan_years (× margin when given) (seed 001, KPI #3)."""
+    value = annual_revenue_per_customer(w, o) * avg_lifespan_years(w, o)
+    return value * o.margin if o.margin is not None else value
+
+
+@_metric
+def referral_rate(w: CustomerWindows, o: KpiOptions) -> float:
+    """New customers whose first order names a referrer / new_customers (seed 003).
+    NaN without a referral column or without new customers."""
+    if not w.has_referrals:
+        return NAN
+    f = w.frame
+    new = _in_c(w) & (f["first_order_day"] >= w.period.start_day)
+    return ratio(int((new & f["first_order_referred"]).sum()), int(new.sum()))

@@ -1,0 +1,437 @@
+"""Raw rows → the canonical orders frame and a data-quality record (SPEC §1).
+
+The canonical orders frame has one row per **order** or **refund** ("events"):
+
+===============  ==========================================================
+``customer_id``  categorical (customer ids as text, stripped)
+``order_date``   ``datetime64[s]``, the local calendar date (midnight)
+``amount``       float, net of nothing; refunds are negative (absent when
+                 the export has no amount or quantity × price)
+``is_refund``    bool
+``referred_by``  categorical, who referred the customer (only with a
+                 referral column)
+===============  ==========================================================
+
+Every row of the input lands in exactly one bucket of :class:`DataQuality`: an order
+line, a refund row, a row without a customer, a row without a date, or a dropped
+duplicate, so ``rows`` always adds up.
+
+Speed: string ids become integer codes once (customer ids and order ids in two threads),
+after which every reduction is a ``bincount`` or ``ufunc.at`` over integer arrays.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from retainkit.config import ReadOptions
+from retainkit.errors import RetainkitError
+from retainkit.load import RawExport
+from retainkit.parsing import NO_TIME, SECONDS_PER_DAY, DateOptions, local_seconds, numbers
+
+_REFUND_ID = re.compile(r"^[Cc]\d")
+_FLOAT_ID = re.compile(r"^-?\d+\.0+$")
+
+
+@dataclass
+class DataQuality:
+    """What normalisation counted, dropped or changed. Amounts are summed as read."""
+
+    rows: int = 0
+    orders: int = 0
+    order_lines: int = 0
+    refund_rows: int = 0
+    refund_amount: float = 0.0
+    refunds_from_column: int = 0
+    missing_customer_rows: int = 0
+    missing_customer_amount: float = 0.0
+    missing_date_rows: int = 0
+    missing_date_amount: float = 0.0
+    empty_amount_rows: int = 0
+    duplicate_rows: int = 0
+    duplicate_amount: float = 0.0
+    duplicates_dropped: bool = False
+    has_amount: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """The canonical orders frame and what it took to get there."""
+
+    orders: pd.DataFrame
+    quality: DataQuality
+
+
+@dataclass
+class _Lines:
+    """Per-row integer arrays, the working form of the export."""
+
+    customer: np.ndarray  # int32 code, -1 = none
+    order: np.ndarray  # int64 code (row number when the export has no order id)
+    seconds: np.ndarray  # int64 local seconds, NO_TIME = none
+    amount: np.ndarray | None  # float64, NaN = empty
+    refund_id: np.ndarray  # bool, order id in the refund convention (C123)
+    referrer: np.ndarray | None  # int32 code, -1 = none
+    product: np.ndarray | None  # int32 code, -1 = none
+
+
+def normalise(raw: RawExport, options: ReadOptions) -> Normalised:
+    """Turn a :class:`RawExport` into the canonical orders frame (SPEC §1)."""
+    table = raw.table
+    quality = DataQuality(rows=table.num_rows, duplicates_dropped=options.dedupe)
+    customers, orders, referrers, products = _encode_ids(table)
+    customer_codes, customer_names = customers
+    lines = _Lines(
+        customer=customer_codes,
+        order=orders[0],
+        seconds=local_seconds(
+            table.column("order_date"),
+            DateOptions(options.dayfirst, options.date_format, options.tz),
+            raw.locate,
+        ),
+        amount=_line_amounts(table, options, raw, quality),
+        refund_id=orders[1],
+        referrer=referrers[0] if referrers else None,
+        product=products[0] if products else None,
+    )
+    has_order_id = "order_id" in table.column_names
+    if has_order_id:
+        _fill_from_order(lines, raw, customer_names)
+    keep = _mark_duplicates(lines, quality, drop=options.dedupe, by_order=has_order_id)
+    frame = _events(lines, keep, table, options, raw, quality, customer_names, referrers)
+    return Normalised(frame, quality)
+
+
+# ---------------------------------------------------------------- ids
+
+
+def _encode_ids(table: pa.Table):
+    """Integer codes for customer, order, referrer and product ids (two threads)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        customer = pool.submit(_encode_text_ids, table.column("customer_id"))
+        order = (
+            pool.submit(_encode_order_ids, table.column("order_id"))
+            if "order_id" in table.column_names
+            else None
+        )
+        referrer = (
+            pool.submit(_encode_text_ids, table.column("referred_by"))
+            if "referred_by" in table.column_names
+            else None
+        )
+        product = (
+            pool.submit(_encode_text_ids, table.column("product")) if "product" in table.column_names else None
+        )
+        customers = customer.result()
+        n = table.num_rows
+        orders = order.result() if order else (np.arange(n, dtype=np.int64), np.zeros(n, dtype=bool))
+        return customers, orders, referrer.result() if referrer else None, product.result() if product else None
+
+
+def _encode_text_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index]:
+    """Codes (int32, -1 for empty) and the distinct cleaned ids they point to.
+
+    Ids are stripped; empty text is no id; integer-valued floats (``17850.0``, as some
+    tools write integer ids) lose their ``.0`` when every id in the column has one.
+    Exports keep a customer's lines together, so only the first value of each run of
+    equal values is hashed.
+    """
+    codes, dictionary = _encode_runs(column)
+    names = pd.Series(dictionary.to_pandas(), dtype=object)
+    if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
+        names = _numeric_ids(dictionary)
+    cleaned = names.astype("string").str.strip()
+    nonempty = cleaned[cleaned.notna() & (cleaned != "")]
+    if len(nonempty) and nonempty.str.fullmatch(_FLOAT_ID).all():
+        cleaned = cleaned.str.replace(r"\.0+$", "", regex=True)
+    cleaned = cleaned.mask(cleaned == "")
+    remap, uniques = pd.factorize(cleaned)  # merge ids that differed only by spaces
+    lookup = np.append(remap.astype(np.int32), np.int32(-1))
+    return lookup[codes], pd.Index(uniques.astype(object), dtype=object)
+
+
+def _numeric_ids(dictionary: pa.Array) -> pd.Series:
+    values = dictionary
+    if pa.types.is_floating(values.type):
+        as_float = values.to_numpy(zero_copy_only=False)
+        if np.all(np.isnan(as_float) | (as_float == np.round(as_float))):
+            values = pc.cast(values, pa.int64(), safe=False)
+    return pd.Series(pc.cast(values, pa.string()).to_pandas(), dtype=object)
+
+
+def _encode_runs(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Dictionary-encode ``column``; codes index the dictionary, ``len(dictionary)`` = null."""
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    n = len(array)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), pa.array([], type=array.type)
+    differs = pc.not_equal(array.slice(1), array.slice(0, n - 1))
+    differs = pc.fill_null(pc.or_kleene(differs, pc.xor(pc.is_null(array.slice(1)), pc.is_null(array.slice(0, n - 1)))), False)
+    starts = np.flatnonzero(np.concatenate(([True], differs.to_numpy(zero_copy_only=False))))
+    clustered = len(starts) < n // 2
+    values = array.take(pa.array(starts)) if clustered else array
+    encoded = pc.dictionary_encode(values)
+    dictionary = encoded.dictionary
+    codes = encoded.indices.fill_null(len(dictionary)).to_numpy(zero_copy_only=False).astype(np.int64)
+    if clustered:
+        codes = np.repeat(codes, np.diff(np.append(starts, n)))
+    return codes, dictionary
+
+
+def _encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Order codes per row, and whether each row's id is a refund id (``C`` + digit).
+
+    Sorted ids (either direction, the usual export order) need no hash: each run of equal
+    values is one order. Otherwise ids are dictionary-encoded.
+    """
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        array = pc.cast(array, pa.string())
+    array = pc.utf8_trim_whitespace(array) if _needs_trim(array) else array
+    n = len(array)
+    if n > 1 and array.null_count == 0 and _is_sorted(array):
+        differs = pc.not_equal(array.slice(1), array.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+        codes = np.concatenate(([0], np.cumsum(differs, dtype=np.int64)))
+        firsts = array.take(pa.array(np.flatnonzero(np.concatenate(([True], differs)))))
+    else:
+        encoded = pc.dictionary_encode(array)
+        firsts = encoded.dictionary
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        missing = codes < 0
+        if missing.any():  # an empty order id: the row is an order of its own
+            codes[missing] = len(firsts) + np.arange(int(missing.sum()))
+            firsts = pa.concat_arrays([firsts, pa.nulls(int(missing.sum()), firsts.type)])
+    is_refund_id = pc.fill_null(pc.match_substring_regex(firsts, _REFUND_ID.pattern), False)
+    return codes, is_refund_id.to_numpy(zero_copy_only=False)[codes]
+
+
+def _needs_trim(array: pa.Array) -> bool:
+    sample = array.slice(0, 1000)
+    return bool(pc.any(pc.not_equal(sample, pc.utf8_trim_whitespace(sample))).as_py())
+
+
+def _is_sorted(array: pa.Array) -> bool:
+    n = len(array)
+    head, tail = array.slice(0, n - 1), array.slice(1)
+    return bool(pc.all(pc.less_equal(head, tail)).as_py()) or bool(pc.all(pc.greater_equal(head, tail)).as_py())
+
+
+# ---------------------------------------------------------------- amounts
+
+
+def _line_amounts(table: pa.Table, options: ReadOptions, raw: RawExport, quality: DataQuality) -> np.ndarray | None:
+    """Line amount: the amount column, else quantity × unit price; None when neither exists."""
+    names = table.column_names
+    if "amount" in names:
+        return numbers(table.column("amount"), field="amount", decimal=options.decimal, locate=raw.locate)
+    if "quantity" in names and "unit_price" in names:
+        quantity = numbers(table.column("quantity"), field="quantity", decimal=options.decimal, locate=raw.locate)
+        price = numbers(table.column("unit_price"), field="unit_price", decimal=options.decimal, locate=raw.locate)
+        return quantity * price
+    quality.has_amount = False
+    quality.notes.append("no amount column (nor quantity × unit price): revenue KPIs are null")
+    return None
+
+
+# ---------------------------------------------------------------- order-level fields
+
+
+def _fill_from_order(lines: _Lines, raw: RawExport, customer_names: pd.Index) -> None:
+    """Give every line its order's customer and date (some exports write them once per order).
+
+    An order id whose lines name two different customers is a data error.
+    """
+    size = int(lines.order.max()) + 1 if len(lines.order) else 0
+    has_customer = lines.customer >= 0
+    low = np.full(size, np.iinfo(np.int32).max, dtype=np.int32)
+    high = np.full(size, -1, dtype=np.int32)
+    np.minimum.at(low, lines.order[has_customer], lines.customer[has_customer])
+    np.maximum.at(high, lines.order, lines.customer)
+    clash = (high >= 0) & (low != high) & (low != np.iinfo(np.int32).max)
+    if clash.any():
+        order = int(np.flatnonzero(clash)[0])
+        rows = np.flatnonzero(lines.order == order)
+        first = rows[lines.customer[rows] == low[order]][0]
+        second = rows[lines.customer[rows] == high[order]][0]
+        order_id = raw.table.column("order_id")[int(second)].as_py()
+        raise RetainkitError(
+            f"{raw.locate(int(second))}, column order_id: order {order_id!r} belongs to customer "
+            f"{customer_names[high[order]]!r} here and to {customer_names[low[order]]!r} at "
+            f"{raw.locate(int(first))} ({int(clash.sum())} order ids are shared like this)",
+            "fix the export, or leave out the order id column (--order) so that each row is an order",
+        )
+    lines.customer = high[lines.order]
+    if (lines.seconds == NO_TIME).any():
+        dated = lines.seconds != NO_TIME
+        earliest = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(earliest, lines.order[dated], lines.seconds[dated])
+        filled = earliest[lines.order]
+        lines.seconds = np.where(filled == np.iinfo(np.int64).max, NO_TIME, filled)
+
+
+# ---------------------------------------------------------------- duplicates
+
+
+def _mark_duplicates(lines: _Lines, quality: DataQuality, *, drop: bool, by_order: bool) -> np.ndarray:
+    """Rows to keep. Counts exact duplicates (every field read equal); drops them if asked.
+
+    Rows are keyed by (order code, 32-bit hash of the other fields); duplicates share an
+    order, so the key is nearly sorted already and a stable argsort is close to linear.
+    Without order ids the customer code leads the key instead.
+    Equal keys are candidates, confirmed on the exact values (a hash never decides).
+    """
+    n = len(lines.order)
+    keep = np.ones(n, dtype=bool)
+    if n < 2:
+        return keep
+    fields = _duplicate_fields(lines)
+    hashed = np.zeros(n, dtype=np.uint64)
+    for i, values in enumerate(fields.values()):
+        mixed = values.view(np.uint64) if values.dtype.itemsize == 8 else values.astype(np.uint64)
+        hashed ^= mixed * np.uint64(0x9E3779B97F4A7C15 + 2 * i + 1)
+        hashed = (hashed << np.uint64(13)) | (hashed >> np.uint64(51))
+    group = lines.order if by_order else lines.customer
+    key = (group.astype(np.int64).astype(np.uint64) << np.uint64(32)) | (hashed >> np.uint64(32))
+    order = np.argsort(key, kind="stable")
+    same = key[order[1:]] == key[order[:-1]]
+    if not same.any():
+        return keep
+    candidates = np.unique(np.concatenate((order[1:][same], order[:-1][same])))
+    exact = pd.DataFrame({"group": group[candidates], **{k: v[candidates] for k, v in fields.items()}})
+    repeats = candidates[exact.duplicated(keep="first").to_numpy()]
+    quality.duplicate_rows = len(repeats)
+    if lines.amount is not None:
+        quality.duplicate_amount = float(np.nansum(lines.amount[repeats]))
+    if drop:
+        keep[repeats] = False
+    return keep
+
+
+def _duplicate_fields(lines: _Lines) -> dict[str, np.ndarray]:
+    fields: dict[str, np.ndarray] = {"customer": lines.customer.astype(np.int64), "seconds": lines.seconds}
+    if lines.amount is not None:
+        fields["amount"] = np.nan_to_num(lines.amount, nan=-0.0)
+    for name in ("referrer", "product"):
+        values = getattr(lines, name)
+        if values is not None:
+            fields[name] = values.astype(np.int64)
+    return fields
+
+
+# ---------------------------------------------------------------- events
+
+
+def _events(
+    lines: _Lines,
+    keep: np.ndarray,
+    table: pa.Table,
+    options: ReadOptions,
+    raw: RawExport,
+    quality: DataQuality,
+    customer_names: pd.Index,
+    referrers: tuple[np.ndarray, pd.Index] | None,
+) -> pd.DataFrame:
+    """One row per order (lines summed, earliest date) and per refund row."""
+    amount = lines.amount if lines.amount is not None else np.zeros(len(lines.order))
+    empty_amount = np.isnan(amount)
+    amount = np.where(empty_amount, 0.0, amount)
+    no_customer = keep & (lines.customer < 0)
+    no_date = keep & ~no_customer & (lines.seconds == NO_TIME)
+    valid = keep & ~no_customer & ~no_date
+    refund = valid & ((amount < 0) | lines.refund_id)
+    is_line = valid & ~refund
+
+    quality.missing_customer_rows = int(no_customer.sum())
+    quality.missing_customer_amount = float(amount[no_customer].sum())
+    quality.missing_date_rows = int(no_date.sum())
+    quality.missing_date_amount = float(amount[no_date].sum())
+    if lines.amount is not None:
+        quality.empty_amount_rows = int((empty_amount & valid).sum())
+    flipped = refund & (amount > 0)
+    if flipped.any():
+        quality.notes.append(f"{int(flipped.sum())} refund rows (order id C…) had a positive amount; read as negative")
+    refund_amounts = -np.abs(amount[refund])
+    quality.refund_rows = int(refund.sum())
+    quality.refund_amount = float(refund_amounts.sum())
+    quality.order_lines = int(is_line.sum())
+
+    day = (lines.seconds // SECONDS_PER_DAY).astype(np.int64)
+    orders = _orders_from_lines(lines, is_line, day, amount)
+    quality.orders = len(orders["customer"])
+    refunds = {
+        "customer": lines.customer[refund],
+        "day": day[refund],
+        "amount": refund_amounts,
+        "referrer": np.full(int(refund.sum()), -1, dtype=np.int32),
+    }
+    column_refunds = _refund_column(table, options, raw, lines, valid, day)
+    if column_refunds is not None:
+        quality.refunds_from_column = len(column_refunds["customer"])
+        quality.refund_rows += quality.refunds_from_column
+        quality.refund_amount += float(column_refunds["amount"].sum())
+    parts = [orders, refunds] + ([column_refunds] if column_refunds is not None else [])
+    return _frame(parts, quality.has_amount, customer_names, referrers)
+
+
+def _orders_from_lines(lines: _Lines, is_line: np.ndarray, day: np.ndarray, amount: np.ndarray) -> dict:
+    codes = lines.order[is_line]
+    size = int(codes.max()) + 1 if len(codes) else 0
+    present = np.bincount(codes, minlength=size) > 0
+    first_day = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_day, codes, day[is_line])
+    customer = np.full(size, -1, dtype=np.int32)
+    customer[codes] = lines.customer[is_line]
+    total = np.bincount(codes, weights=amount[is_line], minlength=size)
+    referrer = np.full(size, -1, dtype=np.int32)
+    if lines.referrer is not None:
+        np.maximum.at(referrer, codes, lines.referrer[is_line].astype(np.int32))
+    return {
+        "customer": customer[present],
+        "day": first_day[present],
+        "amount": total[present],
+        "referrer": referrer[present],
+    }
+
+
+def _refund_column(
+    table: pa.Table, options: ReadOptions, raw: RawExport, lines: _Lines, valid: np.ndarray, day: np.ndarray
+) -> dict | None:
+    """Refunds given as a column of refunded amounts (Shopify): a refund on the order's date."""
+    if "refund_amount" not in table.column_names:
+        return None
+    refunded = numbers(table.column("refund_amount"), field="refund_amount", decimal=options.decimal, locate=raw.locate)
+    has = valid & (np.nan_to_num(refunded) > 0)
+    return {
+        "customer": lines.customer[has],
+        "day": day[has],
+        "amount": -refunded[has],
+        "referrer": np.full(int(has.sum()), -1, dtype=np.int32),
+    }
+
+
+def _frame(parts: list[dict], has_amount: bool, customer_names: pd.Index, referrers) -> pd.DataFrame:
+    customer = np.concatenate([p["customer"] for p in parts]).astype(np.int32)
+    day = np.concatenate([p["day"] for p in parts])
+    columns: dict[str, object] = {
+        "customer_id": pd.Categorical.from_codes(customer, categories=customer_names, validate=False),
+        "order_date": (day * SECONDS_PER_DAY).astype("datetime64[s]"),
+    }
+    if has_amount:
+        columns["amount"] = np.concatenate([p["amount"] for p in parts]).astype(np.float64)
+    columns["is_refund"] = np.concatenate([np.zeros(len(parts[0]["day"]), dtype=bool)] +
+                                          [np.ones(len(p["day"]), dtype=bool) for p in parts[1:]])
+    if referrers is not None:
+        codes = np.concatenate([p["referrer"] for p in parts]).astype(np.int32)
+        columns["referred_by"] = pd.Categorical.from_codes(codes, categories=referrers[1], validate=False)
+    return pd.DataFrame(columns)

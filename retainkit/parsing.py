@@ -1,0 +1,214 @@
+"""Raw values → numbers: dates to local calendar days, text amounts to floats (SPEC §1).
+
+Every parser works on the distinct values of a column (exports repeat dates and prices a
+lot) and reports the first value it cannot read by its row, through ``locate``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from retainkit.errors import RetainkitError
+
+Locate = Callable[[int], str]
+SECONDS_PER_DAY = 86_400
+NO_TIME = np.iinfo(np.int64).min
+
+_ISO = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$")
+_AWARE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+_DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})(?:[ T](\d{1,2}:\d{2}(?::\d{2})?)\s*([AaPp][Mm])?)?$")
+_YMD8 = re.compile(r"^\d{8}$")
+
+
+@dataclass(frozen=True)
+class DateOptions:
+    dayfirst: bool | None = None
+    date_format: str | None = None
+    tz: str = "UTC"
+
+
+def local_seconds(column: pa.ChunkedArray, options: DateOptions, locate: Locate) -> np.ndarray:
+    """Seconds since 1970-01-01 in local time (``tz``), ``NO_TIME`` where the value is empty.
+
+    Time-zone-aware stamps are converted to ``options.tz``; naive ones are already local.
+    Integers are read as ``YYYYMMDD``. Text follows ISO 8601, ``YYYYMMDD``, or day/month
+    order given by ``dayfirst`` / ``date_format``; an ambiguous column is an error.
+    """
+    kind = column.type
+    if pa.types.is_timestamp(kind):
+        return _timestamp_seconds(column, options.tz)
+    if pa.types.is_date(kind):
+        days = pc.cast(column, pa.date32()).cast(pa.int32())
+        return _with_missing(days.to_numpy(zero_copy_only=False), SECONDS_PER_DAY)
+    if pa.types.is_integer(kind):
+        column = pc.cast(column, pa.string())
+    elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        raise RetainkitError(f"column order_date: cannot read dates of type {kind}", "use --date COLUMN")
+    return _text_seconds(column, options, locate)
+
+
+def _with_missing(values: np.ndarray, scale: int) -> np.ndarray:
+    if values.dtype.kind == "f":  # nulls came through as NaN
+        out = np.full(values.shape, NO_TIME, dtype=np.int64)
+        ok = ~np.isnan(values)
+        out[ok] = values[ok].astype(np.int64) * scale
+        return out
+    return values.astype(np.int64) * scale
+
+
+def _timestamp_seconds(column: pa.ChunkedArray, tz: str) -> np.ndarray:
+    if column.type.tz is not None:
+        try:
+            column = pc.local_timestamp(column.cast(pa.timestamp(column.type.unit, tz=tz)))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowKeyError):
+            raise RetainkitError(f"unknown time zone {tz!r}", "e.g. --tz Asia/Ho_Chi_Minh") from None
+    seconds = pc.cast(column, pa.timestamp("s"), safe=False).cast(pa.int64())
+    return seconds.fill_null(NO_TIME).to_numpy()
+
+
+def _text_seconds(column: pa.ChunkedArray, options: DateOptions, locate: Locate) -> np.ndarray:
+    codes, uniques = pd.factorize(pd.Series(column.to_pandas(), copy=False).str.strip())
+    parsed = _parse_unique_dates(pd.Series(uniques, dtype=object), options)
+    bad = parsed.isna() & pd.Series(uniques).notna().to_numpy() & (pd.Series(uniques) != "").to_numpy()
+    if bad.any():
+        value = uniques[int(np.flatnonzero(bad.to_numpy())[0])]
+        row = int(np.flatnonzero(codes == np.flatnonzero(bad.to_numpy())[0])[0])
+        hint = f"use --date-format (e.g. {options.date_format or '%d/%m/%Y'})"
+        raise RetainkitError(f"{locate(row)}, column order_date: cannot read date {value!r}", hint)
+    seconds = _naive_seconds(parsed, options.tz)
+    out = np.where(codes >= 0, seconds[np.maximum(codes, 0)], NO_TIME)
+    return out.astype(np.int64)
+
+
+def _naive_seconds(parsed: pd.Series, tz: str) -> np.ndarray:
+    values = parsed
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        try:
+            values = values.dt.tz_convert(tz).dt.tz_localize(None)
+        except Exception:  # noqa: BLE001 - pandas raises several types for a bad zone name
+            raise RetainkitError(f"unknown time zone {tz!r}", "e.g. --tz Asia/Ho_Chi_Minh") from None
+    seconds = values.to_numpy(dtype="datetime64[s]").astype(np.int64)
+    seconds[values.isna().to_numpy()] = NO_TIME
+    return seconds
+
+
+def _parse_unique_dates(values: pd.Series, options: DateOptions) -> pd.Series:
+    """Parse distinct date strings; NaT where a value does not fit the chosen format."""
+    text = values.dropna()
+    text = text[text != ""]
+    if options.date_format:
+        return pd.to_datetime(values, format=options.date_format, errors="coerce", utc=_any_aware(text))
+    if text.empty:
+        return pd.to_datetime(values, errors="coerce")
+    # The format most values follow wins; values that do not follow it become NaT and the
+    # caller names the first one by its row.
+    votes = {
+        "ymd8": int(text.str.fullmatch(_YMD8).sum()),
+        "iso": int(text.str.match(_ISO).sum()),
+        "dmy": int(text.str.match(_DMY).sum()),
+    }
+    style = max(votes, key=lambda k: votes[k])
+    if votes[style] == 0:
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[s]")
+    if style == "ymd8":
+        return pd.to_datetime(values, format="%Y%m%d", errors="coerce")
+    if style == "iso":
+        return _parse_iso(values)
+    return _parse_day_month(values, text[text.str.match(_DMY)], options.dayfirst)
+
+
+def _any_aware(text: pd.Series) -> bool:
+    return bool(text.str.contains(_AWARE).any())
+
+
+def _parse_iso(values: pd.Series) -> pd.Series:
+    aware = values.str.contains(_AWARE, na=False)
+    if not aware.any():
+        return pd.to_datetime(values, format="ISO8601", errors="coerce")
+    # Aware stamps become UTC instants; naive stamps in the same column are read as UTC too.
+    return pd.to_datetime(values, format="ISO8601", errors="coerce", utc=True)
+
+
+def _parse_day_month(values: pd.Series, text: pd.Series, dayfirst: bool | None) -> pd.Series:
+    parts = text.str.extract(_DMY)
+    if dayfirst is None:
+        dayfirst = _day_comes_first(parts[0].astype(int), parts[1].astype(int), text.iloc[0])
+    clean = values.str.replace(r"^(\d{1,2})[/.-](\d{1,2})[/.-]", r"\1/\2/", regex=True)
+    clean = clean.str.replace("T", " ", regex=False)
+    date_fmt = ("%d/%m/" if dayfirst else "%m/%d/") + ("%Y" if parts[2].str.len().max() == 4 else "%y")
+    out: pd.Series | None = None
+    for time_fmt in ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p"):
+        parsed = pd.to_datetime(clean, format=date_fmt + time_fmt, errors="coerce")
+        out = parsed if out is None else out.combine_first(parsed)
+    return out
+
+
+def _day_comes_first(first: pd.Series, second: pd.Series, sample: str) -> bool:
+    """Day/month order proven by the data: a first part over 12 is a day, and so on."""
+    day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
+    if day_first and month_first:
+        raise RetainkitError(
+            "column order_date: dates mix day-first and month-first order", "fix the export or give --date-format"
+        )
+    if not (day_first or month_first):
+        raise RetainkitError(
+            f"column order_date: ambiguous dates such as {sample!r} (day/month or month/day?)",
+            "say --dayfirst or --monthfirst, or give --date-format",
+        )
+    return day_first
+
+
+# ---------------------------------------------------------------- amounts
+
+_CURRENCY = re.compile(r"(?i)(?:[$€£¥₫₩₹]|vnd|vnđ|usd|eur|gbp|đ)")
+_SPACES = re.compile(r"[\s\u00a0\u202f']")
+
+
+def numbers(column: pa.ChunkedArray, *, field: str, decimal: str, locate: Locate) -> np.ndarray:
+    """Float values of a numeric or text column; NaN where empty; an error where unreadable.
+
+    Text may carry currency signs and thousands separators: ``$1,234.50``; with
+    ``decimal=","``, ``1.234.567,5 ₫``. ``(12.50)`` and a trailing ``-`` are negative.
+
+    >>> numbers(pa.chunked_array([["$1,234.50", "(2.5)", None]]), field="amount", decimal=".",
+    ...         locate=str).tolist()
+    [1234.5, -2.5, nan]
+    """
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    if pa.types.is_null(kind):
+        return np.full(len(column), np.nan)
+    codes, uniques = pd.factorize(pd.Series(column.to_pandas(), copy=False))
+    parsed = _parse_amounts(pd.Series(uniques, dtype=object), decimal)
+    text = pd.Series(uniques, dtype=object).str.strip()
+    bad = np.isnan(parsed) & text.notna().to_numpy() & (text != "").to_numpy()
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        row = int(np.flatnonzero(codes == first)[0])
+        raise RetainkitError(
+            f"{locate(row)}, column {field}: cannot read number {uniques[first]!r}",
+            "check --decimal (, or .) and the column chosen",
+        )
+    return np.where(codes >= 0, parsed[np.maximum(codes, 0)], np.nan)
+
+
+def _parse_amounts(values: pd.Series, decimal: str) -> np.ndarray:
+    text = values.astype("string").str.strip()
+    negative = text.str.match(r"^\(.*\)$", na=False) | text.str.endswith("-", na=False)
+    text = text.str.replace(_CURRENCY, "", regex=True).str.replace(_SPACES, "", regex=True)
+    text = text.str.replace("\u2212", "-").str.strip("()").str.rstrip("-")
+    if decimal == ",":
+        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    else:
+        text = text.str.replace(",", "", regex=False)
+    valid = text.str.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?").fillna(False).astype(bool)
+    parsed = pd.to_numeric(text.where(valid), errors="coerce").astype("float64").to_numpy(na_value=np.nan)
+    return np.where(negative.fillna(False).to_numpy(dtype=bool), -np.abs(parsed), parsed)
