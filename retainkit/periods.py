@@ -111,3 +111,9 @@ def _order_days(orders: pd.DataFrame) -> np.ndarray:
 def event_days(orders: pd.DataFrame) -> np.ndarray:
     """Day numbers of every event of the canonical orders frame."""
     return orders["order_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+
+
+def orders_after(orders: pd.DataFrame, period: Period) -> int:
+    """Orders dated after ``period.end``: ignored everywhere (SPEC §2), counted for the report."""
+    stamps = orders["order_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    return int(((stamps > period.end_day) & ~orders["is_refund"].to_numpy()).sum())

@@ -1,0 +1,108 @@
+"""What each command does, as library calls: load → normalise → compute (no formatting).
+
+The public API (``import retainkit``) re-exports these, so a notebook gets exactly what
+the command line prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pyarrow.compute as pc
+
+from retainkit.config import AnalysisOptions, ReadOptions
+from retainkit.errors import RetainkitError
+from retainkit.load import RawExport, load_export
+from retainkit.metrics import KpiOptions, compute_kpis
+from retainkit.normalise import Normalised, normalise
+from retainkit.periods import orders_after, resolve_period
+from retainkit.render import kpis_document
+
+SAMPLE_ROWS = 10_000
+SAMPLE_VALUES = 5
+
+
+def read_orders(paths: Sequence[str] | str, options: ReadOptions | None = None, **kwargs: Any) -> Normalised:
+    """Read exports into the canonical orders frame and its data-quality record.
+
+    ``kwargs`` are :class:`ReadOptions` fields (``dayfirst=True``, ``tz="Asia/Ho_Chi_Minh"``…).
+    """
+    if isinstance(paths, str):
+        paths = [paths]
+    opts = options or ReadOptions(**kwargs)
+    return normalise(load_export(paths, opts), opts)
+
+
+def kpi_report(
+    data: Normalised,
+    *,
+    files: Sequence[str] = (),
+    start: date | None = None,
+    end: date | None = None,
+    analysis: AnalysisOptions | None = None,
+) -> dict[str, Any]:
+    """The ``kpis`` document of SPEC §7: period, data quality and every KPI."""
+    analysis = analysis or AnalysisOptions()
+    period = resolve_period(data.orders, start=start, end=end, churn_window_days=analysis.churn_window_days)
+    metrics = compute_kpis(data.orders, period, KpiOptions(analysis.churn_alert, analysis.margin))
+    period_info = period.as_dict() | {"orders_after_to_ignored": orders_after(data.orders, period)}
+    return kpis_document(period_info, data.quality.as_dict(), metrics, files=list(files))
+
+
+@dataclass
+class InspectReport:
+    """What ``retainkit inspect`` shows."""
+
+    sources: list[dict[str, Any]]
+    mapping: dict[str, str]
+    ignored: list[str]
+    samples: dict[str, list[str]]
+    date_range: dict[str, str | None] = field(default_factory=dict)
+    quality: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None
+
+
+def inspect_export(paths: Sequence[str], options: ReadOptions) -> InspectReport:
+    """Mapping, samples, date range and data quality of an export; a normalisation problem
+    is kept in ``problem`` rather than raised, so the mapping is still shown."""
+    raw = load_export(paths, options)
+    report = InspectReport(
+        sources=[{"file": s.name, "format": s.kind, "rows": s.rows} for s in raw.sources],
+        mapping=dict(raw.mapping.fields),
+        ignored=list(raw.mapping.ignored),
+        samples=_samples(raw),
+    )
+    try:
+        data = normalise(raw, options)
+    except RetainkitError as err:
+        report.problem = str(err)
+        return report
+    report.quality = data.quality.as_dict()
+    report.date_range = _date_range(data)
+    return report
+
+
+def _samples(raw: RawExport) -> dict[str, list[str]]:
+    head = raw.table.slice(0, SAMPLE_ROWS)
+    out = {}
+    for name in head.column_names:
+        values = pc.unique(head.column(name).drop_null())
+        out[name] = [str(v) for v in values.slice(0, SAMPLE_VALUES).to_pylist()]
+    return out
+
+
+def _date_range(data: Normalised) -> dict[str, str | None]:
+    orders = data.orders
+    dates = orders.loc[~orders["is_refund"], "order_date"]
+    refunds = orders.loc[orders["is_refund"], "order_date"]
+    def iso(series, how):
+        return None if series.empty else getattr(series, how)().date().isoformat()
+    return {
+        "first_order": iso(dates, "min"),
+        "last_order": iso(dates, "max"),
+        "first_refund": iso(refunds, "min"),
+        "last_refund": iso(refunds, "max"),
+    }

@@ -1,0 +1,267 @@
+"""Results → table, JSON, CSV or Markdown (SPEC §7). The only module that formats output.
+
+JSON and CSV are plain text for pipes (never through Rich, which wraps lines); tables are
+Rich renderables. Undefined values (NaN, None) are ``null`` in JSON, empty in CSV and
+``—`` in tables. Text bound for CSV cannot start a spreadsheet formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+FORMATS = ("table", "json", "csv", "md")
+DASH = "—"
+
+#: How each KPI is shown, grouped as the table shows them.
+KPI_GROUPS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "Volume": (
+        ("customers", "Customers", "count"),
+        ("orders", "Orders", "count"),
+        ("revenue", "Revenue (net)", "money"),
+        ("average_order_value", "Average order value", "money"),
+        ("purchase_frequency", "Purchase frequency (orders per customer)", "number"),
+        ("new_customers", "New customers", "count"),
+    ),
+    "Repeat": (
+        ("repeat_customers", "Repeat customers (≥2 orders in period)", "count"),
+        ("repeat_customer_rate", "Repeat customer rate", "rate"),
+        ("returning_customers", "Returning customers (≥2 orders to date)", "count"),
+        ("returning_customer_rate", "Returning customer rate", "rate"),
+        ("returning_revenue_share", "Revenue share of returning customers", "rate"),
+        ("avg_days_between_orders", "Average days between orders", "days"),
+        ("top_20pct_revenue_share", "Revenue share of top 20% customers", "rate"),
+    ),
+    "Churn and retention": (
+        ("customers_start", "Customers in base window", "count"),
+        ("customers_end", "Customers in current window", "count"),
+        ("customers_lost", "Customers lost", "count"),
+        ("retention_rate", "Retention rate", "rate"),
+        ("churn_rate", "Churn rate", "rate"),
+        ("churn_rate_net", "Net churn rate (S−E)/S", "rate"),
+        ("annual_churn_rate", "Annual churn rate", "rate"),
+        ("churn_alert", "Churn alert", "alert"),
+    ),
+    "Value": (
+        ("annual_revenue_per_customer", "Annual revenue per customer", "money"),
+        ("avg_lifespan_years", "Average lifespan (years)", "years"),
+        ("customer_lifetime_value", "Customer lifetime value", "money"),
+        ("referral_rate", "Referral rate", "rate"),
+    ),
+}
+
+QUALITY_LABELS: tuple[tuple[str, str, str | None], ...] = (
+    ("rows", "Rows read", None),
+    ("order_lines", "Order lines", None),
+    ("orders", "Orders (lines merged by order id)", None),
+    ("refund_rows", "Refund rows", "refund_amount"),
+    ("missing_customer_rows", "Rows without customer (excluded)", "missing_customer_amount"),
+    ("missing_date_rows", "Rows without date (excluded)", "missing_date_amount"),
+    ("duplicate_rows", "Exact duplicate rows", "duplicate_amount"),
+    ("empty_amount_rows", "Rows with empty amount (read as 0)", None),
+)
+
+
+# ---------------------------------------------------------------- values
+
+
+def clean(value: Any) -> Any:
+    """JSON-safe value: NaN/Infinity → None, numpy scalars → Python, recursively."""
+    if isinstance(value, Mapping):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def format_value(value: Any, kind: str) -> str:
+    """Human form of one KPI for tables: rates as percentages, money to the cent.
+
+    >>> format_value(0.4286, "rate"), format_value(1234.5, "money"), format_value(None, "rate")
+    ('42.86%', '1,234.50', '—')
+    """
+    value = clean(value)
+    if value is None:
+        return DASH
+    if kind == "alert":
+        return "yes" if value else "no"
+    if kind == "count":
+        return f"{int(value):,}"
+    if kind == "rate":
+        return f"{value * 100:.2f}%"
+    if kind == "money":
+        return f"{value:,.2f}"
+    if kind == "days":
+        return f"{value:,.1f} days"
+    return f"{value:,.2f}"
+
+
+def safe_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet cannot run as a formula (SPEC §7).
+
+    >>> safe_cell("=HYPERLINK(1)"), safe_cell("-3"), safe_cell(-3.5)
+    ("'=HYPERLINK(1)", "'-3", -3.5)
+    """
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+# ---------------------------------------------------------------- kpis
+
+
+def kpis_document(
+    period: Mapping[str, Any], quality: Mapping[str, Any], metrics: Mapping[str, Any], *, files: list[str]
+) -> dict[str, Any]:
+    """The JSON object of ``retainkit kpis`` (SPEC §7)."""
+    return clean(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "files": files,
+            "period": dict(period),
+            "data_quality": dict(quality),
+            "metrics": dict(metrics),
+        }
+    )
+
+
+def to_json(document: Mapping[str, Any]) -> str:
+    return json.dumps(clean(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def kpis_csv(document: Mapping[str, Any]) -> str:
+    """One header row and one value row: period, metrics, data quality (cron appends rows)."""
+    row: dict[str, Any] = {"period_from": document["period"]["from"], "period_to": document["period"]["to"]}
+    row["churn_window_days"] = document["period"]["churn_window_days"]
+    row.update(document["metrics"])
+    row.update({f"dq_{k}": v for k, v in document["data_quality"].items() if k != "notes"})
+    return rows_csv(list(row), [list(row.values())])
+
+
+def rows_csv(columns: list[str], rows: Iterable[list[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if v is None else _csv_scalar(v) for v in (clean(x) for x in row)])
+    return out.getvalue()
+
+
+def _csv_scalar(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return safe_cell(value)
+
+
+def kpis_markdown(document: Mapping[str, Any]) -> str:
+    period = document["period"]
+    lines = [f"# Retention KPIs, {period['from']} to {period['to']}", ""]
+    lines.append(
+        f"Churn window: {period['churn_window_days']} days (current {_span(period['current_window'])}, "
+        f"base {_span(period['base_window'])})."
+    )
+    for group, items in KPI_GROUPS.items():
+        lines += ["", f"## {group}", "", "| KPI | Value |", "|---|---:|"]
+        lines += [f"| {label} | {format_value(document['metrics'][key], kind)} |" for key, label, kind in items]
+    lines += ["", "## Data quality", "", "| | Rows | Amount |", "|---|---:|---:|"]
+    for label, rows, amount in _quality_rows(document["data_quality"]):
+        lines.append(f"| {label} | {rows} | {amount} |")
+    lines += [f"- {note}" for note in document["data_quality"].get("notes", [])]
+    return "\n".join(lines) + "\n"
+
+
+def kpis_table(document: Mapping[str, Any]):
+    """Rich renderable: period, the four KPI groups side by side in pairs, data quality."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    period = document["period"]
+    head = Text.assemble(
+        ("Retention KPIs ", "bold"),
+        (f"{period['from']} → {period['to']}", "bold cyan"),
+        f"  ({period['days']} days)\n",
+        f"Churn window {period['churn_window_days']} days: current {_span(period['current_window'])}, "
+        f"base {_span(period['base_window'])}",
+    )
+    parts: list[Any] = [head]
+    metrics = document["metrics"]
+    for group, items in KPI_GROUPS.items():
+        table = Table(title=group, title_justify="left", title_style="bold", show_header=False, box=None,
+                      padding=(0, 2), min_width=60)
+        table.add_column("KPI")
+        table.add_column("Value", justify="right")
+        for key, label, kind in items:
+            text = format_value(metrics[key], kind)
+            style = "bold red" if kind == "alert" and metrics[key] else ""
+            table.add_row(label, Text(text, style=style))
+        parts.append(table)
+    quality = Table(title="Data quality", title_justify="left", title_style="bold", box=None, padding=(0, 2))
+    quality.add_column("")
+    quality.add_column("Rows", justify="right")
+    quality.add_column("Amount", justify="right")
+    for label, rows, amount in _quality_rows(document["data_quality"]):
+        quality.add_row(label, rows, amount)
+    parts.append(quality)
+    parts += [Text(f"note: {note}", style="yellow") for note in document["data_quality"].get("notes", [])]
+    return Group(*parts)
+
+
+def _span(window: Mapping[str, str]) -> str:
+    return f"{window['from']}..{window['to']}"
+
+
+def _quality_rows(quality: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    rows = []
+    for key, label, amount_key in QUALITY_LABELS:
+        count = quality.get(key, 0)
+        if key in ("missing_date_rows", "empty_amount_rows", "duplicate_rows") and not count:
+            continue
+        if key == "duplicate_rows" and count:
+            label += " (dropped)" if quality.get("duplicates_dropped") else " (kept; --dedupe drops them)"
+        amount = format_value(quality.get(amount_key), "money") if amount_key else ""
+        rows.append((label, f"{count:,}", amount))
+    return rows
+
+
+# ---------------------------------------------------------------- writing
+
+
+def rich_to_text(renderable: Any, *, width: int = 100) -> str:
+    """Render a Rich renderable to plain text (for ``--output`` of a table)."""
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=width, no_color=True, color_system=None)
+    console.print(renderable)
+    return console.file.getvalue()
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """Write ``text`` to ``output`` atomically (temporary file, then rename), or to stdout."""
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    output = Path(output)
+    directory = output.parent if str(output.parent) else Path(".")
+    fd, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(temporary, output)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
