@@ -84,6 +84,7 @@ class _Lines:
     refund_id: np.ndarray  # bool, order id in the refund convention (C123)
     referrer: np.ndarray | None  # int32 code, -1 = none
     product: np.ndarray | None  # int32 code, -1 = none
+    read_values: dict[str, np.ndarray] = field(default_factory=dict)  # numbers as read, for duplicates
 
 
 def normalise(raw: RawExport, options: ReadOptions) -> Normalised:
@@ -92,6 +93,7 @@ def normalise(raw: RawExport, options: ReadOptions) -> Normalised:
     quality = DataQuality(rows=table.num_rows, duplicates_dropped=options.dedupe)
     customers, orders, referrers, products = _encode_ids(table)
     customer_codes, customer_names = customers
+    read_values: dict[str, np.ndarray] = {}
     lines = _Lines(
         customer=customer_codes,
         order=orders[0],
@@ -100,10 +102,11 @@ def normalise(raw: RawExport, options: ReadOptions) -> Normalised:
             DateOptions(options.dayfirst, options.date_format, options.tz),
             raw.locate,
         ),
-        amount=_line_amounts(table, options, raw, quality),
+        amount=_line_amounts(table, options, raw, quality, read_values),
         refund_id=orders[1],
         referrer=referrers[0] if referrers else None,
         product=products[0] if products else None,
+        read_values=read_values,
     )
     has_order_id = "order_id" in table.column_names
     if has_order_id:
@@ -230,7 +233,9 @@ def _is_sorted(array: pa.Array) -> bool:
 # ---------------------------------------------------------------- amounts
 
 
-def _line_amounts(table: pa.Table, options: ReadOptions, raw: RawExport, quality: DataQuality) -> np.ndarray | None:
+def _line_amounts(
+    table: pa.Table, options: ReadOptions, raw: RawExport, quality: DataQuality, read_values: dict[str, np.ndarray]
+) -> np.ndarray | None:
     """Line amount: the amount column, else quantity × unit price; None when neither exists."""
     names = table.column_names
     if "amount" in names:
@@ -238,6 +243,7 @@ def _line_amounts(table: pa.Table, options: ReadOptions, raw: RawExport, quality
     if "quantity" in names and "unit_price" in names:
         quantity = numbers(table.column("quantity"), field="quantity", decimal=options.decimal, locate=raw.locate)
         price = numbers(table.column("unit_price"), field="unit_price", decimal=options.decimal, locate=raw.locate)
+        read_values["quantity"], read_values["unit_price"] = quantity, price
         return quantity * price
     quality.has_amount = False
     quality.notes.append("no amount column (nor quantity × unit price): revenue KPIs are null")
@@ -320,8 +326,9 @@ def _mark_duplicates(lines: _Lines, quality: DataQuality, *, drop: bool, by_orde
 
 def _duplicate_fields(lines: _Lines) -> dict[str, np.ndarray]:
     fields: dict[str, np.ndarray] = {"customer": lines.customer.astype(np.int64), "seconds": lines.seconds}
-    if lines.amount is not None:
-        fields["amount"] = np.nan_to_num(lines.amount, nan=-0.0)
+    numeric = lines.read_values or ({"amount": lines.amount} if lines.amount is not None else {})
+    for name, values in numeric.items():
+        fields[name] = np.nan_to_num(values, nan=-0.0)
     for name in ("referrer", "product"):
         values = getattr(lines, name)
         if values is not None:

@@ -1,0 +1,151 @@
+"""Bad input: exit 2 and one line on stderr naming the file, column, row and value (SPEC §7)."""
+
+from __future__ import annotations
+
+import gzip
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import GOLDEN, run_cli, write_csv
+
+
+def fails(*args, stdin=None):
+    run = run_cli("kpis", *args, stdin=stdin)
+    assert run.code == 2, (run.code, run.stdout, run.stderr)
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert "Traceback" not in run.stderr and "Traceback" not in run.stdout
+    return lines[0]
+
+
+def test_missing_path(tmp_path):
+    assert "no-such.csv: no such file or folder" in fails(tmp_path / "no-such.csv")
+
+
+def test_folder_without_data_files(tmp_path):
+    (tmp_path / "notes.txt.bak").write_text("x")
+    assert "folder holds no data files" in fails(tmp_path)
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    assert "empty.csv: file is empty" in fails(path)
+
+
+def test_header_only(tmp_path):
+    path = write_csv(tmp_path / "head.csv", "customer_id,order_date,amount")
+    assert "head.csv: no data rows" in fails(path)
+
+
+def test_no_customer_column_lists_headers_and_option(tmp_path):
+    path = write_csv(tmp_path / "x.csv", "buyer,order_date,amount\nA,2024-01-01,1")
+    line = fails(path)
+    assert "no customer_id column" in line and "buyer, order_date, amount" in line and "--customer" in line
+
+
+def test_no_date_column(tmp_path):
+    path = write_csv(tmp_path / "x.csv", "customer_id,when,amount\nA,2024-01-01,1")
+    line = fails(path)
+    assert "no order_date column" in line and "--date" in line
+
+
+def test_option_naming_an_absent_column(tmp_path):
+    path = write_csv(tmp_path / "x.csv", "customer_id,order_date,amount\nA,2024-01-01,1")
+    assert "no column 'Price' for --amount" in fails(path, "--amount", "Price")
+
+
+def test_ambiguous_day_month_is_never_guessed(tmp_path):
+    path = write_csv(tmp_path / "x.csv", "customer_id,order_date,amount\nA,03/04/2024,1\nB,05/06/2024,2")
+    line = fails(path)
+    assert "ambiguous dates" in line and "'03/04/2024'" in line and "--dayfirst" in line
+
+
+def test_ambiguous_dates_read_with_dayfirst(tmp_path):
+    path = write_csv(tmp_path / "x.csv", "customer_id,order_date,amount\nA,03/04/2024,1\nB,05/06/2024,2")
+    document = run_cli("kpis", path, "--dayfirst", "-f", "json").json()
+    assert document["period"] == document["period"] | {"from": "2024-04-03", "to": "2024-06-05"}
+    document = run_cli("kpis", path, "--monthfirst", "-f", "json").json()
+    assert (document["period"]["from"], document["period"]["to"]) == ("2024-03-04", "2024-05-06")
+
+
+def test_unparseable_date_names_file_line_and_value(tmp_path):
+    path = write_csv(tmp_path / "x.csv", "customer_id,order_date,amount\nA,2024-01-01,1\nB,2024-02-30,2")
+    line = fails(path)
+    assert "x.csv, line 3, column order_date: cannot read date '2024-02-30'" in line
+
+
+def test_unparseable_amount_names_file_line_and_value(tmp_path):
+    path = write_csv(tmp_path / "x.csv", "customer_id,order_date,amount\nA,2024-01-01,1\nB,2024-01-02,12abc")
+    line = fails(path)
+    assert "x.csv, line 3, column amount: cannot read number '12abc'" in line
+
+
+def test_corrupt_parquet(tmp_path):
+    path = tmp_path / "x.parquet"
+    pq.write_table(pa.table({"customer_id": ["a"], "order_date": ["2024-01-01"]}), path)
+    data = path.read_bytes()
+    path.write_bytes(data[:8] + b"\0" * (len(data) - 16) + data[-8:])
+    assert "corrupt Parquet file" in fails(path)
+
+
+def test_csv_named_parquet(tmp_path):
+    path = tmp_path / "orders.parquet"
+    path.write_text("customer_id,order_date\nA,2024-01-01\n")
+    line = fails(path)
+    assert "orders.parquet: not a Parquet file (it starts like CSV text)" in line and ".csv" in line
+
+
+def test_order_id_shared_by_two_customers(tmp_path):
+    path = write_csv(
+        tmp_path / "x.csv",
+        "order_id,customer_id,order_date,amount\n1,A,2024-01-01,1\n2,B,2024-01-02,2\n2,C,2024-01-02,3",
+    )
+    line = fails(path)
+    assert "x.csv, line 4, column order_id: order '2'" in line
+    assert "'C'" in line and "'B'" in line and "line 3" in line
+
+
+def test_non_utf8_bytes_ask_for_encoding(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("customer_id,order_date,amount\nJosé,2024-01-01,1\n".encode("latin-1"))
+    line = fails(path)
+    assert "latin.csv: not UTF-8 text (line 2: byte 0xE9) (read as UTF-8)" in line and "--encoding" in line
+    run = run_cli("kpis", path, "--encoding", "latin-1", "-f", "json")
+    assert run.code == 0 and run.json()["metrics"]["customers"] == 1
+
+
+def test_unknown_encoding(tmp_path):
+    path = write_csv(tmp_path / "x.csv", "customer_id,order_date\nA,2024-01-01")
+    assert "unknown encoding 'nope'" in fails(path, "--encoding", "nope")
+
+
+def test_bad_option_values():
+    assert "--from '2024-13-01' is not a date" in fails(GOLDEN / "shop_small.csv", "--from", "2024-13-01")
+    assert "is after --to" in fails(GOLDEN / "shop_small.csv", "--from", "2024-06-01", "--to", "2024-01-01")
+    assert "--decimal ';' must be . or ," in fails(GOLDEN / "shop_small.csv", "--decimal", ";")
+
+
+def test_no_row_has_a_customer(tmp_path):
+    path = write_csv(tmp_path / "x.csv", "customer_id,order_date,amount\n,2024-01-01,1")
+    assert "no orders with a customer id" in fails(path)
+
+
+def test_bad_config_key(tmp_path):
+    config = tmp_path / "retainkit.toml"
+    config.write_text("[columns]\nbuyer = 'x'\n")
+    assert "unknown key 'buyer' in [columns]" in fails(GOLDEN / "shop_small.csv", "--config", config)
+
+
+def test_corrupt_gzip(tmp_path):
+    path = tmp_path / "x.csv.gz"
+    path.write_bytes(gzip.compress(b"customer_id,order_date\nA,2024-01-01\n")[:20])
+    line = fails(path)
+    assert "x.csv.gz" in line
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(Exception, match="no such file"):
+        run_cli("kpis", tmp_path / "missing.csv", "--debug")

@@ -1,0 +1,159 @@
+"""Every KPI of SPEC §3 on a tiny frame whose answers are worked out here by hand."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from retainkit.metrics import METRICS, KpiOptions, compute_kpis
+from retainkit.periods import Period, resolve_period
+from tests.conftest import orders_frame
+
+# Period 2024-01-01..2024-12-31, churn window L = 365:
+#   current window (to − L, to] = 2024-01-02..2024-12-31, base window = 2023-01-02..2024-01-01.
+ROWS = [
+    ("a", "2023-06-01", 100),               # a: history, in the base window
+    ("a", "2024-03-01", 50),
+    ("a", "2024-03-11", 30),
+    ("b", "2024-05-01", 200),
+    ("b", "2024-05-10", -50, True),         # refund of b, in the period
+    ("c", "2023-02-01", 40),                # c: base window only -> lost
+    ("d", "2024-12-31", 10, False, "a"),    # d: new, referred by a
+    ("e", "2022-12-01", 20),                # e: before both windows
+    ("e", "2024-02-01", -5, True),          # e: only a refund in the period (e is not in C)
+]
+PERIOD = Period(date(2024, 1, 1), date(2024, 12, 31), 365)
+
+
+@pytest.fixture(scope="module")
+def k():
+    return compute_kpis(orders_frame(ROWS, referrals=True), PERIOD)
+
+
+def test_volume(k):
+    assert k["customers"] == 3  # a, b, d ordered in 2024
+    assert k["orders"] == 4  # a: 2, b: 1, d: 1 (refunds are not orders)
+    assert k["revenue"] == 235.0  # 50 + 30 + 200 − 50 + 10 − 5 (e's refund counts too)
+    assert k["average_order_value"] == 235 / 4
+    assert k["purchase_frequency"] == 4 / 3
+    assert k["new_customers"] == 2  # b and d; a's first order was in 2023
+
+
+def test_repeat(k):
+    assert k["repeat_customers"] == 1  # only a has 2 orders inside 2024
+    assert k["repeat_customer_rate"] == 1 / 3
+    assert k["returning_customers"] == 1  # a (3 orders to date); b has one order and a refund
+    assert k["returning_customer_rate"] == 1 / 3
+    assert k["returning_revenue_share"] == 80 / 235
+
+
+def test_avg_days_between_orders(k):
+    gaps = [(date(2024, 3, 1) - date(2023, 6, 1)).days, 10]  # a's gaps ending in 2024: 274 and 10
+    assert k["avg_days_between_orders"] == sum(gaps) / len(gaps) == 142.0
+
+
+def test_top_20pct_revenue_share(k):
+    # ⌈0.2·3⌉ = 1 customer: b with 200 − 50 = 150.
+    assert k["top_20pct_revenue_share"] == 150 / 235
+
+
+def test_churn_and_retention(k):
+    assert k["customers_start"] == 2  # a (2023-06-01) and c (2023-02-01)
+    assert k["customers_end"] == 3  # a, b, d
+    assert k["customers_lost"] == 1  # c
+    assert k["retention_rate"] == 0.5
+    assert k["churn_rate"] == 0.5
+    assert k["churn_rate_net"] == (2 - 3) / 2
+    assert k["annual_churn_rate"] == 0.5  # L = 365: 1 − (1 − 0.5)^1
+    assert k["churn_alert"] is True
+
+
+def test_value(k):
+    # Revenue in 2024-01-02..2024-12-31 = 235, customers with an order in it = 3.
+    assert k["annual_revenue_per_customer"] == 235 / 3
+    assert k["avg_lifespan_years"] == 2.0
+    assert k["customer_lifetime_value"] == pytest.approx(235 / 3 * 2, abs=1e-12)
+    assert k["referral_rate"] == 0.5  # of b and d, d's first order names a referrer
+
+
+def test_margin_scales_clv():
+    k = compute_kpis(orders_frame(ROWS), PERIOD, KpiOptions(margin=0.3))
+    assert k["customer_lifetime_value"] == pytest.approx(235 / 3 * 2 * 0.3, abs=1e-12)
+    assert math.isnan(k["referral_rate"])  # no referral column
+
+
+def test_annual_churn_from_a_90_day_window():
+    # L = 90: base 2024-07-05..2024-10-02, current 2024-10-03..2024-12-31.
+    rows = [("x", "2024-08-01", 1), ("y", "2024-09-01", 1), ("y", "2024-11-01", 1),
+            ("z", "2024-09-15", 1), ("w", "2024-07-10", 1)]
+    k = compute_kpis(orders_frame(rows), Period(date(2024, 1, 1), date(2024, 12, 31), 90))
+    assert k["customers_start"] == 4 and k["customers_lost"] == 3
+    assert k["churn_rate"] == 0.75
+    assert k["annual_churn_rate"] == pytest.approx(1 - 0.25 ** (365 / 90), abs=1e-15)
+
+
+def test_alert_threshold_is_strict():
+    rows = [("x", "2023-06-01", 1), ("y", "2023-06-01", 1), ("y", "2024-06-01", 1)]
+    k = compute_kpis(orders_frame(rows), PERIOD, KpiOptions(churn_alert=0.5))
+    assert k["annual_churn_rate"] == 0.5 and k["churn_alert"] is False
+
+
+def test_zero_churn_gives_undefined_lifespan():
+    rows = [("x", "2023-06-01", 1), ("x", "2024-06-01", 1)]
+    k = compute_kpis(orders_frame(rows), PERIOD)
+    assert k["churn_rate"] == 0.0
+    assert math.isnan(k["avg_lifespan_years"]) and math.isnan(k["customer_lifetime_value"])
+
+
+@pytest.mark.parametrize(("n", "top"), [(1, 1), (5, 1), (6, 2), (10, 2), (11, 3)])
+def test_top_share_uses_integer_ceiling(n, top):
+    rows = [(f"c{i:02d}", "2024-06-01", 2 ** i) for i in range(n)]
+    k = compute_kpis(orders_frame(rows), PERIOD)
+    best = sum(2 ** i for i in range(n - top, n))
+    assert k["top_20pct_revenue_share"] == best / (2 ** n - 1)
+
+
+def test_empty_period_gives_nulls_not_zero_division():
+    k = compute_kpis(orders_frame([("x", "2020-01-01", 5)]), PERIOD)
+    assert k["customers"] == 0 and k["orders"] == 0
+    for key in ("average_order_value", "purchase_frequency", "repeat_customer_rate", "top_20pct_revenue_share"):
+        assert math.isnan(k[key]), key
+
+
+def test_same_day_orders_have_a_zero_gap():
+    k = compute_kpis(orders_frame([("x", "2024-02-01", 1), ("x", "2024-02-01", 1)]), PERIOD)
+    assert k["avg_days_between_orders"] == 0.0
+
+
+def test_orders_after_to_are_ignored():
+    rows = [("x", "2024-06-01", 10), ("x", "2025-01-05", 99), ("y", "2025-02-01", 7, True)]
+    k = compute_kpis(orders_frame(rows), PERIOD)
+    assert k["orders"] == 1 and k["revenue"] == 10 and k["returning_customers"] == 0
+
+
+def test_without_amounts_revenue_kpis_are_null():
+    frame = orders_frame([("x", "2024-06-01", 10)]).drop(columns="amount")
+    k = compute_kpis(frame, PERIOD)
+    assert k["orders"] == 1 and math.isnan(k["revenue"]) and math.isnan(k["annual_revenue_per_customer"])
+
+
+def test_default_period_ignores_refunds_and_window_follows_from():
+    frame = orders_frame([("x", "2024-02-01", 1), ("x", "2024-03-01", -1, True), ("x", "2024-01-15", 1)])
+    period = resolve_period(frame)
+    assert (period.start, period.end, period.churn_window_days) == (date(2024, 1, 15), date(2024, 2, 1), 365)
+    assert resolve_period(frame, start=date(2024, 1, 20)).churn_window_days == 13
+
+
+def test_metrics_do_not_mutate_their_input():
+    frame = orders_frame(ROWS, referrals=True)
+    before = frame.copy()
+    compute_kpis(frame, PERIOD)
+    pd.testing.assert_frame_equal(frame, before)
+
+
+def test_registry_lists_every_spec_key_once():
+    assert len(METRICS) == 25
+    assert list(METRICS)[:3] == ["customers", "orders", "revenue"]
