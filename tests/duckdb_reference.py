@@ -1,0 +1,143 @@
+"""The SPEC §3 KPIs written independently in DuckDB SQL, for tests and the benchmark.
+
+Deliberately a different method from retainkit's: orders by GROUP BY, gaps by LAG over
+sorted orders, the top 20% by ROW_NUMBER, windows by date arithmetic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Source:
+    """How to read one export in SQL: a FROM clause and an expression per field."""
+
+    relation: str  # e.g. read_parquet('x.parquet')
+    customer: str
+    day: str  # a DATE expression
+    amount: str
+    order_id: str | None = None  # None: each row is an order
+    stamp: str | None = None  # the date column as read, for exact duplicates
+    duplicate_columns: str = "*"  # columns compared for exact duplicates
+
+
+def kpi_sql(src: Source, *, start: str | None = None, end: str | None = None, churn_window_days: int | None = None,
+            churn_alert: float = 0.07) -> str:
+    order_id = src.order_id or "CAST(row_number() OVER () AS VARCHAR)"
+    start_sql = f"DATE '{start}'" if start else "(SELECT min(day) FROM orders)"
+    end_sql = f"DATE '{end}'" if end else "(SELECT max(day) FROM orders)"
+    window = churn_window_days or ("(SELECT t - f + 1 FROM bounds)" if start else 365)
+    return f"""
+WITH raw AS (
+    SELECT NULLIF(trim(CAST({src.customer} AS VARCHAR)), '') AS customer,
+           CAST({order_id} AS VARCHAR) AS order_id,
+           {src.day} AS day,
+           CAST({src.amount} AS DOUBLE) AS amount
+    FROM {src.relation}
+),
+dups AS (SELECT coalesce(sum(n - 1), 0) AS duplicate_rows FROM
+         (SELECT {src.duplicate_columns}, count(*) AS n FROM {src.relation} GROUP BY ALL)),
+valid AS (SELECT *, (amount < 0 OR regexp_matches(order_id, '^[Cc][0-9]')) AS is_refund
+          FROM raw WHERE customer IS NOT NULL),
+orders AS (SELECT order_id, any_value(customer) AS customer, min(day) AS day, sum(amount) AS amount
+           FROM valid WHERE NOT is_refund GROUP BY order_id),
+refunds AS (SELECT customer, day, -abs(amount) AS amount FROM valid WHERE is_refund),
+bounds AS (SELECT {start_sql} AS f, {end_sql} AS t),
+params AS (SELECT f, t, {window}::INTEGER AS l FROM bounds),
+events AS (SELECT customer, day, amount, FALSE AS is_refund FROM orders
+           UNION ALL SELECT customer, day, amount, TRUE FROM refunds),
+live AS (SELECT e.* FROM events e, params p WHERE e.day <= p.t),
+per AS (
+    SELECT customer,
+           count(*) FILTER (WHERE NOT is_refund AND day >= p.f) AS n_in,
+           count(*) FILTER (WHERE NOT is_refund) AS n_to,
+           coalesce(sum(amount) FILTER (WHERE day >= p.f), 0) AS rev_in,
+           min(day) FILTER (WHERE NOT is_refund) AS first_day,
+           bool_or(NOT is_refund AND day > p.t - 2 * p.l AND day <= p.t - p.l) AS in_base,
+           bool_or(NOT is_refund AND day > p.t - p.l) AS in_current,
+           coalesce(sum(amount) FILTER (WHERE day > p.t - 365), 0) AS rev_365,
+           bool_or(NOT is_refund AND day > p.t - 365) AS in_365
+    FROM live, params p GROUP BY customer
+),
+c AS (SELECT * FROM per WHERE n_in > 0),
+gaps AS (
+    SELECT day - lag(day) OVER (PARTITION BY customer ORDER BY day) AS gap, day
+    FROM live WHERE NOT is_refund
+),
+ranked AS (SELECT rev_in, row_number() OVER (ORDER BY rev_in DESC) AS r FROM c),
+totals AS (
+    SELECT (SELECT count(*) FROM c) AS customers,
+           (SELECT coalesce(sum(n_in), 0) FROM c) AS orders,
+           (SELECT coalesce(sum(amount), 0) FROM live, params p WHERE day >= p.f) AS revenue,
+           (SELECT count(*) FROM c, params p WHERE first_day >= p.f) AS new_customers,
+           (SELECT count(*) FROM c WHERE n_in >= 2) AS repeat_customers,
+           (SELECT count(*) FROM c WHERE n_to >= 2) AS returning_customers,
+           (SELECT coalesce(sum(rev_in), 0) FROM c WHERE n_to >= 2) AS returning_revenue,
+           (SELECT avg(gap) FROM gaps, params p WHERE gap IS NOT NULL AND day >= p.f) AS avg_gap,
+           (SELECT coalesce(sum(rev_in), 0) FROM ranked WHERE r <= ((SELECT count(*) FROM c) + 4) // 5) AS top_revenue,
+           (SELECT count(*) FROM per WHERE in_base) AS s,
+           (SELECT count(*) FROM per WHERE in_current) AS e,
+           (SELECT count(*) FROM per WHERE in_base AND NOT in_current) AS lost,
+           (SELECT coalesce(sum(amount), 0) FROM live, params p WHERE day > p.t - 365) AS revenue_365,
+           (SELECT count(*) FROM per WHERE in_365) AS customers_365,
+           (SELECT l FROM params) AS l,
+           (SELECT duplicate_rows FROM dups) AS duplicate_rows,
+           (SELECT count(*) FROM raw) AS rows,
+           (SELECT count(*) FROM raw WHERE customer IS NULL) AS missing_customer_rows,
+           (SELECT count(*) FROM refunds) AS refund_rows,
+           (SELECT count(*) FROM orders) AS all_orders
+)
+SELECT *, CAST(churn AS DOUBLE) AS churn_rate,
+       CASE WHEN churn IS NULL THEN NULL ELSE 1 - pow(1 - churn, 365.0 / l) END AS annual_churn_rate
+FROM (SELECT *, CASE WHEN s = 0 THEN NULL ELSE lost / s END AS churn FROM totals)
+"""
+
+
+def kpis_from_row(row: dict, churn_alert: float = 0.07) -> dict:
+    """SPEC §3 keys from the SQL result row (plain arithmetic on the SQL aggregates)."""
+    def div(a, b):
+        return None if not b or a is None else a / b
+
+    annual = row["annual_churn_rate"]
+    lifespan = None if annual in (None, 0) else 1 / annual
+    arpc = div(row["revenue_365"], row["customers_365"])
+    return {
+        "customers": row["customers"],
+        "orders": row["orders"],
+        "revenue": row["revenue"],
+        "average_order_value": div(row["revenue"], row["orders"]),
+        "purchase_frequency": div(row["orders"], row["customers"]),
+        "new_customers": row["new_customers"],
+        "repeat_customers": row["repeat_customers"],
+        "repeat_customer_rate": div(row["repeat_customers"], row["customers"]),
+        "returning_customers": row["returning_customers"],
+        "returning_customer_rate": div(row["returning_customers"], row["customers"]),
+        "returning_revenue_share": div(row["returning_revenue"], row["revenue"]),
+        "avg_days_between_orders": row["avg_gap"],
+        "top_20pct_revenue_share": div(row["top_revenue"], row["revenue"]),
+        "customers_start": row["s"],
+        "customers_end": row["e"],
+        "customers_lost": row["lost"],
+        "retention_rate": div(row["s"] - row["lost"], row["s"]),
+        "churn_rate": row["churn_rate"],
+        "churn_rate_net": div(row["s"] - row["e"], row["s"]),
+        "annual_churn_rate": annual,
+        "churn_alert": None if annual is None else annual > churn_alert,
+        "annual_revenue_per_customer": arpc,
+        "avg_lifespan_years": lifespan,
+        "customer_lifetime_value": None if arpc is None or lifespan is None else arpc * lifespan,
+    }
+
+
+def run(src: Source, **kwargs) -> tuple[dict, dict]:
+    """(KPIs, data-quality counts) computed by DuckDB."""
+    import duckdb
+
+    con = duckdb.connect()
+    cursor = con.execute(kpi_sql(src, **kwargs))
+    names = [d[0] for d in cursor.description]
+    row = dict(zip(names, cursor.fetchone(), strict=True))
+    quality = {k: row[k] for k in ("rows", "missing_customer_rows", "refund_rows", "duplicate_rows")}
+    quality["orders"] = row["all_orders"]
+    return kpis_from_row(row), quality

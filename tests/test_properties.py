@@ -1,0 +1,116 @@
+"""Invariants over random exports (hypothesis), driven by the metric registry."""
+
+from __future__ import annotations
+
+import math
+import random
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import retainkit
+from retainkit.metrics import METRICS
+
+COUNT_RATES = ("repeat_customer_rate", "returning_customer_rate", "retention_rate", "churn_rate",
+               "annual_churn_rate", "referral_rate")
+HEADER = "order_id,customer_id,order_date,amount,referred_by"
+START = date(2022, 1, 1)
+
+
+@st.composite
+def exports(draw):
+    """CSV lines: orders of 1–3 lines each, some refunds (C-prefixed ids), some referrals."""
+    n_orders = draw(st.integers(1, 25))
+    lines = []
+    for number in range(n_orders):
+        customer = draw(st.sampled_from("ABCDEFG"))
+        day = START + timedelta(days=draw(st.integers(0, 1000)))
+        referrer = draw(st.sampled_from(["", "", "A", "B"]))
+        for _ in range(draw(st.integers(1, 3))):
+            cents = draw(st.integers(0, 50_000))
+            lines.append(f"{1000 + number},{customer},{day},{cents / 100:.2f},{referrer}")
+        if draw(st.integers(0, 9)) == 0:
+            later = day + timedelta(days=draw(st.integers(0, 60)))
+            lines.append(f"C{1000 + number},{customer},{later},-{draw(st.integers(1, 5000)) / 100:.2f},")
+    return lines
+
+
+def kpis_of(*files_lines: list[str], **kwargs):
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for i, lines in enumerate(files_lines):
+            path = Path(folder) / f"part{i}.csv"
+            path.write_text("\n".join([HEADER, *lines]) + "\n")
+            paths.append(str(path))
+        return retainkit.kpi_report(retainkit.read_orders(paths), **kwargs)
+
+
+def same(a: dict, b: dict) -> bool:
+    for key in a:
+        x, y = a[key], b[key]
+        if isinstance(x, float) and isinstance(y, float):
+            if not math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+common = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@common
+@given(exports(), st.integers(0, 1000), st.sampled_from([None, 30, 90, 365]))
+def test_rates_stay_in_bounds(lines, offset, window):
+    document = kpis_of(lines, start=START + timedelta(days=offset // 2), end=START + timedelta(days=offset + 200),
+                       analysis=retainkit.AnalysisOptions(churn_window_days=window))
+    metrics = document["metrics"]
+    assert set(metrics) == set(METRICS)
+    for key in COUNT_RATES:
+        assert metrics[key] is None or 0.0 <= metrics[key] <= 1.0, (key, metrics[key])
+    assert metrics["churn_rate_net"] is None or metrics["churn_rate_net"] <= 1.0
+    assert metrics["repeat_customers"] <= metrics["returning_customers"] <= metrics["customers"]
+    assert metrics["new_customers"] <= metrics["customers"]
+
+
+@common
+@given(exports(), st.randoms(use_true_random=False))
+def test_row_order_is_irrelevant(lines, rnd: random.Random):
+    shuffled = lines[:]
+    rnd.shuffle(shuffled)
+    a, b = kpis_of(lines), kpis_of(shuffled)
+    assert same(a["metrics"], b["metrics"])
+    assert same(a["data_quality"], b["data_quality"])
+
+
+@common
+@given(exports(), st.integers(0, 100))
+def test_one_file_split_in_two_changes_nothing(lines, cut):
+    cut = cut * len(lines) // 100
+    whole = kpis_of(lines)
+    split = kpis_of(lines[:cut], lines[cut:]) if 0 < cut < len(lines) else whole
+    assert same(whole["metrics"], split["metrics"])
+    assert same(whole["data_quality"], split["data_quality"])
+
+
+@common
+@given(exports(), st.integers(1, 9999), st.integers(0, 1000))
+def test_a_row_without_customer_changes_only_data_quality(lines, cents, day):
+    base = kpis_of(lines)
+    extra = kpis_of([*lines, f"9999,,{START + timedelta(days=day)},{cents / 100:.2f},"])
+    assert same(base["metrics"], extra["metrics"])
+    assert base["period"] == extra["period"]
+    assert extra["data_quality"]["missing_customer_rows"] == base["data_quality"]["missing_customer_rows"] + 1
+    assert math.isclose(extra["data_quality"]["missing_customer_amount"],
+                        base["data_quality"]["missing_customer_amount"] + cents / 100, abs_tol=1e-9)
+
+
+@common
+@given(exports())
+def test_every_row_lands_in_one_bucket(lines):
+    q = kpis_of(lines)["data_quality"]
+    assert q["rows"] == len(lines)
+    assert q["rows"] == q["order_lines"] + q["refund_rows"] + q["missing_customer_rows"] + q["missing_date_rows"]
