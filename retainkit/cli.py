@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -38,14 +38,14 @@ PERIOD = "Period"
 OUTPUT = "Output"
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
     md = "md"
 
 
-class InspectFormat(str, Enum):
+class InspectFormat(StrEnum):
     table = "table"
     json = "json"
 
@@ -180,7 +180,9 @@ def kpis(
                                                       "exceeds this [default: 0.07].", rich_help_panel=PERIOD)] = None,
     margin: Annotated[float | None, typer.Option("--margin", help="Gross margin applied to CLV (e.g. 0.3).",
                                                  rich_help_panel=PERIOD)] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.", rich_help_panel=OUTPUT)] = Format.table,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="Output format.", rich_help_panel=OUTPUT)
+    ] = Format.table,
     output: OutputFile = None,
     fail_on_alert: Annotated[bool, typer.Option("--fail-on-alert", help="Exit 1 when the churn alert fires.",
                                                 rich_help_panel=OUTPUT)] = False,

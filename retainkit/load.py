@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -263,9 +262,7 @@ def _first_bad_utf8(name: str) -> str:
         return ""
     opener = gzip.open if name.lower().endswith(".gz") else open
     with opener(name, "rb") as handle:
-        line_no = 0
-        for line in handle:
-            line_no += 1
+        for line_no, line in enumerate(handle, start=1):
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError as err:

@@ -92,7 +92,7 @@ def _naive_seconds(parsed: pd.Series, tz: str) -> np.ndarray:
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         try:
             values = values.dt.tz_convert(tz).dt.tz_localize(None)
-        except Exception:  # noqa: BLE001 - pandas raises several types for a bad zone name
+        except Exception:
             raise RetainkitError(f"unknown time zone {tz!r}", "e.g. --tz Asia/Ho_Chi_Minh") from None
     seconds = values.to_numpy(dtype="datetime64[s]").astype(np.int64)
     seconds[values.isna().to_numpy()] = NO_TIME

@@ -66,6 +66,8 @@ QUALITY_LABELS: tuple[tuple[str, str, str | None], ...] = (
     ("refund_rows", "Refund rows", "refund_amount"),
     ("missing_customer_rows", "Rows without customer (excluded)", "missing_customer_amount"),
     ("missing_date_rows", "Rows without date (excluded)", "missing_date_amount"),
+    ("customer_filled_rows", "Rows given their order's customer", None),
+    ("date_filled_rows", "Rows given their order's date", None),
     ("duplicate_rows", "Exact duplicate rows", "duplicate_amount"),
     ("empty_amount_rows", "Rows with empty amount (read as 0)", None),
 )
@@ -224,11 +226,15 @@ def _span(window: Mapping[str, str]) -> str:
     return f"{window['from']}..{window['to']}"
 
 
+_SHOWN_WHEN_NONZERO = ("missing_date_rows", "customer_filled_rows", "date_filled_rows", "empty_amount_rows",
+                       "duplicate_rows")
+
+
 def _quality_rows(quality: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     rows = []
     for key, label, amount_key in QUALITY_LABELS:
         count = quality.get(key, 0)
-        if key in ("missing_date_rows", "empty_amount_rows", "duplicate_rows") and not count:
+        if key in _SHOWN_WHEN_NONZERO and not count:
             continue
         if key == "duplicate_rows" and count:
             label += " (dropped)" if quality.get("duplicates_dropped") else " (kept; --dedupe drops them)"

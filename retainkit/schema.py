@@ -101,8 +101,9 @@ def resolve_mapping(
     Raises :class:`RetainkitError` when a required field has no header, listing the
     headers seen and the option that names one.
 
-    >>> resolve_mapping(["InvoiceNo", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID"]).fields
-    {'customer_id': 'CustomerID', 'order_date': 'InvoiceDate', 'order_id': 'InvoiceNo', 'quantity': 'Quantity', 'unit_price': 'UnitPrice'}
+    >>> fields = resolve_mapping(["InvoiceNo", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID"]).fields
+    >>> fields["customer_id"], fields["order_date"], fields["order_id"], fields["unit_price"]
+    ('CustomerID', 'InvoiceDate', 'InvoiceNo', 'UnitPrice')
     """
     by_fold: dict[str, str] = {}
     for header in headers:

@@ -39,6 +39,7 @@ def test_shopify_export_needs_no_options(tmp_path):
     assert m["repeat_customers"] == 1  # ann
     assert q["refund_rows"] == 1 and q["refund_amount"] == -30.0 and q["refunds_from_column"] == 1
     assert q["empty_amount_rows"] == 1  # the second line of #1001 carries no Total
+    assert (q["customer_filled_rows"], q["date_filled_rows"]) == (1, 1)  # ... nor Email, Created at
     assert document["period"]["to"] == "2024-03-01"
     assert document["period"]["from"] == "2024-01-15"
 
@@ -188,6 +189,7 @@ def test_a_customer_only_on_the_first_line_of_an_order(tmp_path):
     path = write_csv(tmp_path / "x.csv", "order_id,customer_id,order_date,amount\n9,A,2024-01-01,1\n9,,,2")
     data = retainkit.read_orders(str(path))
     assert data.orders["amount"].tolist() == [3.0] and data.quality.missing_customer_rows == 0
+    assert (data.quality.customer_filled_rows, data.quality.date_filled_rows) == (1, 1)
 
 
 def test_inspect_shows_mapping_samples_and_quality(tmp_path):

@@ -19,9 +19,7 @@ UCI_PARQUET = DATA / "online-retail" / "online_retail.parquet"
 def compare(ours: dict, reference: dict) -> None:
     for key, want in reference.items():
         got = ours[key]
-        if want is None or got is None:
-            assert got == want, (key, got, want)
-        elif isinstance(want, bool) or isinstance(want, int):
+        if want is None or got is None or isinstance(want, bool | int):
             assert got == want, (key, got, want)
         else:
             assert math.isclose(got, float(want), rel_tol=1e-9, abs_tol=1e-6), (key, got, want)

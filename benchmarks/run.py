@@ -1,0 +1,101 @@
+"""Time ``retainkit kpis`` against DuckDB computing the same KPIs in SQL, on the same file.
+
+    python benchmarks/run.py --lines 1000000 10000000 --repeat 5
+
+For each size and format (Parquet, CSV) both run as separate processes, alternating, so
+that machine noise hits both alike; wall time is the median of ``--repeat`` runs and peak
+memory the largest resident set seen (``getrusage`` of the child). The ratio is retainkit's
+median over DuckDB's. Data comes from ``generate.py`` (made once, kept in ``--data``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from tests.duckdb_reference import Source, kpi_sql  # noqa: E402
+
+DUCKDB_SCRIPT = """
+import duckdb, sys
+con = duckdb.connect()
+con.execute(sys.argv[1]).fetchall()
+"""
+
+
+def sql_for(path: Path) -> str:
+    relation = (f"read_parquet('{path}')" if path.suffix == ".parquet"
+                else f"read_csv('{path}', types={{'order_id': 'VARCHAR', 'customer_id': 'VARCHAR'}})")
+    return kpi_sql(Source(
+        relation=relation,
+        customer="customer_id",
+        day="CAST(order_date AS DATE)",
+        amount="amount",
+        order_id="order_id",
+        duplicate_columns="order_id, customer_id, order_date, amount",
+    ))
+
+
+def peak_of(command: list[str]) -> float:
+    """Peak RSS (GiB) of one run, measured alone with /usr/bin/time semantics via wait4."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, _, usage = os.wait4(proc.pid, 0)
+    return usage.ru_maxrss / (1 << 20)
+
+
+def bench(path: Path, repeat: int) -> dict:
+    ours = [sys.executable, "-m", "retainkit", "kpis", str(path), "--format", "json"]
+    reference = [sys.executable, "-c", DUCKDB_SCRIPT, sql_for(path)]
+    times: dict[str, list[float]] = {"retainkit": [], "duckdb": []}
+    for _ in range(repeat):
+        for name, command in (("retainkit", ours), ("duckdb", reference)):
+            start = time.perf_counter()
+            code = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+            times[name].append(time.perf_counter() - start)
+            if code.returncode not in (0, 1):
+                raise SystemExit(f"{name} failed on {path}: {code.stderr.decode()[-500:]}")
+    result = {
+        "file": path.name,
+        "size_mb": round(path.stat().st_size / 1e6, 1),
+        "retainkit_s": statistics.median(times["retainkit"]),
+        "duckdb_s": statistics.median(times["duckdb"]),
+        "retainkit_peak_gib": peak_of(ours),
+        "duckdb_peak_gib": peak_of(reference),
+    }
+    result["ratio"] = result["retainkit_s"] / result["duckdb_s"]
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", nargs="+", type=int, default=[1_000_000, 10_000_000])
+    parser.add_argument("--formats", default="parquet,csv")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--data", type=Path, default=HERE / "data")
+    parser.add_argument("--json", action="store_true", help="print results as JSON lines")
+    args = parser.parse_args()
+    print(f"{'file':28} {'MB':>7} {'retainkit s':>12} {'duckdb s':>9} {'ratio':>6} {'peak GiB':>9} {'duckdb GiB':>10}")
+    for lines in args.lines:
+        for fmt in args.formats.split(","):
+            path = args.data / f"lines_{lines}.{fmt}"
+            if not path.exists():
+                subprocess.run([sys.executable, str(HERE / "generate.py"), str(lines), "--out", str(args.data),
+                                "--formats", fmt], check=True)
+            r = bench(path, args.repeat)
+            if args.json:
+                print(json.dumps(r))
+            else:
+                print(f"{r['file']:28} {r['size_mb']:7.1f} {r['retainkit_s']:12.2f} {r['duckdb_s']:9.2f} "
+                      f"{r['ratio']:6.2f} {r['retainkit_peak_gib']:9.2f} {r['duckdb_peak_gib']:10.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
