@@ -326,9 +326,15 @@ def _mark_duplicates(lines: _Lines, quality: DataQuality, *, drop: bool, by_orde
     fields = _duplicate_fields(lines)
     hashed = _row_hash(fields.values(), n)
     group = lines.order if by_order else lines.customer
-    key = (group.astype(np.int64).astype(np.uint64) << np.uint64(32)) | (hashed >> np.uint64(32))
+    hashed >>= np.uint64(32)
+    key = group.astype(np.uint64)
+    key <<= np.uint64(32)
+    key |= hashed
+    del hashed
     order = np.argsort(key, kind="stable")
-    same = key[order[1:]] == key[order[:-1]]
+    key = key[order]
+    same = key[1:] == key[:-1]
+    del key
     if not same.any():
         return keep
     candidates = np.unique(np.concatenate((order[1:][same], order[:-1][same])))
