@@ -196,8 +196,8 @@ def kpis_table(document: Mapping[str, Any]):
         ("Retention KPIs ", "bold"),
         (f"{period['from']} → {period['to']}", "bold cyan"),
         f"  ({period['days']} days)\n",
-        f"Churn window {period['churn_window_days']} days: current {_span(period['current_window'])}, "
-        f"base {_span(period['base_window'])}",
+        f"Churn window {period['churn_window_days']} days\n",
+        f"  current {_span(period['current_window'])}, base {_span(period['base_window'])}",
     )
     parts: list[Any] = [head]
     metrics = document["metrics"]

@@ -54,7 +54,8 @@ def test_golden_table_groups_kpis_and_shows_quality():
     run = run_cli("kpis", SHOP)
     assert run.code == 0
     for text in ("Volume", "Repeat", "Churn and retention", "Value", "Data quality",
-                 "2023-02-14", "2024-12-31", "60.00%", "1,495.00", "Churn window 365 days"):
+                 "2023-02-14", "2024-12-31", "60.00%", "1,495.00", "Churn window 365 days",
+                 "current 2024-01-02..2024-12-31, base 2023-01-02..2024-01-01"):
         assert text in run.stdout
     assert "Rows without customer" in run.stdout
 
