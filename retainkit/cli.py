@@ -7,8 +7,12 @@ Heavy modules (pandas, pyarrow) are imported inside the commands, so ``--help`` 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
+import typing
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -52,7 +56,7 @@ class InspectFormat(StrEnum):
 
 # Options shared by every command, declared once.
 Files = Annotated[list[str], typer.Argument(help="Order exports: files, folders of Parquet/CSV, or - for stdin.",
-                                            show_default=False)]
+                                            show_default=False, metavar="FILE...")]
 CustomerCol = Annotated[str | None, typer.Option("--customer", help="Customer id column.", rich_help_panel=COLUMNS)]
 DateCol = Annotated[str | None, typer.Option("--date", help="Order date column.", rich_help_panel=COLUMNS)]
 OrderCol = Annotated[str | None, typer.Option("--order", help="Order id column (lines sharing it form one order).",
@@ -73,25 +77,81 @@ DayFirst = Annotated[bool | None, typer.Option("--dayfirst/--monthfirst", help="
                                                show_default=False)]
 DateFormat = Annotated[str | None, typer.Option("--date-format", help="strftime format of dates, e.g. %d/%m/%Y.",
                                                 rich_help_panel=READING)]
-Tz = Annotated[str | None, typer.Option("--tz", help="Time zone for dates with an offset [default: UTC].",
+Tz = Annotated[str | None, typer.Option("--tz", help="Time zone for dates with an offset (default: UTC).",
                                         rich_help_panel=READING)]
-Decimal = Annotated[str | None, typer.Option("--decimal", help="Decimal mark of text amounts: . or , [default: .]",
+Decimal = Annotated[str | None, typer.Option("--decimal", help="Decimal mark of text amounts: . or , (default: .)",
                                              rich_help_panel=READING)]
 Dedupe = Annotated[bool | None, typer.Option("--dedupe/--keep-duplicates", help="Drop exact duplicate rows "
-                                             "[default: keep and report].", rich_help_panel=READING,
+                                             "(default: keep and report).", rich_help_panel=READING,
                                              show_default=False)]
-ConfigFile = Annotated[Path | None, typer.Option("--config", help="Settings file [default: ./retainkit.toml].",
+ConfigFile = Annotated[Path | None, typer.Option("--config", help="Settings file (default: ./retainkit.toml).",
                                                  rich_help_panel=READING)]
 Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
 FromDate = Annotated[str | None, typer.Option("--from", help="First day of the period (YYYY-MM-DD).",
                                               rich_help_panel=PERIOD)]
-ToDate = Annotated[str | None, typer.Option("--to", help="Last day of the period [default: last order].",
+ToDate = Annotated[str | None, typer.Option("--to", help="Last day of the period (default: last order).",
                                             rich_help_panel=PERIOD)]
 AsOf = Annotated[str | None, typer.Option("--as-of", help="Synonym of --to.", rich_help_panel=PERIOD)]
-ChurnWindow = Annotated[int | None, typer.Option("--churn-window", help="Churn window in days [default: the "
-                                                 "period's length with --from, else 365].", rich_help_panel=PERIOD)]
+ChurnWindow = Annotated[int | None, typer.Option("--churn-window", help="Churn window in days (default: the "
+                                                 "period's length with --from, else 365).", rich_help_panel=PERIOD)]
 OutputFile = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).",
                                                  rich_help_panel=OUTPUT)]
+
+
+#: The reading options every command takes: (parameter, annotation), all defaulting to None.
+_READ_PARAMETERS: tuple[tuple[str, Any], ...] = (
+    ("customer", CustomerCol), ("date_col", DateCol), ("order", OrderCol), ("amount", AmountCol),
+    ("quantity", QuantityCol), ("price", PriceCol), ("product", ProductCol), ("referrer", ReferrerCol),
+    ("refund", RefundCol), ("encoding", Encoding), ("dayfirst", DayFirst), ("date_format", DateFormat),
+    ("tz", Tz), ("decimal", Decimal), ("dedupe", Dedupe), ("config", ConfigFile),
+)
+_COLUMN_PARAMETERS = {
+    "customer": "customer", "date_col": "date", "order": "order", "amount": "amount", "quantity": "quantity",
+    "price": "price", "product": "product", "referrer": "referrer", "refund": "refund",
+}
+
+
+def reads_exports(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` the shared reading options; it receives them as ``settings``.
+
+    ``settings`` is the merged :class:`~retainkit.config.Config` (config file under the
+    command line), built lazily inside the command so errors reach :func:`_run`.
+    """
+    signature = inspect.signature(command)
+    hints = typing.get_type_hints(command, include_extras=True)
+    own = [
+        p.replace(annotation=hints.get(p.name, p.annotation))
+        for p in signature.parameters.values()
+        if p.name != "settings"
+    ]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+        for name, annotation in _READ_PARAMETERS
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        given = {name: kwargs.pop(name) for name, _ in _READ_PARAMETERS}
+        return command(**kwargs, settings=lambda: _settings(given))
+
+    parameters = [*own, *shared]
+    wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+    return wrapper
+
+
+def _settings(given: dict[str, Any]):
+    """Config file settings with the command-line values laid over them."""
+    from retainkit.config import COLUMN_KEYS, load_config, merged
+
+    config = load_config(given.pop("config"))
+    columns = dict(config.read.columns)
+    for parameter, key in _COLUMN_PARAMETERS.items():
+        if given.get(parameter):
+            columns[COLUMN_KEYS[key]] = given[parameter]
+    read_values = {k: v for k, v in given.items() if k not in _COLUMN_PARAMETERS}
+    read_values["decimal"] = _decimal(read_values["decimal"])
+    return replace(config, read=merged(merged(config.read, **read_values), columns=columns))
 
 
 def _run(debug: bool, body: Callable[[], int | None]) -> NoReturn:
@@ -127,17 +187,6 @@ def _parse_date(value: str | None, option: str) -> date | None:
         raise RetainkitError(f"{option} {value!r} is not a date", "write it as YYYY-MM-DD") from None
 
 
-def _read_options(config_file: Path | None, **given: Any):
-    """Config file settings with the command-line values laid over them."""
-    from retainkit.config import COLUMN_KEYS, load_config, merged
-
-    config = load_config(config_file)
-    columns = dict(config.read.columns)
-    columns.update({COLUMN_KEYS[k]: v for k, v in given.pop("columns").items() if v})
-    read = merged(config.read, **given)
-    return merged(read, columns=columns), config
-
-
 def _load(files: list[str], read_options: Any):
     """Load and normalise, with a spinner on a terminal while a large input loads."""
     from rich.console import Console
@@ -170,6 +219,7 @@ def _print_table(renderable: Any, output: Path | None) -> None:
 
 
 @app.command()
+@reads_exports
 def kpis(
     files: Files,
     from_: FromDate = None,
@@ -177,7 +227,7 @@ def kpis(
     as_of: AsOf = None,
     churn_window: ChurnWindow = None,
     churn_alert: Annotated[float | None, typer.Option("--churn-alert", help="Alert when the annual churn rate "
-                                                      "exceeds this [default: 0.07].", rich_help_panel=PERIOD)] = None,
+                                                      "exceeds this (default: 0.07).", rich_help_panel=PERIOD)] = None,
     margin: Annotated[float | None, typer.Option("--margin", help="Gross margin applied to CLV (e.g. 0.3).",
                                                  rich_help_panel=PERIOD)] = None,
     fmt: Annotated[
@@ -186,11 +236,8 @@ def kpis(
     output: OutputFile = None,
     fail_on_alert: Annotated[bool, typer.Option("--fail-on-alert", help="Exit 1 when the churn alert fires.",
                                                 rich_help_panel=OUTPUT)] = False,
-    customer: CustomerCol = None, date_col: DateCol = None, order: OrderCol = None, amount: AmountCol = None,
-    quantity: QuantityCol = None, price: PriceCol = None, product: ProductCol = None,
-    referrer: ReferrerCol = None, refund: RefundCol = None,
-    encoding: Encoding = None, dayfirst: DayFirst = None, date_format: DateFormat = None, tz: Tz = None,
-    decimal: Decimal = None, dedupe: Dedupe = None, config: ConfigFile = None, debug: Debug = False,
+    debug: Debug = False,
+    settings: Callable[[], Any] = _settings,
 ) -> None:
     """Headline retention KPIs: repeat rate, churn, retention, CLV, purchase frequency."""
 
@@ -201,13 +248,9 @@ def kpis(
 
         if to and as_of and to != as_of:
             raise RetainkitError("--to and --as-of disagree", "give one of them")
-        read_options, settings = _read_options(
-            config, columns=_columns(customer, date_col, order, amount, quantity, price, product, referrer, refund),
-            encoding=encoding, dayfirst=dayfirst, date_format=date_format, tz=tz, decimal=_decimal(decimal),
-            dedupe=dedupe,
-        )
-        analysis = merged(settings.analysis, churn_window_days=churn_window, churn_alert=churn_alert, margin=margin)
-        data = _load(files, read_options)
+        config = settings()
+        analysis = merged(config.analysis, churn_window_days=churn_window, churn_alert=churn_alert, margin=margin)
+        data = _load(files, config.read)
         document = kpi_report(
             data, files=files, start=_parse_date(from_, "--from"), end=_parse_date(to or as_of, "--to"),
             analysis=analysis,
@@ -232,15 +275,13 @@ def kpis(
 
 
 @app.command()
+@reads_exports
 def inspect(
     files: Files,
     fmt: Annotated[InspectFormat, typer.Option("--format", "-f", help="Output format.")] = InspectFormat.table,
     output: OutputFile = None,
-    customer: CustomerCol = None, date_col: DateCol = None, order: OrderCol = None, amount: AmountCol = None,
-    quantity: QuantityCol = None, price: PriceCol = None, product: ProductCol = None,
-    referrer: ReferrerCol = None, refund: RefundCol = None,
-    encoding: Encoding = None, dayfirst: DayFirst = None, date_format: DateFormat = None, tz: Tz = None,
-    decimal: Decimal = None, dedupe: Dedupe = None, config: ConfigFile = None, debug: Debug = False,
+    debug: Debug = False,
+    settings: Callable[[], Any] = _settings,
 ) -> None:
     """How retainkit reads a file: column mapping, rows, date range, samples, data quality."""
 
@@ -248,12 +289,7 @@ def inspect(
         from retainkit import render_inspect
         from retainkit.pipeline import inspect_export
 
-        read_options, _ = _read_options(
-            config, columns=_columns(customer, date_col, order, amount, quantity, price, product, referrer, refund),
-            encoding=encoding, dayfirst=dayfirst, date_format=date_format, tz=tz, decimal=_decimal(decimal),
-            dedupe=dedupe,
-        )
-        report = inspect_export(files, read_options)
+        report = inspect_export(files, settings().read)
         if fmt is InspectFormat.json:
             _emit(render_inspect.inspect_json(report), output)
         else:
@@ -264,11 +300,6 @@ def inspect(
         return 0
 
     _run(debug, body)
-
-
-def _columns(*values: str | None) -> dict[str, str | None]:
-    keys = ("customer", "date", "order", "amount", "quantity", "price", "product", "referrer", "refund")
-    return dict(zip(keys, values, strict=True))
 
 
 def _decimal(value: str | None) -> str | None:
