@@ -56,7 +56,7 @@ class InspectFormat(StrEnum):
 
 # Options shared by every command, declared once.
 Files = Annotated[list[str], typer.Argument(help="Order exports: files, folders of Parquet/CSV, or - for stdin.",
-                                            show_default=False, metavar="FILE...")]
+                                            show_default=False, metavar="FILE")]
 CustomerCol = Annotated[str | None, typer.Option("--customer", help="Customer id column.", rich_help_panel=COLUMNS)]
 DateCol = Annotated[str | None, typer.Option("--date", help="Order date column.", rich_help_panel=COLUMNS)]
 OrderCol = Annotated[str | None, typer.Option("--order", help="Order id column (lines sharing it form one order).",
@@ -274,9 +274,9 @@ def kpis(
     _run(debug, body)
 
 
-@app.command()
+@app.command("inspect")
 @reads_exports
-def inspect(
+def inspect_export_command(
     files: Files,
     fmt: Annotated[InspectFormat, typer.Option("--format", "-f", help="Output format.")] = InspectFormat.table,
     output: OutputFile = None,
