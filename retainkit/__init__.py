@@ -14,15 +14,20 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnalysisOptions",
+    "CustomerOptions",
     "KpiOptions",
     "Period",
     "ReadOptions",
     "RetainkitError",
+    "at_risk_report",
     "compute_kpis",
+    "customer_report",
+    "customer_table",
     "customer_windows",
     "kpi_report",
     "read_orders",
     "resolve_period",
+    "segments_report",
 ]
 
 _LAZY = {
@@ -36,14 +41,20 @@ _LAZY = {
     "kpi_report": "retainkit.pipeline",
     "read_orders": "retainkit.pipeline",
     "RetainkitError": "retainkit.errors",
+    "CustomerOptions": "retainkit.customers",
+    "customer_table": "retainkit.customers",
+    "customer_report": "retainkit.pipeline",
+    "at_risk_report": "retainkit.pipeline",
+    "segments_report": "retainkit.pipeline",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from retainkit.config import AnalysisOptions, ReadOptions
+    from retainkit.customers import CustomerOptions, customer_table
     from retainkit.errors import RetainkitError
     from retainkit.metrics import KpiOptions, compute_kpis
     from retainkit.periods import Period, resolve_period
-    from retainkit.pipeline import kpi_report, read_orders
+    from retainkit.pipeline import at_risk_report, customer_report, kpi_report, read_orders, segments_report
     from retainkit.reductions import customer_windows
 
 

@@ -54,6 +54,20 @@ class InspectFormat(StrEnum):
     json = "json"
 
 
+class FrameFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
+class SummaryFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
 # Options shared by every command, declared once.
 Files = Annotated[list[str], typer.Argument(help="Order exports: files, folders of Parquet/CSV, or - for stdin.",
                                             show_default=False, metavar="FILE")]
@@ -94,6 +108,14 @@ ToDate = Annotated[str | None, typer.Option("--to", help="Last day of the period
 AsOf = Annotated[str | None, typer.Option("--as-of", help="Synonym of --to.", rich_help_panel=PERIOD)]
 ChurnWindow = Annotated[int | None, typer.Option("--churn-window", help="Churn window in days (default: the "
                                                  "period's length with --from, else 365).", rich_help_panel=PERIOD)]
+CUSTOMERS = "Customers (SPEC §5)"
+InactiveDays = Annotated[int, typer.Option("--inactive-days", min=0, help="Days without an order before a "
+                                           "customer can be at risk.", rich_help_panel=CUSTOMERS)]
+LostDays = Annotated[int, typer.Option("--lost-days", min=1, help="Days without an order after which a customer "
+                                       "is lost.", rich_help_panel=CUSTOMERS)]
+VipTop = Annotated[float, typer.Option("--vip-top", min=0.0, max=1.0, help="Share of customers (by revenue over "
+                                       "the last 365 days) who are VIPs.", rich_help_panel=CUSTOMERS)]
+Top = Annotated[int | None, typer.Option("--top", min=1, help="Show only the first N rows.", rich_help_panel=OUTPUT)]
 OutputFile = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).",
                                                  rich_help_panel=OUTPUT)]
 
@@ -218,6 +240,52 @@ def _print_table(renderable: Any, output: Path | None) -> None:
     Console().print(renderable)
 
 
+def _end_date(to: str | None, as_of: str | None) -> date | None:
+    if to and as_of and to != as_of:
+        raise RetainkitError("--to and --as-of disagree", "give one of them")
+    return _parse_date(to or as_of, "--to")
+
+
+def _customer_options(inactive_days: int, lost_days: int, vip_top: float):
+    from retainkit.customers import CustomerOptions
+
+    return CustomerOptions(inactive_days=inactive_days, lost_days=lost_days, vip_top=vip_top)
+
+
+#: Columns a terminal table shows (exports carry every column).
+TABLE_COLUMNS = {
+    "customers": ("customer_id", "orders", "revenue", "recency_days", "avg_days_between_orders", "revenue_365",
+                  "rfm_segment", "is_vip", "at_risk", "level_name"),
+    "at-risk": ("customer_id", "revenue_365", "why", "rfm_segment", "level_name"),
+    "lapses": ("customer_id", "product", "purchase_days", "last_purchase", "days_since", "revenue_365",
+               "customer_at_risk"),
+}
+
+
+def _emit_frame(frame: Any, fmt: StrEnum, output: Path | None, *, title: str, top: int | None,
+                bars: str | None = None, view: str | None = None) -> None:
+    """Hand a result frame to the output layer in the format asked for."""
+    from retainkit import render_frames
+
+    if fmt == "table" and view == "segments":
+        titles = {"rfm_segment": "RFM segments", "loyalty_level": "Loyalty ladder"}
+        _print_table(render_frames.grouped_tables(frame, by="group", titles=titles, bars=bars), output)
+    elif fmt == "table":
+        shown = frame[list(TABLE_COLUMNS[view])] if view else frame
+        _print_table(render_frames.frame_table(shown, title=title, limit=top or render_frames.TABLE_ROWS,
+                                               bars=bars), output)
+    elif fmt == "csv":
+        _emit(render_frames.frame_csv(frame), output)
+    elif fmt == "json":
+        _emit(render_frames.frame_json(frame), output)
+    elif fmt == "jsonl":
+        _emit(render_frames.frame_jsonl(frame), output)
+    else:
+        if output is None and sys.stdout.isatty():
+            raise RetainkitError("Parquet is binary: not written to a terminal", "give --output FILE.parquet")
+        _emit(render_frames.frame_parquet(frame), output)
+
+
 @app.command()
 @reads_exports
 def kpis(
@@ -236,6 +304,9 @@ def kpis(
     output: OutputFile = None,
     fail_on_alert: Annotated[bool, typer.Option("--fail-on-alert", help="Exit 1 when the churn alert fires.",
                                                 rich_help_panel=OUTPUT)] = False,
+    inactive_days: InactiveDays = 60,
+    lost_days: LostDays = 365,
+    vip_top: VipTop = 0.05,
     debug: Debug = False,
     settings: Callable[[], Any] = _settings,
 ) -> None:
@@ -246,14 +317,13 @@ def kpis(
         from retainkit.config import merged
         from retainkit.pipeline import kpi_report
 
-        if to and as_of and to != as_of:
-            raise RetainkitError("--to and --as-of disagree", "give one of them")
+        end = _end_date(to, as_of)
         config = settings()
         analysis = merged(config.analysis, churn_window_days=churn_window, churn_alert=churn_alert, margin=margin)
         data = _load(files, config.read)
         document = kpi_report(
-            data, files=files, start=_parse_date(from_, "--from"), end=_parse_date(to or as_of, "--to"),
-            analysis=analysis,
+            data, files=files, start=_parse_date(from_, "--from"), end=end, analysis=analysis,
+            customer_options=_customer_options(inactive_days, lost_days, vip_top),
         )
         if fmt is Format.json:
             _emit(render.to_json(document), output)
@@ -270,6 +340,121 @@ def kpis(
                 f"is above {analysis.churn_alert:.2%}\n"
             )
         return EXIT_ALERT if (alert and fail_on_alert) else 0
+
+    _run(debug, body)
+
+
+@app.command()
+@reads_exports
+def customers(
+    files: Files,
+    to: ToDate = None,
+    as_of: AsOf = None,
+    segment: Annotated[str | None, typer.Option("--segment", help="Only this RFM segment (e.g. 'At risk').",
+                                                rich_help_panel=CUSTOMERS)] = None,
+    level: Annotated[int | None, typer.Option("--level", min=-1, max=5, help="Only this loyalty level (−1…5).",
+                                              rich_help_panel=CUSTOMERS)] = None,
+    vip: Annotated[bool | None, typer.Option("--vip/--not-vip", help="Only VIPs / only non-VIPs.",
+                                             rich_help_panel=CUSTOMERS, show_default=False)] = None,
+    at_risk: Annotated[bool | None, typer.Option("--at-risk/--not-at-risk", help="Only customers at risk / not.",
+                                                 rich_help_panel=CUSTOMERS, show_default=False)] = None,
+    sort: Annotated[str | None, typer.Option("--sort", help="Order by this column, largest first "
+                                             "(e.g. revenue_365, recency_days).", rich_help_panel=OUTPUT)] = None,
+    ascending: Annotated[bool, typer.Option("--ascending", help="Smallest first.", rich_help_panel=OUTPUT)] = False,
+    top: Top = None,
+    inactive_days: InactiveDays = 60,
+    lost_days: LostDays = 365,
+    vip_top: VipTop = 0.05,
+    fmt: Annotated[FrameFormat, typer.Option("--format", "-f", help="Output format.",
+                                             rich_help_panel=OUTPUT)] = FrameFormat.table,
+    output: OutputFile = None,
+    debug: Debug = False,
+    settings: Callable[[], Any] = _settings,
+) -> None:
+    """One row per customer: orders, revenue, recency, RFM segment, VIP, at risk, loyalty level."""
+
+    def body() -> int:
+        from retainkit.customers import COLUMNS, SEGMENTS, select_customers
+        from retainkit.pipeline import customer_report
+
+        if sort is not None and sort not in COLUMNS:
+            raise RetainkitError(f"--sort {sort!r} is not a column", f"columns: {', '.join(COLUMNS)}")
+        if segment is not None and segment.casefold() not in {s.casefold() for s in SEGMENTS}:
+            raise RetainkitError(f"--segment {segment!r} is not an RFM segment", f"segments: {', '.join(SEGMENTS)}")
+        end = _end_date(to, as_of)
+        data = _load(files, settings().read)
+        table = customer_report(data, end=end, options=_customer_options(inactive_days, lost_days, vip_top))
+        chosen = select_customers(table, segment=segment, level=level, vip=vip, at_risk=at_risk, sort=sort,
+                                  descending=not ascending, top=top)
+        _emit_frame(chosen, fmt, output, title=f"Customers ({len(chosen):,} of {len(table):,})", top=top,
+                    view="customers")
+        return 0
+
+    _run(debug, body)
+
+
+@app.command("at-risk")
+@reads_exports
+def at_risk_command(
+    files: Files,
+    to: ToDate = None,
+    as_of: AsOf = None,
+    products: Annotated[bool, typer.Option("--products", help="List the products each customer has stopped "
+                                           "buying (needs a product column).", rich_help_panel=CUSTOMERS)] = False,
+    inactive_days: InactiveDays = 60,
+    lost_days: LostDays = 365,
+    vip_top: VipTop = 0.05,
+    top: Top = None,
+    fmt: Annotated[FrameFormat, typer.Option("--format", "-f", help="Output format.",
+                                             rich_help_panel=OUTPUT)] = FrameFormat.table,
+    output: OutputFile = None,
+    debug: Debug = False,
+    settings: Callable[[], Any] = _settings,
+) -> None:
+    """Customers slipping away, most value at risk first, with why; or their lapsed products."""
+
+    def body() -> int:
+        from retainkit.pipeline import at_risk_report, read_orders
+
+        end = _end_date(to, as_of)
+        config = settings()
+        data = read_orders(files, config.read, product_lines=products) if products else _load(files, config.read)
+        frame = at_risk_report(data, end=end, options=_customer_options(inactive_days, lost_days, vip_top),
+                               products=products)
+        frame = frame.head(top) if top else frame
+        title = "Product lapses" if products else "Customers at risk"
+        _emit_frame(frame, fmt, output, title=f"{title} ({len(frame):,})", top=top,
+                    view="lapses" if products else "at-risk")
+        return 0
+
+    _run(debug, body)
+
+
+@app.command()
+@reads_exports
+def segments(
+    files: Files,
+    to: ToDate = None,
+    as_of: AsOf = None,
+    inactive_days: InactiveDays = 60,
+    lost_days: LostDays = 365,
+    vip_top: VipTop = 0.05,
+    fmt: Annotated[SummaryFormat, typer.Option("--format", "-f", help="Output format.",
+                                               rich_help_panel=OUTPUT)] = SummaryFormat.table,
+    output: OutputFile = None,
+    debug: Debug = False,
+    settings: Callable[[], Any] = _settings,
+) -> None:
+    """The customer base by RFM segment and by loyalty level: size, revenue share, recency."""
+
+    def body() -> int:
+        from retainkit.pipeline import segments_report
+
+        end = _end_date(to, as_of)
+        data = _load(files, settings().read)
+        frame = segments_report(data, end=end, options=_customer_options(inactive_days, lost_days, vip_top))
+        _emit_frame(frame, fmt, output, title="Segments", top=None, bars="share_of_customers", view="segments")
+        return 0
 
     _run(debug, body)
 

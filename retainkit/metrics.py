@@ -66,7 +66,11 @@ def ratio(numerator: float, denominator: float) -> float:
 
 def compute_kpis(orders: pd.DataFrame, period: Period, options: KpiOptions | None = None) -> dict[str, Value]:
     """Every KPI of SPEC §3 for ``period``, from one reduction of ``orders``."""
-    windows = customer_windows(orders, period)
+    return kpis_from_windows(customer_windows(orders, period), options)
+
+
+def kpis_from_windows(windows: CustomerWindows, options: KpiOptions | None = None) -> dict[str, Value]:
+    """Every KPI of SPEC §3 from an existing per-customer reduction."""
     opts = options or KpiOptions()
     return {name: fn(windows, opts) for name, fn in METRICS.items()}
 
@@ -96,8 +100,8 @@ def orders(w: CustomerWindows, _: KpiOptions) -> int:
 
 @_metric
 def revenue(w: CustomerWindows, _: KpiOptions) -> float:
-    """R: net revenue in the period = orders − refunds dated in it. NaN without amounts."""
-    return float(w.frame["revenue_in_period"].sum()) if w.has_amount else NAN
+    """R: net revenue in the period = orders − refunds dated in it, to the cent. NaN without amounts."""
+    return round(float(w.frame["revenue_in_period"].sum()), 2) if w.has_amount else NAN
 
 
 @_metric

@@ -69,10 +69,15 @@ class DataQuality:
 
 @dataclass(frozen=True)
 class Normalised:
-    """The canonical orders frame and what it took to get there."""
+    """The canonical orders frame and what it took to get there.
+
+    ``product_lines`` (when asked for and the export names products): one row per order
+    line with ``customer_id``, ``product`` and ``order_date`` — what product lapses need.
+    """
 
     orders: pd.DataFrame
     quality: DataQuality
+    product_lines: pd.DataFrame | None = None
 
 
 @dataclass
@@ -89,7 +94,7 @@ class _Lines:
     read_values: dict[str, np.ndarray] = field(default_factory=dict)  # numbers as read, for duplicates
 
 
-def normalise(raw: RawExport, options: ReadOptions) -> Normalised:
+def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = False) -> Normalised:
     """Turn a :class:`RawExport` into the canonical orders frame (SPEC §1)."""
     table = raw.table
     quality = DataQuality(rows=table.num_rows, duplicates_dropped=options.dedupe)
@@ -114,8 +119,9 @@ def normalise(raw: RawExport, options: ReadOptions) -> Normalised:
     if has_order_id:
         _fill_from_order(lines, raw, customer_names, quality)
     keep = _mark_duplicates(lines, quality, drop=options.dedupe, by_order=has_order_id)
-    frame = _events(lines, keep, table, options, raw, quality, customer_names, referrers)
-    return Normalised(frame, quality)
+    frame, is_line = _events(lines, keep, table, options, raw, quality, customer_names, referrers)
+    products_frame = _product_lines(lines, is_line, customer_names, products) if product_lines and products else None
+    return Normalised(frame, quality, products_frame)
 
 
 # ---------------------------------------------------------------- ids
@@ -389,8 +395,9 @@ def _events(
     quality: DataQuality,
     customer_names: pd.Index,
     referrers: tuple[np.ndarray, pd.Index] | None,
-) -> pd.DataFrame:
-    """One row per order (lines summed, earliest date) and per refund row."""
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per order (lines summed, earliest date) and per refund row; and which rows
+    were order lines."""
     amount = lines.amount if lines.amount is not None else np.zeros(len(lines.order))
     empty_amount = np.isnan(amount)
     amount = np.where(empty_amount, 0.0, amount)
@@ -429,7 +436,7 @@ def _events(
         quality.refund_rows += quality.refunds_from_column
         quality.refund_amount += float(column_refunds["amount"].sum())
     parts = [orders, refunds] + ([column_refunds] if column_refunds is not None else [])
-    return _frame(parts, quality.has_amount, customer_names, referrers)
+    return _frame(parts, quality.has_amount, customer_names, referrers), is_line
 
 
 def _orders_from_lines(lines: _Lines, is_line: np.ndarray, day: np.ndarray, amount: np.ndarray) -> dict:
@@ -466,6 +473,20 @@ def _refund_column(
         "amount": -refunded[has],
         "referrer": np.full(int(has.sum()), -1, dtype=np.int32),
     }
+
+
+def _product_lines(
+    lines: _Lines, is_line: np.ndarray, customer_names: pd.Index, products: tuple[np.ndarray, pd.Index]
+) -> pd.DataFrame:
+    named = is_line & (lines.product >= 0)
+    day = lines.seconds[named] // SECONDS_PER_DAY
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Categorical.from_codes(lines.customer[named], categories=customer_names, validate=False),
+            "product": pd.Categorical.from_codes(lines.product[named], categories=products[1], validate=False),
+            "order_date": (day * SECONDS_PER_DAY).astype("datetime64[s]"),
+        }
+    )
 
 
 def _frame(parts: list[dict], has_amount: bool, customer_names: pd.Index, referrers) -> pd.DataFrame:

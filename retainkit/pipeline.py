@@ -11,29 +11,42 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import pandas as pd
 import pyarrow.compute as pc
 
 from retainkit.config import AnalysisOptions, ReadOptions
+from retainkit.customers import (
+    CustomerOptions,
+    act_on_this,
+    at_risk_customers,
+    customer_table,
+    product_lapses,
+    segment_summary,
+)
 from retainkit.errors import RetainkitError
 from retainkit.load import RawExport, load_export
-from retainkit.metrics import KpiOptions, compute_kpis
+from retainkit.metrics import KpiOptions, kpis_from_windows
 from retainkit.normalise import Normalised, normalise
 from retainkit.periods import orders_after, resolve_period
+from retainkit.reductions import customer_windows
 from retainkit.render import kpis_document
 
 SAMPLE_ROWS = 10_000
 SAMPLE_VALUES = 5
 
 
-def read_orders(paths: Sequence[str] | str, options: ReadOptions | None = None, **kwargs: Any) -> Normalised:
+def read_orders(
+    paths: Sequence[str] | str, options: ReadOptions | None = None, *, product_lines: bool = False, **kwargs: Any
+) -> Normalised:
     """Read exports into the canonical orders frame and its data-quality record.
 
-    ``kwargs`` are :class:`ReadOptions` fields (``dayfirst=True``, ``tz="Asia/Ho_Chi_Minh"``…).
+    ``kwargs`` are :class:`ReadOptions` fields (``dayfirst=True``, ``tz="Asia/Ho_Chi_Minh"``…);
+    ``product_lines`` keeps the per-line products that product lapses need.
     """
     if isinstance(paths, str):
         paths = [paths]
     opts = options or ReadOptions(**kwargs)
-    return normalise(load_export(paths, opts), opts)
+    return normalise(load_export(paths, opts), opts, product_lines=product_lines)
 
 
 def kpi_report(
@@ -43,13 +56,52 @@ def kpi_report(
     start: date | None = None,
     end: date | None = None,
     analysis: AnalysisOptions | None = None,
+    customer_options: CustomerOptions | None = None,
 ) -> dict[str, Any]:
-    """The ``kpis`` document of SPEC §7: period, data quality and every KPI."""
+    """The ``kpis`` document of SPEC §7: period, data quality, every KPI, and what to act on."""
     analysis = analysis or AnalysisOptions()
     period = resolve_period(data.orders, start=start, end=end, churn_window_days=analysis.churn_window_days)
-    metrics = compute_kpis(data.orders, period, KpiOptions(analysis.churn_alert, analysis.margin))
+    windows = customer_windows(data.orders, period)
+    metrics = kpis_from_windows(windows, KpiOptions(analysis.churn_alert, analysis.margin))
+    actions = act_on_this(customer_table(windows, customer_options))
     period_info = period.as_dict() | {"orders_after_to_ignored": orders_after(data.orders, period)}
-    return kpis_document(period_info, data.quality.as_dict(), metrics, files=list(files))
+    return kpis_document(period_info, data.quality.as_dict(), metrics, files=list(files), act_on_this=actions)
+
+
+def customer_report(
+    data: Normalised, *, end: date | None = None, options: CustomerOptions | None = None
+) -> pd.DataFrame:
+    """The per-customer table of SPEC §5 as of ``end`` (default: the last order)."""
+    period = resolve_period(data.orders, end=end)
+    return customer_table(customer_windows(data.orders, period), options)
+
+
+def at_risk_report(
+    data: Normalised, *, end: date | None = None, options: CustomerOptions | None = None, products: bool = False
+) -> pd.DataFrame:
+    """Customers at risk by value at risk; with ``products``, their product lapses instead."""
+    period = resolve_period(data.orders, end=end)
+    table = customer_table(customer_windows(data.orders, period), options)
+    if not products:
+        return at_risk_customers(table)[list(AT_RISK_COLUMNS)]
+    if data.product_lines is None:
+        raise RetainkitError(
+            "--products needs a product column (product_id, sku, StockCode …)", "name it with --product COLUMN"
+        )
+    return product_lapses(data.product_lines, table, period.end_day, options)
+
+
+AT_RISK_COLUMNS = (
+    "customer_id", "revenue_365", "recency_days", "avg_days_between_orders", "days_overdue", "why", "orders",
+    "revenue", "last_order", "expected_next_order", "rfm_segment", "level_name", "is_vip",
+)
+
+
+def segments_report(
+    data: Normalised, *, end: date | None = None, options: CustomerOptions | None = None
+) -> pd.DataFrame:
+    """One row per RFM segment and per loyalty level (SPEC §5)."""
+    return segment_summary(customer_report(data, end=end, options=options))
 
 
 @dataclass

@@ -32,6 +32,8 @@ class CustomerWindows:
     - ``first_in_period_day``, ``last_in_period_day``, ``last_before_period_day``
     - ``active_base``, ``active_current`` — an order in the base / current churn window
     - ``revenue_365``, ``active_365`` — net revenue and an order in ``(to − 365, to]``
+    - ``last_order_day``, ``revenue_to_date`` (net, up to ``to``), ``last_refund_day``
+    - ``referred_customers`` — other customers whose orders name this one as referrer
     """
 
     frame: pd.DataFrame
@@ -90,6 +92,10 @@ def customer_windows(orders: pd.DataFrame, period: Period) -> CustomerWindows:
             "active_current": count(in_current) > 0,
             "revenue_365": total(in_year),
             "active_365": count(in_year & is_order) > 0,
+            "last_order_day": highest(is_order),
+            "revenue_to_date": total(up_to_end),
+            "last_refund_day": highest(refund & up_to_end),
+            "referred_customers": _referred_customers(orders, customer, is_order, n),
         },
         index=orders["customer_id"].cat.categories,
     )
@@ -111,3 +117,16 @@ def _first_order_referred(
     first = np.nan_to_num(first_order_day, nan=-1).astype(np.int64)
     on_first_day = is_order & referred & (day == first[customer])
     return np.bincount(customer[on_first_day], minlength=n) > 0
+
+
+def _referred_customers(orders: pd.DataFrame, customer: np.ndarray, is_order: np.ndarray, n: int) -> np.ndarray:
+    """How many other customers name each customer as ``referred_by`` (on orders up to ``to``)."""
+    if "referred_by" not in orders:
+        return np.zeros(n, dtype=np.int64)
+    referrer_codes = orders["referred_by"].cat.codes.to_numpy()
+    as_customer = orders["customer_id"].cat.categories.get_indexer(orders["referred_by"].cat.categories)
+    as_customer = np.append(as_customer, -1)  # code −1 (no referrer) looks up the last entry
+    referrer = as_customer[referrer_codes]
+    named = is_order & (referrer >= 0) & (referrer != customer)
+    pairs = np.unique(referrer[named].astype(np.int64) * n + customer[named])
+    return np.bincount(pairs // n, minlength=n)

@@ -126,18 +126,24 @@ def safe_cell(value: Any) -> Any:
 
 
 def kpis_document(
-    period: Mapping[str, Any], quality: Mapping[str, Any], metrics: Mapping[str, Any], *, files: list[str]
+    period: Mapping[str, Any],
+    quality: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    *,
+    files: list[str],
+    act_on_this: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON object of ``retainkit kpis`` (SPEC §7)."""
-    return clean(
-        {
-            "schema_version": SCHEMA_VERSION,
-            "files": files,
-            "period": dict(period),
-            "data_quality": dict(quality),
-            "metrics": dict(metrics),
-        }
-    )
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "files": files,
+        "period": dict(period),
+        "data_quality": dict(quality),
+        "metrics": dict(metrics),
+    }
+    if act_on_this is not None:
+        document["act_on_this"] = dict(act_on_this)
+    return clean(document)
 
 
 def to_json(document: Mapping[str, Any]) -> str:
@@ -149,8 +155,32 @@ def kpis_csv(document: Mapping[str, Any]) -> str:
     row: dict[str, Any] = {"period_from": document["period"]["from"], "period_to": document["period"]["to"]}
     row["churn_window_days"] = document["period"]["churn_window_days"]
     row.update(document["metrics"])
+    row.update(_flat_actions(document.get("act_on_this")))
     row.update({f"dq_{k}": v for k, v in document["data_quality"].items() if k != "notes"})
     return rows_csv(list(row), [list(row.values())])
+
+
+def _flat_actions(actions: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not actions:
+        return {}
+    flat = {k: v for k, v in actions.items() if k != "customers_per_level"}
+    flat.update({f"level_{k.replace('-', '_')}": v for k, v in actions["customers_per_level"].items()})
+    return flat
+
+
+ACTION_LABELS: tuple[tuple[str, str, str], ...] = (
+    ("at_risk_customers", "Customers at risk (overdue, not lost)", "count"),
+    ("at_risk_revenue_365", "Their revenue over the last 365 days", "money"),
+    ("vip_customers", "VIP customers", "count"),
+    ("vip_revenue_share_365", "VIP share of revenue, last 365 days", "rate"),
+)
+
+
+def _action_lines(actions: Mapping[str, Any]) -> list[tuple[str, str]]:
+    lines = [(label, format_value(actions[key], kind)) for key, label, kind in ACTION_LABELS]
+    levels = actions["customers_per_level"]
+    lines += [(f"Loyalty level {5 - i}: {name}", f"{count:,}") for i, (name, count) in enumerate(levels.items())]
+    return lines
 
 
 def rows_csv(columns: list[str], rows: Iterable[list[Any]]) -> str:
@@ -178,6 +208,9 @@ def kpis_markdown(document: Mapping[str, Any]) -> str:
     for group, items in KPI_GROUPS.items():
         lines += ["", f"## {group}", "", "| KPI | Value |", "|---|---:|"]
         lines += [f"| {label} | {format_value(document['metrics'][key], kind)} |" for key, label, kind in items]
+    if document.get("act_on_this"):
+        lines += ["", "## Act on this", "", "| | |", "|---|---:|"]
+        lines += [f"| {label} | {value} |" for label, value in _action_lines(document["act_on_this"])]
     lines += ["", "## Data quality", "", "| | Rows | Amount |", "|---|---:|---:|"]
     for label, rows, amount in _quality_rows(document["data_quality"]):
         lines.append(f"| {label} | {rows} | {amount} |")
@@ -211,6 +244,14 @@ def kpis_table(document: Mapping[str, Any]):
             style = "bold red" if kind == "alert" and metrics[key] else ""
             table.add_row(label, Text(text, style=style))
         parts.append(table)
+    if document.get("act_on_this"):
+        actions = Table(title="Act on this", title_justify="left", title_style="bold", show_header=False,
+                        box=None, padding=(0, 2), min_width=60)
+        actions.add_column("")
+        actions.add_column("", justify="right", overflow="fold")
+        for label, value in _action_lines(document["act_on_this"]):
+            actions.add_row(label, value)
+        parts.append(actions)
     quality = Table(title="Data quality", title_justify="left", title_style="bold", box=None, padding=(0, 2))
     quality.add_column("")
     quality.add_column("Rows", justify="right")
@@ -255,18 +296,25 @@ def rich_to_text(renderable: Any, *, width: int = 100) -> str:
     return console.file.getvalue()
 
 
-def write_output(text: str, output: Path | None) -> None:
-    """Write ``text`` to ``output`` atomically (temporary file, then rename), or to stdout."""
+def write_output(content: str | bytes, output: Path | None) -> None:
+    """Write ``content`` to ``output`` atomically (temporary file, then rename), or to stdout."""
     if output is None:
-        sys.stdout.write(text)
+        if isinstance(content, bytes):
+            sys.stdout.buffer.write(content)
+        else:
+            sys.stdout.write(content)
         sys.stdout.flush()
         return
     output = Path(output)
     directory = output.parent if str(output.parent) else Path(".")
     fd, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        if isinstance(content, bytes):
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(content)
         os.replace(temporary, output)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

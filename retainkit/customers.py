@@ -1,0 +1,342 @@
+"""Per-customer table as of ``to``: RFM, VIPs, who is at risk, the loyalty ladder (SPEC §5).
+
+Pure functions of the per-customer reduction (:func:`customer_windows`): no pass over
+the orders happens here. Thresholds compare integers where the SPEC's rule is a ratio
+(1.5 × the usual gap, ⌈top · n⌉, ⌊5 · p⌋), so boundaries never depend on rounding.
+
+>>> import pandas as pd
+>>> from datetime import date
+>>> from retainkit.periods import Period
+>>> from retainkit.reductions import customer_windows
+>>> orders = pd.DataFrame({
+...     "customer_id": pd.Categorical(["a", "a", "b"]),
+...     "order_date": pd.to_datetime(["2024-01-01", "2024-03-01", "2024-06-01"]).astype("datetime64[s]"),
+...     "amount": [10.0, 30.0, 20.0],
+...     "is_refund": [False, False, False],
+... })
+>>> table = customer_table(customer_windows(orders, Period(date(2024, 1, 1), date(2024, 6, 30))))
+>>> table[["customer_id", "orders", "recency_days", "level_name"]].values.tolist()
+[['a', 2, 121, 'repeat'], ['b', 1, 29, 'first-time']]
+>>> table["avg_days_between_orders"].tolist()
+[60.0, nan]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+
+from retainkit.reductions import ANNUAL_DAYS, CustomerWindows
+
+#: The (R, F) grid of SPEC §5: every one of the 25 cells names a segment.
+SEGMENT_GRID: dict[int, tuple[str, str, str, str, str]] = {
+    # R score: segment for F = 1, 2, 3, 4, 5
+    5: ("New", "Potential loyalist", "Potential loyalist", "Champions", "Champions"),
+    4: ("Promising", "Potential loyalist", "Potential loyalist", "Loyal", "Loyal"),
+    3: ("About to sleep", "About to sleep", "Need attention", "Loyal", "Loyal"),
+    2: ("Hibernating", "Hibernating", "At risk", "At risk", "Can't lose them"),
+    1: ("Hibernating", "Hibernating", "At risk", "At risk", "Can't lose them"),
+}
+SEGMENTS = tuple(dict.fromkeys(name for row in SEGMENT_GRID.values() for name in row))
+
+#: The loyalty ladder of seed 003, levels −1…5.
+LEVEL_NAMES: dict[int, str] = {
+    5: "advocate",
+    4: "loyal",
+    3: "regular",
+    2: "repeat",
+    1: "first-time",
+    0: "lapsed",
+    -1: "detractor",
+}
+
+#: The columns of the customer table, in order (stable names for CSV/JSON exports).
+COLUMNS = (
+    "customer_id", "first_order", "last_order", "orders", "revenue", "average_order_value",
+    "recency_days", "tenure_days", "avg_days_between_orders", "expected_next_order", "days_overdue",
+    "revenue_365", "r_score", "f_score", "m_score", "rfm_segment", "is_vip", "at_risk", "level", "level_name",
+)
+
+
+@dataclass(frozen=True)
+class CustomerOptions:
+    """Thresholds of SPEC §5: inactivity and loss in days, the VIP share."""
+
+    inactive_days: int = 60
+    lost_days: int = 365
+    vip_top: float = 0.05
+
+
+def customer_table(windows: CustomerWindows, options: CustomerOptions | None = None) -> pd.DataFrame:
+    """One row per customer with an order up to ``to``; the columns of :data:`COLUMNS`."""
+    opts = options or CustomerOptions()
+    f = windows.frame[windows.frame["orders_to_date"] > 0]
+    end = windows.period.end_day
+    orders = f["orders_to_date"].to_numpy().astype(np.int64)
+    first = f["first_order_day"].to_numpy().astype(np.int64)
+    last = f["last_order_day"].to_numpy().astype(np.int64)
+    revenue = np.round(f["revenue_to_date"].to_numpy(), 2)  # sums of cents, to the cent
+    recency = end - last
+    tenure = last - first
+    repeat = orders >= 2
+    gap = np.where(repeat, tenure / np.maximum(orders - 1, 1), np.nan)
+    at_risk = at_risk_flags(orders, recency, tenure, opts)
+    lost = recency >= opts.lost_days
+    last_refund = f["last_refund_day"].to_numpy()
+    ended_in_refund = ~np.isnan(last_refund) & (np.nan_to_num(last_refund, nan=-1) >= last)
+    r_score = rfm_scores(recency, higher_is_better=False)
+    f_score = rfm_scores(orders, higher_is_better=True)
+    m_score = rfm_scores(revenue, higher_is_better=True)
+    level = loyalty_levels(
+        orders=orders, tenure_days=tenure, at_risk=at_risk, lost=lost, ended_in_refund=ended_in_refund,
+        referred_customers=f["referred_customers"].to_numpy(),
+    )
+    ids = f.index.to_numpy(dtype=object)
+    table = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "first_order": _dates(first),
+            "last_order": _dates(last),
+            "orders": orders,
+            "revenue": revenue,
+            "average_order_value": revenue / orders,
+            "recency_days": recency,
+            "tenure_days": tenure,
+            "avg_days_between_orders": gap,
+            "expected_next_order": _dates(np.where(repeat, last + np.floor(np.nan_to_num(gap) + 0.5), np.nan)),
+            "days_overdue": np.where(repeat, np.maximum(recency - np.nan_to_num(gap), 0.0), np.nan),
+            "revenue_365": np.round(f["revenue_365"].to_numpy(), 2),
+            "r_score": r_score,
+            "f_score": f_score,
+            "m_score": m_score,
+            "rfm_segment": rfm_segments(r_score, f_score),
+            "is_vip": vip_flags(f["revenue_365"].to_numpy(), ids, opts.vip_top),
+            "at_risk": at_risk,
+            "level": level,
+            "level_name": pd.Categorical.from_codes(level + 1, categories=[LEVEL_NAMES[i] for i in range(-1, 6)]),
+        }
+    )
+    if not windows.has_amount:
+        table[["revenue", "average_order_value", "revenue_365"]] = np.nan
+    return table.sort_values("customer_id", kind="stable", ignore_index=True)
+
+
+def rfm_scores(values: np.ndarray, *, higher_is_better: bool) -> np.ndarray:
+    """1 + ⌊5·p⌋ capped at 5, p = (customers with a strictly worse value) / n (SPEC §5).
+
+    Equal values always get equal scores; 5 is the top 20 %. Computed in integers.
+
+    >>> rfm_scores(np.array([1, 1, 1, 2, 5]), higher_is_better=True).tolist()
+    [1, 1, 1, 4, 5]
+    >>> rfm_scores(np.array([0, 10, 10, 400]), higher_is_better=False).tolist()  # recency: lower is better
+    [4, 2, 2, 1]
+    """
+    n = len(values)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    ordered = np.sort(values)
+    if higher_is_better:
+        worse = np.searchsorted(ordered, values, side="left")
+    else:
+        worse = n - np.searchsorted(ordered, values, side="right")
+    return np.minimum(5, 1 + (5 * worse) // n).astype(np.int64)
+
+
+def rfm_segments(r_score: np.ndarray, f_score: np.ndarray) -> pd.Categorical:
+    """The segment of each (R, F) cell of :data:`SEGMENT_GRID`."""
+    names = np.array([[SEGMENT_GRID[r][f - 1] for f in range(1, 6)] for r in range(1, 6)], dtype=object)
+    return pd.Categorical(names[r_score - 1, f_score - 1], categories=SEGMENTS)
+
+
+def vip_flags(revenue_365: np.ndarray, ids: np.ndarray, vip_top: float) -> np.ndarray:
+    """The ⌈vip_top · n⌉ customers with the most revenue over the last 365 days, among the n
+    with positive revenue there (seed 002). Ties at the cut go to the lower customer id.
+
+    ⌈vip_top · n⌉ is exact: ``vip_top`` is read as the decimal it was written as, so 5 % of
+    20 customers is 1, not 2.
+
+    >>> vip_flags(np.array([50.0, 0.0, 300.0, 20.0]), np.array(["a", "b", "c", "d"]), 0.05).tolist()
+    [False, False, True, False]
+    """
+    positive = np.flatnonzero(np.nan_to_num(revenue_365) > 0)
+    count = -(-Fraction(str(vip_top)) * len(positive) // 1)  # ceiling, exactly
+    flags = np.zeros(len(revenue_365), dtype=bool)
+    if count <= 0:
+        return flags
+    ranked = positive[np.lexsort((ids[positive].astype(str), -revenue_365[positive]))]
+    flags[ranked[: int(count)]] = True
+    return flags
+
+
+def at_risk_flags(orders: np.ndarray, recency: np.ndarray, tenure: np.ndarray, options: CustomerOptions) -> np.ndarray:
+    """At risk (seed 002): ≥ 2 orders, recency ≥ inactive_days and ≥ 1.5 × the usual gap,
+    and not yet lost (recency < lost_days). 1.5 × tenure / (orders − 1) is compared as
+    2 · recency · (orders − 1) ≥ 3 · tenure, in integers.
+
+    >>> at_risk_flags(np.array([2, 2, 3, 1]), np.array([91, 90, 400, 90]), np.array([60, 60, 10, 0]),
+    ...               CustomerOptions()).tolist()
+    [True, True, False, False]
+    """
+    repeat = orders >= 2
+    overdue = 2 * recency * np.maximum(orders - 1, 1) >= 3 * tenure
+    return repeat & (recency >= options.inactive_days) & overdue & (recency < options.lost_days)
+
+
+def loyalty_levels(
+    *,
+    orders: np.ndarray,
+    tenure_days: np.ndarray,
+    at_risk: np.ndarray,
+    lost: np.ndarray,
+    ended_in_refund: np.ndarray,
+    referred_customers: np.ndarray,
+) -> np.ndarray:
+    """The ladder of seed 003 (SPEC §5), first rule that matches:
+
+    5 advocate (not lost, referred someone) · −1 detractor (lost, last event a refund) ·
+    0 lapsed (lost) · 4 loyal (≥ 3 orders, tenure ≥ 365, not at risk) · 3 regular (≥ 3 orders,
+    not at risk) · 2 repeat (≥ 2 orders) · 1 first-time.
+    """
+    rules = [
+        ~lost & (referred_customers > 0),
+        lost & ended_in_refund,
+        lost,
+        (orders >= 3) & (tenure_days >= ANNUAL_DAYS) & ~at_risk,
+        (orders >= 3) & ~at_risk,
+        orders >= 2,
+    ]
+    return np.select(rules, [5, -1, 0, 4, 3, 2], default=1).astype(np.int64)
+
+
+def at_risk_customers(table: pd.DataFrame) -> pd.DataFrame:
+    """Customers at risk, most revenue over the last 365 days (value at risk) first, with why."""
+    risky = table[table["at_risk"]].copy()
+    risky["why"] = [
+        f"{int(r)} days since the last order; usually every {g:.0f} days"
+        for r, g in zip(risky["recency_days"], risky["avg_days_between_orders"], strict=True)
+    ]
+    return risky.sort_values(["revenue_365", "customer_id"], ascending=[False, True], kind="stable", ignore_index=True)
+
+
+def product_lapses(
+    product_lines: pd.DataFrame, table: pd.DataFrame, end_day: int, options: CustomerOptions | None = None
+) -> pd.DataFrame:
+    """(customer, product) pairs bought on ≥ 2 separate days whose last purchase is
+    ≥ inactive_days before ``to``, for customers not yet lost (SPEC §5, seed 002: "has not
+    bought their usual product in two months"). Most revenue over the last 365 days first."""
+    opts = options or CustomerOptions()
+    day = product_lines["order_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    customer = product_lines["customer_id"].cat.codes.to_numpy().astype(np.int64)
+    product = product_lines["product"].cat.codes.to_numpy().astype(np.int64)
+    n_products = max(len(product_lines["product"].cat.categories), 1)
+    upto = day <= end_day
+    bought = pd.DataFrame({"pair": customer[upto] * n_products + product[upto], "day": day[upto]}).drop_duplicates()
+    per_pair = bought.groupby("pair")["day"].agg(["size", "min", "max"])
+    lapsed = per_pair[(per_pair["size"] >= 2) & (end_day - per_pair["max"] >= opts.inactive_days)]
+    names = product_lines["customer_id"].cat.categories.to_numpy(dtype=object)
+    products = product_lines["product"].cat.categories.to_numpy(dtype=object)
+    pairs = lapsed.index.to_numpy()
+    out = pd.DataFrame(
+        {
+            "customer_id": names[pairs // n_products],
+            "product": products[pairs % n_products],
+            "purchase_days": lapsed["size"].to_numpy(),
+            "first_purchase": _dates(lapsed["min"].to_numpy()),
+            "last_purchase": _dates(lapsed["max"].to_numpy()),
+            "days_since": end_day - lapsed["max"].to_numpy(),
+            "usual_gap_days": (lapsed["max"] - lapsed["min"]).to_numpy() / (lapsed["size"].to_numpy() - 1),
+        }
+    )
+    customers = table.set_index("customer_id")[["recency_days", "revenue_365", "at_risk"]]
+    out = out.join(customers, on="customer_id")
+    out = out[out["recency_days"] < opts.lost_days].drop(columns="recency_days")
+    out = out.rename(columns={"at_risk": "customer_at_risk"})
+    return out.sort_values(["revenue_365", "customer_id", "days_since"], ascending=[False, True, False],
+                           kind="stable", ignore_index=True)
+
+
+def select_customers(
+    table: pd.DataFrame,
+    *,
+    segment: str | None = None,
+    level: int | None = None,
+    vip: bool | None = None,
+    at_risk: bool | None = None,
+    sort: str | None = None,
+    descending: bool = True,
+    top: int | None = None,
+) -> pd.DataFrame:
+    """Rows of the customer table that pass the filters, ordered by ``sort``, first ``top``."""
+    keep = np.ones(len(table), dtype=bool)
+    if segment is not None:
+        keep &= (table["rfm_segment"].astype(str).str.casefold() == segment.casefold()).to_numpy()
+    if level is not None:
+        keep &= (table["level"] == level).to_numpy()
+    if vip is not None:
+        keep &= (table["is_vip"] == vip).to_numpy()
+    if at_risk is not None:
+        keep &= (table["at_risk"] == at_risk).to_numpy()
+    out = table[keep]
+    if sort is not None:
+        out = out.sort_values([sort, "customer_id"], ascending=[not descending, True], kind="stable",
+                              na_position="last")
+    return out.head(top).reset_index(drop=True) if top is not None else out.reset_index(drop=True)
+
+
+def segment_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per RFM segment and per loyalty level: customers, their share, revenue share,
+    median recency and average order value (revenue / orders of the group)."""
+    total_customers = len(table)
+    total_revenue = float(table["revenue"].sum())
+    parts = []
+    for group, column, names in (
+        ("rfm_segment", "rfm_segment", list(SEGMENTS)),
+        ("loyalty_level", "level_name", [LEVEL_NAMES[i] for i in range(5, -2, -1)]),
+    ):
+        grouped = table.groupby(column, observed=False)
+        summary = pd.DataFrame(
+            {
+                "customers": grouped.size(),
+                "revenue": grouped["revenue"].sum(),
+                "orders": grouped["orders"].sum(),
+                "median_recency_days": grouped["recency_days"].median(),
+            }
+        ).reindex(names)
+        summary["customers"] = summary["customers"].fillna(0).astype(np.int64)
+        summary.insert(0, "group", group)
+        parts.append(summary.rename_axis("name").reset_index())
+    out = pd.concat(parts, ignore_index=True)
+    out["share_of_customers"] = out["customers"] / total_customers if total_customers else np.nan
+    out["revenue_share"] = out["revenue"] / total_revenue if total_revenue else np.nan
+    out["average_order_value"] = out["revenue"] / out["orders"].where(out["orders"] > 0)
+    return out[["group", "name", "customers", "share_of_customers", "revenue_share", "median_recency_days",
+                "average_order_value"]]
+
+
+def act_on_this(table: pd.DataFrame) -> dict[str, object]:
+    """The short "act on this" summary of ``kpis``: at risk, VIPs, the ladder."""
+    risky = table["at_risk"]
+    vip = table["is_vip"]
+    revenue_365 = float(table["revenue_365"].sum())
+    return {
+        "at_risk_customers": int(risky.sum()),
+        "at_risk_revenue_365": round(float(table.loc[risky, "revenue_365"].sum()), 2),
+        "vip_customers": int(vip.sum()),
+        "vip_revenue_share_365": float(table.loc[vip, "revenue_365"].sum()) / revenue_365 if revenue_365 else None,
+        "customers_per_level": {
+            LEVEL_NAMES[level]: int((table["level"] == level).sum()) for level in range(5, -2, -1)
+        },
+    }
+
+
+def _dates(days: np.ndarray) -> pd.Series:
+    """Day numbers (NaN = none) as ``datetime64[s]`` dates (NaT = none)."""
+    values = np.asarray(days, dtype=np.float64)
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[s]")
+    ok = ~np.isnan(values)
+    out[ok] = (values[ok].astype(np.int64) * 86_400).astype("datetime64[s]")
+    return pd.Series(out)
+

@@ -1,0 +1,139 @@
+"""Tabular results (customers, at risk, segments) → table, CSV, JSON, JSON Lines, Parquet.
+
+Exports are meant for spreadsheets and CRMs: stable column names, ISO dates, ``true`` /
+``false``, empty cells for undefined values, and text that cannot start a formula.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retainkit.render import DASH, clean, rows_csv, safe_cell
+
+TABLE_ROWS = 50  # rows a terminal table shows unless --top says otherwise
+#: Headers of terminal tables (exports keep the snake_case column names).
+LABELS = {
+    "customer_id": "Customer", "orders": "Orders", "revenue": "Revenue", "recency_days": "Days since",
+    "avg_days_between_orders": "Usual gap", "revenue_365": "Revenue 365d", "rfm_segment": "Segment",
+    "is_vip": "VIP", "at_risk": "At risk", "level_name": "Level", "why": "Why", "product": "Product",
+    "purchase_days": "Days bought", "last_purchase": "Last bought", "days_since": "Days since",
+    "customer_at_risk": "At risk", "name": "", "customers": "Customers", "share_of_customers": "Share",
+    "revenue_share": "Revenue share", "median_recency_days": "Median days since",
+    "average_order_value": "Avg order",
+}
+RATE_COLUMNS = {"share_of_customers", "revenue_share"}
+MONEY_COLUMNS = {"revenue", "average_order_value", "revenue_365"}
+
+
+def frame_records(frame: pd.DataFrame) -> Iterator[list[Any]]:
+    """Rows as JSON-ready Python values: dates ISO 8601, NaN/NaT → None."""
+    columns = [_plain(frame[c]) for c in frame.columns]
+    for row in zip(*columns, strict=True):
+        yield [clean(v) for v in row]
+
+
+def _plain(column: pd.Series) -> list[Any]:
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return [None if pd.isna(v) else v.date().isoformat() for v in column]
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return [None if pd.isna(v) else str(v) for v in column]
+    values = column.tolist()
+    return [None if isinstance(v, float) and math.isnan(v) else v for v in values]
+
+
+def frame_json(frame: pd.DataFrame) -> str:
+    """``{"columns": [...], "rows": [[...], ...]}`` (SPEC §7)."""
+    document = {"columns": list(frame.columns), "rows": list(frame_records(frame))}
+    return json.dumps(document, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def frame_jsonl(frame: pd.DataFrame) -> str:
+    """One JSON object per row."""
+    columns = list(frame.columns)
+    lines = (json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False, allow_nan=False)
+             for row in frame_records(frame))
+    return "".join(f"{line}\n" for line in lines)
+
+
+def frame_csv(frame: pd.DataFrame) -> str:
+    """CSV with a header; text cells that could start a formula are escaped."""
+    return rows_csv(list(frame.columns), frame_records(frame))
+
+
+def frame_parquet(frame: pd.DataFrame) -> bytes:
+    """Parquet bytes (types kept: dates as dates, flags as booleans)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].dt.date
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(out, preserve_index=False), buffer)
+    return buffer.getvalue()
+
+
+def frame_table(frame: pd.DataFrame, *, title: str, limit: int | None = TABLE_ROWS, bars: str | None = None):
+    """A Rich table of ``frame``; at most ``limit`` rows, with a note of the rest.
+
+    ``bars`` names a 0–1 column drawn as an inline bar beside its value.
+    """
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    shown = frame if limit is None else frame.head(limit)
+    table = Table(title=title, title_justify="left", title_style="bold", header_style="bold")
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column])
+        table.add_column(LABELS.get(column, column), justify="right" if numeric else "left", overflow="fold")
+        if column == bars:
+            table.add_column("", style="cyan", no_wrap=True)
+    for record in frame_records(shown):
+        cells = []
+        for column, value in zip(frame.columns, record, strict=True):
+            cells.append(_cell(column, value))
+            if column == bars:
+                cells.append("█" * round(12 * max(0.0, min(1.0, value or 0.0))))
+        table.add_row(*cells)
+    parts: list[Any] = [table]
+    if limit is not None and len(frame) > limit:
+        parts.append(Text(f"… {len(frame) - limit:,} more rows (use --top N, or --format csv for all)", style="dim"))
+    return Group(*parts)
+
+
+def grouped_tables(frame: pd.DataFrame, *, by: str, titles: dict[str, str], bars: str | None = None):
+    """One Rich table per value of ``by`` (the column itself left out)."""
+    from rich.console import Group
+
+    return Group(*(
+        frame_table(part.drop(columns=by), title=titles.get(key, key), limit=None, bars=bars)
+        for key, part in frame.groupby(by, sort=False)
+    ))
+
+
+def _cell(column: str, value: Any) -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, float):
+        if column in RATE_COLUMNS:
+            return f"{value * 100:.1f}%"
+        if column in MONEY_COLUMNS:
+            return f"{value:,.2f}"
+        return f"{value:,.1f}"
+    if isinstance(value, int | np.integer):
+        return f"{value:,}" if not column.endswith("_score") and column != "level" else str(value)
+    return str(value)
+
+
+__all__ = ["frame_csv", "frame_json", "frame_jsonl", "frame_parquet", "frame_table", "safe_cell"]
