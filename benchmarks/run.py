@@ -1,6 +1,10 @@
-"""Time ``retainkit kpis`` against DuckDB computing the same KPIs in SQL, on the same file.
+"""Time retainkit against DuckDB computing the same results in SQL, on the same file.
 
-    python benchmarks/run.py --lines 1000000 10000000 --repeat 5
+    python benchmarks/run.py --lines 1000000 10000000 --repeat 5                 # kpis
+    python benchmarks/run.py --lines 10000000 --command customers --formats parquet
+
+``kpis``: the headline KPIs and data-quality counts. ``customers``: the per-customer table
+(scores and segments included) written as Parquet by both.
 
 For each size and format (Parquet, CSV) both run as separate processes, alternating, so
 that machine noise hits both alike; wall time is the median of ``--repeat`` runs and peak
@@ -22,7 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from tests.duckdb_reference import Source, kpi_sql  # noqa: E402
+from tests.duckdb_reference import Source, customers_sql, kpi_sql  # noqa: E402
 
 DUCKDB_SCRIPT = """
 import duckdb, sys
@@ -31,17 +35,29 @@ con.execute(sys.argv[1]).fetchall()
 """
 
 
-def sql_for(path: Path) -> str:
+OUT = Path("/tmp/retainkit-bench-customers.parquet")
+
+
+def source_for(path: Path) -> Source:
     relation = (f"read_parquet('{path}')" if path.suffix == ".parquet"
                 else f"read_csv('{path}', types={{'order_id': 'VARCHAR', 'customer_id': 'VARCHAR'}})")
-    return kpi_sql(Source(
+    return Source(
         relation=relation,
         customer="customer_id",
         day="CAST(order_date AS DATE)",
         amount="amount",
         order_id="order_id",
-        duplicate_columns="order_id, customer_id, order_date, amount",
-    ))
+        duplicate_columns="order_id, customer_id, order_date, amount, product_id",
+    )
+
+
+def commands_for(path: Path, command: str) -> tuple[list[str], str]:
+    """(retainkit's command line, DuckDB's SQL) doing the same job on ``path``."""
+    if command == "customers":
+        ours = [sys.executable, "-m", "retainkit", "customers", str(path), "--format", "parquet", "--output", str(OUT)]
+        sql = f"COPY ({customers_sql(source_for(path))}) TO '{OUT}.duckdb' (FORMAT parquet)"
+        return ours, sql
+    return [sys.executable, "-m", "retainkit", "kpis", str(path), "--format", "json"], kpi_sql(source_for(path))
 
 
 def peak_of(command: list[str]) -> float:
@@ -51,9 +67,9 @@ def peak_of(command: list[str]) -> float:
     return usage.ru_maxrss / (1 << 20)
 
 
-def bench(path: Path, repeat: int) -> dict:
-    ours = [sys.executable, "-m", "retainkit", "kpis", str(path), "--format", "json"]
-    reference = [sys.executable, "-c", DUCKDB_SCRIPT, sql_for(path)]
+def bench(path: Path, repeat: int, command: str = "kpis") -> dict:
+    ours, sql = commands_for(path, command)
+    reference = [sys.executable, "-c", DUCKDB_SCRIPT, sql]
     times: dict[str, list[float]] = {"retainkit": [], "duckdb": []}
     for _ in range(repeat):
         for name, command in (("retainkit", ours), ("duckdb", reference)):
@@ -81,7 +97,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--data", type=Path, default=HERE / "data")
     parser.add_argument("--json", action="store_true", help="print results as JSON lines")
+    parser.add_argument("--command", choices=("kpis", "customers"), default="kpis")
     args = parser.parse_args()
+    print(f"retainkit {args.command} vs DuckDB")
     print(f"{'file':28} {'MB':>7} {'retainkit s':>12} {'duckdb s':>9} {'ratio':>6} {'peak GiB':>9} {'duckdb GiB':>10}")
     for lines in args.lines:
         for fmt in args.formats.split(","):
@@ -89,7 +107,7 @@ def main() -> None:
             if not path.exists():
                 subprocess.run([sys.executable, str(HERE / "generate.py"), str(lines), "--out", str(args.data),
                                 "--formats", fmt], check=True)
-            r = bench(path, args.repeat)
+            r = bench(path, args.repeat, args.command)
             if args.json:
                 print(json.dumps(r))
             else:

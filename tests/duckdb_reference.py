@@ -141,3 +141,82 @@ def run(src: Source, **kwargs) -> tuple[dict, dict]:
     quality = {k: row[k] for k in ("rows", "missing_customer_rows", "refund_rows", "duplicate_rows")}
     quality["orders"] = row["all_orders"]
     return kpis_from_row(row), quality
+
+
+#: The (R, F) grid of SPEC §5 as a flat list: index (5 − R) · 5 + F, 1-based.
+GRID_NAMES = [
+    "New", "Potential loyalist", "Potential loyalist", "Champions", "Champions",
+    "Promising", "Potential loyalist", "Potential loyalist", "Loyal", "Loyal",
+    "About to sleep", "About to sleep", "Need attention", "Loyal", "Loyal",
+    "Hibernating", "Hibernating", "At risk", "At risk", "Can't lose them",
+    "Hibernating", "Hibernating", "At risk", "At risk", "Can't lose them",
+]
+GRID_LIST = "[" + ", ".join("'" + name.replace("'", "''") + "'" for name in GRID_NAMES) + "]"
+
+
+def customers_sql(src: Source, *, referrer: str | None = None, inactive_days: int = 60, lost_days: int = 365,
+                  vip_top: str = "0.05") -> str:
+    """The per-customer table of SPEC §5 (as of the last order), written independently."""
+    order_id = src.order_id or "CAST(row_number() OVER () AS VARCHAR)"
+    referred = f"NULLIF(trim(CAST({referrer} AS VARCHAR)), '')" if referrer else "CAST(NULL AS VARCHAR)"
+    return f"""
+WITH raw AS (
+    SELECT NULLIF(trim(CAST({src.customer} AS VARCHAR)), '') AS customer, CAST({order_id} AS VARCHAR) AS order_id,
+           {src.day} AS day, CAST({src.amount} AS DOUBLE) AS amount, {referred} AS referred_by
+    FROM {src.relation}
+),
+valid AS (SELECT *, (amount < 0 OR regexp_matches(order_id, '^[Cc][0-9]')) AS is_refund
+          FROM raw WHERE customer IS NOT NULL),
+orders AS (SELECT order_id, any_value(customer) AS customer, min(day) AS day, sum(amount) AS amount,
+                  max(referred_by) AS referred_by
+           FROM valid WHERE NOT is_refund GROUP BY order_id),
+events AS (SELECT customer, day, amount, FALSE AS is_refund FROM orders
+           UNION ALL SELECT customer, day, -abs(amount), TRUE FROM valid WHERE is_refund),
+params AS (SELECT max(day) AS t FROM orders),
+per AS (
+    SELECT customer,
+           min(day) FILTER (WHERE NOT is_refund) AS first_order,
+           max(day) FILTER (WHERE NOT is_refund) AS last_order,
+           count(*) FILTER (WHERE NOT is_refund) AS orders,
+           round(sum(amount), 2) AS revenue,
+           max(day) FILTER (WHERE is_refund) AS last_refund,
+           round(coalesce(sum(amount) FILTER (WHERE day > p.t - 365), 0), 2) AS revenue_365
+    FROM events, params p WHERE day <= p.t GROUP BY customer HAVING count(*) FILTER (WHERE NOT is_refund) > 0
+),
+referrals AS (SELECT referred_by AS customer, count(DISTINCT customer) AS referred
+              FROM orders WHERE referred_by IS NOT NULL AND referred_by <> customer GROUP BY referred_by),
+scored AS (
+    SELECT per.*, coalesce(referrals.referred, 0) AS referred,
+           p.t - last_order AS recency_days, last_order - first_order AS tenure_days,
+           count(*) OVER () AS n,
+           rank() OVER (ORDER BY p.t - last_order DESC) - 1 AS r_worse,
+           rank() OVER (ORDER BY orders) - 1 AS f_worse,
+           rank() OVER (ORDER BY revenue) - 1 AS m_worse,
+           row_number() OVER (ORDER BY (revenue_365 > 0) DESC, revenue_365 DESC, per.customer) AS vip_rank,
+           -- sum(CASE …) OVER (): DuckDB 2.0 took 70 s on count(*) FILTER (…) OVER () here
+           sum(CASE WHEN revenue_365 > 0 THEN 1 ELSE 0 END) OVER () AS n_positive
+    FROM per LEFT JOIN referrals USING (customer), params p
+),
+flags AS (
+    SELECT *, least(5, 1 + (5 * r_worse) // n) AS r_score, least(5, 1 + (5 * f_worse) // n) AS f_score,
+           least(5, 1 + (5 * m_worse) // n) AS m_score,
+           orders >= 2 AND recency_days >= {inactive_days} AND 2 * recency_days * (orders - 1) >= 3 * tenure_days
+               AND recency_days < {lost_days} AS at_risk,
+           recency_days >= {lost_days} AS lost
+    FROM scored
+)
+SELECT customer AS customer_id, first_order, last_order, orders, revenue, revenue / orders AS average_order_value,
+       recency_days, tenure_days,
+       CASE WHEN orders >= 2 THEN tenure_days / (orders - 1) END AS avg_days_between_orders,
+       revenue_365, r_score, f_score, m_score, {GRID_LIST}[(5 - r_score) * 5 + f_score] AS rfm_segment,
+       revenue_365 > 0 AND vip_rank <= ceil({vip_top} * n_positive) AS is_vip,
+       at_risk,
+       CASE WHEN NOT lost AND referred > 0 THEN 5
+            WHEN lost AND last_refund >= last_order THEN -1
+            WHEN lost THEN 0
+            WHEN orders >= 3 AND tenure_days >= 365 AND NOT at_risk THEN 4
+            WHEN orders >= 3 AND NOT at_risk THEN 3
+            WHEN orders >= 2 THEN 2 ELSE 1 END AS level
+FROM flags
+ORDER BY customer_id
+"""

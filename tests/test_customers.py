@@ -270,3 +270,32 @@ def _number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+COMPARED = ("orders", "revenue", "recency_days", "tenure_days", "r_score", "f_score", "m_score", "rfm_segment",
+            "is_vip", "at_risk", "level")
+
+
+def compare_with_sql(ours: pd.DataFrame, sql: str) -> None:
+    import duckdb
+
+    reference = duckdb.sql(sql).df().set_index("customer_id")
+    mine = ours.set_index("customer_id")
+    assert list(mine.index) == list(reference.index)
+    for column in COMPARED:
+        a, b = mine[column].astype(str if column == "rfm_segment" else float), reference[column]
+        if column == "revenue":
+            assert np.allclose(a, b.astype(float), atol=1e-6), column
+        else:
+            assert (a.to_numpy() == b.astype(a.dtype).to_numpy()).all(), column
+
+
+def test_golden_customers_match_an_independent_sql_query():
+    pytest.importorskip("duckdb")
+    import retainkit
+    from tests.duckdb_reference import Source, customers_sql
+
+    data = retainkit.read_orders(str(GOLDEN / "shop_small.csv"))
+    source = Source(relation=f"read_csv('{GOLDEN / 'shop_small.csv'}', all_varchar=true)", customer="customer_id",
+                    day="CAST(order_date AS DATE)", amount="amount", order_id="order_id")
+    compare_with_sql(retainkit.customer_report(data), customers_sql(source, referrer="referred_by"))

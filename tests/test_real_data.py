@@ -122,3 +122,16 @@ def test_online_retail_customer_commands_run_with_no_options(args):
     run = run_cli(*args, UCI_CSV, "--format", "json")
     assert run.code == 0, run.stderr
     assert run.json()["rows"]
+
+
+def test_online_retail_scores_segments_and_levels_match_sql():
+    need(UCI_PARQUET)
+    import retainkit
+    from tests.test_customers import compare_with_sql
+
+    data = retainkit.read_orders(str(UCI_PARQUET))
+    source = duckdb_reference.Source(
+        relation=f"read_parquet('{UCI_PARQUET}')", customer="CustomerID", day="CAST(InvoiceDate AS DATE)",
+        amount="Quantity * UnitPrice", order_id="InvoiceNo",
+    )
+    compare_with_sql(retainkit.customer_report(data), duckdb_reference.customers_sql(source))
