@@ -137,12 +137,20 @@ def rfm_scores(values: np.ndarray, *, higher_is_better: bool) -> np.ndarray:
     n = len(values)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    ordered = np.sort(values)
-    if higher_is_better:
-        worse = np.searchsorted(ordered, values, side="left")
-    else:
-        worse = n - np.searchsorted(ordered, values, side="right")
+    worse = _strictly_below(values) if higher_is_better else _strictly_below(-values)
     return np.minimum(5, 1 + (5 * worse) // n).astype(np.int64)
+
+
+def _strictly_below(values: np.ndarray) -> np.ndarray:
+    """For each value, how many values are strictly smaller (counting for small integer ranges)."""
+    if values.dtype.kind in "iu":
+        low = int(values.min())
+        span = int(values.max()) - low + 1
+        if span <= 4 * len(values) + 1024:
+            counts = np.bincount(values - low, minlength=span)
+            below = np.concatenate(([0], np.cumsum(counts)[:-1]))
+            return below[values - low]
+    return np.searchsorted(np.sort(values), values, side="left")
 
 
 def rfm_segments(r_score: np.ndarray, f_score: np.ndarray) -> pd.Categorical:
@@ -161,13 +169,20 @@ def vip_flags(revenue_365: np.ndarray, ids: np.ndarray, vip_top: float) -> np.nd
     >>> vip_flags(np.array([50.0, 0.0, 300.0, 20.0]), np.array(["a", "b", "c", "d"]), 0.05).tolist()
     [False, False, True, False]
     """
-    positive = np.flatnonzero(np.nan_to_num(revenue_365) > 0)
-    count = -(-Fraction(str(vip_top)) * len(positive) // 1)  # ceiling, exactly
-    flags = np.zeros(len(revenue_365), dtype=bool)
+    revenue = np.nan_to_num(revenue_365)
+    positive = np.flatnonzero(revenue > 0)
+    count = int(-(-Fraction(str(vip_top)) * len(positive) // 1))  # ceiling, exactly
+    flags = np.zeros(len(revenue), dtype=bool)
     if count <= 0:
         return flags
-    ranked = positive[np.lexsort((ids[positive].astype(str), -revenue_365[positive]))]
-    flags[ranked[: int(count)]] = True
+    if count >= len(positive):
+        flags[positive] = True
+        return flags
+    cut = np.partition(revenue[positive], len(positive) - count)[len(positive) - count]  # the count-th largest
+    flags[positive[revenue[positive] > cut]] = True
+    tied = positive[revenue[positive] == cut]
+    room = count - int(flags.sum())
+    flags[tied[np.argsort(ids[tied].astype(str), kind="stable")[:room]]] = True
     return flags
 
 

@@ -72,12 +72,12 @@ def frame_parquet(frame: pd.DataFrame) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    out = frame.copy()
-    for column in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[column]):
-            out[column] = out[column].dt.date
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for i, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type):  # dates are dates, not midnight timestamps
+            table = table.set_column(i, field.name, table.column(i).cast(pa.date32()))
     buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(out, preserve_index=False), buffer)
+    pq.write_table(table, buffer)
     return buffer.getvalue()
 
 

@@ -114,3 +114,41 @@ def test_every_row_lands_in_one_bucket(lines):
     q = kpis_of(lines)["data_quality"]
     assert q["rows"] == len(lines)
     assert q["rows"] == q["order_lines"] + q["refund_rows"] + q["missing_customer_rows"] + q["missing_date_rows"]
+
+
+@common
+@given(st.one_of(st.lists(st.integers(-1000, 10**12), min_size=1, max_size=300),
+                 st.lists(st.integers(0, 30), min_size=1, max_size=300),
+                 st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=300)))
+def test_rfm_scores_follow_the_strict_percentile_rule(values):
+    import numpy as np
+
+    from retainkit.customers import rfm_scores
+
+    array = np.array(values)
+    n = len(array)
+    best_high = [min(5, 1 + (5 * int((array < v).sum())) // n) for v in array]
+    best_low = [min(5, 1 + (5 * int((array > v).sum())) // n) for v in array]
+    assert rfm_scores(array, higher_is_better=True).tolist() == best_high
+    assert rfm_scores(array, higher_is_better=False).tolist() == best_low
+
+
+@common
+@given(st.lists(st.tuples(st.integers(-3, 6), st.text("abc", min_size=1, max_size=3)), min_size=0, max_size=80,
+                unique_by=lambda t: t[1]),
+       st.sampled_from([0.05, 0.1, 0.2, 0.5, 1.0]))
+def test_vip_flags_match_a_full_sort(rows, vip_top):
+    from fractions import Fraction
+
+    import numpy as np
+
+    from retainkit.customers import vip_flags
+
+    revenue = np.array([float(r) for r, _ in rows])
+    ids = np.array([i for _, i in rows], dtype=object)
+    positive = [k for k in range(len(rows)) if revenue[k] > 0]
+    ranked = sorted(positive, key=lambda k: (-revenue[k], ids[k]))
+    count = -(-Fraction(str(vip_top)) * len(positive) // 1)
+    expected = np.zeros(len(rows), dtype=bool)
+    expected[ranked[: int(count)]] = True
+    assert vip_flags(revenue, ids, vip_top).tolist() == expected.tolist()
