@@ -98,9 +98,9 @@ def frame_table(frame: pd.DataFrame, *, title: str, limit: int | None = TABLE_RO
         if column == bars:
             table.add_column("", style="cyan", no_wrap=True)
     for record in frame_records(shown):
-        cells = []
+        cells: list[Any] = []
         for column, value in zip(frame.columns, record, strict=True):
-            cells.append(_cell(column, value))
+            cells.append(Text(_cell(column, value)))  # data is text, never Rich markup
             if column == bars:
                 cells.append("█" * round(12 * max(0.0, min(1.0, value or 0.0))))
         table.add_row(*cells)

@@ -22,12 +22,12 @@ def inspect_table(report: InspectReport) -> Any:
     for column in ("File", "Format", "Rows"):
         files.add_column(column, justify="right" if column == "Rows" else "left")
     for source in report.sources:
-        files.add_row(source["file"], source["format"], f"{source['rows']:,}")
+        files.add_row(Text(source["file"]), source["format"], f"{source['rows']:,}")
     mapping = Table(title="Columns", title_justify="left", title_style="bold", box=None, padding=(0, 2))
     for column in ("Field", "Header in file", "Sample values"):
         mapping.add_column(column)
     for field_name, header in report.mapping.items():
-        mapping.add_row(field_name, header, ", ".join(report.samples.get(field_name, [])))
+        mapping.add_row(field_name, Text(header), Text(", ".join(report.samples.get(field_name, []))))
     parts: list[Any] = [files, mapping]
     if report.ignored:
         parts.append(Text(f"Headers not read: {', '.join(report.ignored)}", style="dim"))

@@ -299,3 +299,13 @@ def test_golden_customers_match_an_independent_sql_query():
     source = Source(relation=f"read_csv('{GOLDEN / 'shop_small.csv'}', all_varchar=true)", customer="customer_id",
                     day="CAST(order_date AS DATE)", amount="amount", order_id="order_id")
     compare_with_sql(retainkit.customer_report(data), customers_sql(source, referrer="referred_by"))
+
+
+def test_tables_show_markup_in_data_as_text(tmp_path):
+    path = write_csv(tmp_path / "x.csv", "customer_id,order_date,amount,product\n[red]x[/],2024-01-01,5,[/]\n"
+                                         "[bold]y,2024-01-02,5,p")
+    for args in (["customers"], ["at-risk", "--products"], ["inspect"]):
+        run = run_cli(*args, path)
+        assert run.code == 0, (args, run.stderr)
+    assert "[red]" in run_cli("customers", path).stdout  # markup would have been consumed
+    assert "[red]x[/]" in run_cli("inspect", path).stdout
