@@ -62,6 +62,24 @@ class FrameFormat(StrEnum):
     parquet = "parquet"
 
 
+class Every(StrEnum):
+    week = "week"
+    month = "month"
+    quarter = "quarter"
+    year = "year"
+
+
+class CohortMetric(StrEnum):
+    customers = "customers"
+    revenue = "revenue"
+    orders = "orders"
+
+
+class CohortLayout(StrEnum):
+    long = "long"
+    wide = "wide"
+
+
 class SummaryFormat(StrEnum):
     table = "table"
     csv = "csv"
@@ -454,6 +472,82 @@ def segments(
         data = _load(files, settings().read)
         frame = segments_report(data, end=end, options=_customer_options(inactive_days, lost_days, vip_top))
         _emit_frame(frame, fmt, output, title="Segments", top=None, bars="share_of_customers", view="segments")
+        return 0
+
+    _run(debug, body)
+
+
+@app.command()
+@reads_exports
+def trend(
+    files: Files,
+    every: Annotated[Every, typer.Option("--every", help="Calendar period (ISO weeks start Monday).",
+                                         rich_help_panel=PERIOD)] = Every.month,
+    from_: FromDate = None,
+    to: ToDate = None,
+    as_of: AsOf = None,
+    fmt: Annotated[SummaryFormat, typer.Option("--format", "-f", help="Output format.",
+                                               rich_help_panel=OUTPUT)] = SummaryFormat.table,
+    output: OutputFile = None,
+    debug: Debug = False,
+    settings: Callable[[], Any] = _settings,
+) -> None:
+    """KPIs per week, month, quarter or year, with retention and churn against the period before."""
+
+    def body() -> int:
+        from retainkit import render_frames
+        from retainkit.pipeline import trend_report
+
+        end = _end_date(to, as_of)
+        data = _load(files, settings().read)
+        frame = trend_report(data, every=every.value, start=_parse_date(from_, "--from"), end=end)
+        if fmt == "table":
+            _print_table(render_frames.trend_view(frame, title=f"Trend by {every.value} (* = partial period)"),
+                         output)
+        else:
+            _emit_frame(frame, fmt, output, title="Trend", top=None)
+        return 0
+
+    _run(debug, body)
+
+
+@app.command()
+@reads_exports
+def cohorts(
+    files: Files,
+    every: Annotated[Every, typer.Option("--every", help="Cohort period: when customers first ordered.",
+                                         rich_help_panel=PERIOD)] = Every.month,
+    metric: Annotated[CohortMetric, typer.Option("--metric", help="customers: share still buying; revenue / "
+                                                 "orders: relative to the first period.",
+                                                 rich_help_panel=OUTPUT)] = CohortMetric.customers,
+    layout: Annotated[CohortLayout, typer.Option("--layout", help="JSON/CSV shape: one row per cell (long) or per "
+                                                 "cohort (wide).", rich_help_panel=OUTPUT)] = CohortLayout.long,
+    from_: FromDate = None,
+    to: ToDate = None,
+    as_of: AsOf = None,
+    fmt: Annotated[SummaryFormat, typer.Option("--format", "-f", help="Output format.",
+                                               rich_help_panel=OUTPUT)] = SummaryFormat.table,
+    output: OutputFile = None,
+    debug: Debug = False,
+    settings: Callable[[], Any] = _settings,
+) -> None:
+    """The cohort matrix: of each period's new customers, how many bought again k periods later."""
+
+    def body() -> int:
+        from retainkit import render_frames
+        from retainkit.cohorts import cohort_wide
+        from retainkit.pipeline import cohort_report
+
+        end = _end_date(to, as_of)
+        data = _load(files, settings().read)
+        long = cohort_report(data, every=every.value, metric=metric.value, start=_parse_date(from_, "--from"),
+                             end=end)
+        if fmt == "table":
+            title = f"Cohorts by {every.value}: {metric.value} retention (empty = after --to)"
+            _print_table(render_frames.cohort_heatmap(cohort_wide(long), title=title, metric=metric.value), output)
+        else:
+            _emit_frame(cohort_wide(long) if layout is CohortLayout.wide else long, fmt, output, title="Cohorts",
+                        top=None)
         return 0
 
     _run(debug, body)

@@ -91,6 +91,33 @@ def at_risk_report(
     return product_lapses(data.product_lines, table, period.end_day, options)
 
 
+def trend_report(
+    data: Normalised, *, every: str = "month", start: date | None = None, end: date | None = None
+) -> pd.DataFrame:
+    """KPIs per calendar period (SPEC §4)."""
+    from retainkit.calendar import check_every
+    from retainkit.cohorts import trend_table
+
+    return trend_table(data.orders, resolve_period(data.orders, start=start, end=end), check_every(every))
+
+
+def cohort_report(
+    data: Normalised,
+    *,
+    every: str = "month",
+    metric: str = "customers",
+    start: date | None = None,
+    end: date | None = None,
+) -> pd.DataFrame:
+    """The cohort matrix of SPEC §4 in long form (:func:`retainkit.cohorts.cohort_wide` pivots it)."""
+    from retainkit.calendar import check_every
+    from retainkit.cohorts import METRICS, cohort_table
+
+    if metric not in METRICS:
+        raise RetainkitError(f"--metric {metric!r} is not a cohort metric", f"use one of {', '.join(METRICS)}")
+    return cohort_table(data.orders, resolve_period(data.orders, start=start, end=end), check_every(every), metric)
+
+
 AT_RISK_COLUMNS = (
     "customer_id", "revenue_365", "recency_days", "avg_days_between_orders", "days_overdue", "why", "orders",
     "revenue", "last_order", "expected_next_order", "rfm_segment", "level_name", "is_vip",

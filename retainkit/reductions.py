@@ -130,3 +130,126 @@ def _referred_customers(orders: pd.DataFrame, customer: np.ndarray, is_order: np
     named = is_order & (referrer >= 0) & (referrer != customer)
     pairs = np.unique(referrer[named].astype(np.int64) * n + customer[named])
     return np.bincount(pairs // n, minlength=n)
+
+
+@dataclass(frozen=True)
+class PeriodActivity:
+    """Per calendar period ``first``…``last`` (arrays indexed by period − first).
+
+    ``customers``, ``orders``, ``revenue`` (net), ``new_customers`` (first order ever in
+    the period), ``repeat_customers`` (≥ 2 orders in it), ``previous_customers`` (active in
+    the period before, history included) and ``retained`` (of those, active again).
+    """
+
+    first: int
+    last: int
+    customers: np.ndarray
+    orders: np.ndarray
+    revenue: np.ndarray
+    new_customers: np.ndarray
+    repeat_customers: np.ndarray
+    previous_customers: np.ndarray
+    retained: np.ndarray
+    has_amount: bool
+
+
+def period_activity(orders: pd.DataFrame, period: Period, every: str) -> PeriodActivity:
+    """One pass over the orders, bucketed by calendar period (SPEC §4)."""
+    from retainkit.calendar import index_of, period_index
+
+    customer = orders["customer_id"].cat.codes.to_numpy().astype(np.int64)
+    n = max(len(orders["customer_id"].cat.categories), 1)
+    day = event_days(orders)
+    refund = orders["is_refund"].to_numpy()
+    has_amount = "amount" in orders
+    amount = orders["amount"].to_numpy() if has_amount else np.zeros(len(day))
+    first, last = index_of(period.start, every), index_of(period.end, every)
+    size = last - first + 1
+    upto = day <= period.end_day
+    slot = period_index(day, every) - first  # < 0: history before the first period
+    in_range = upto & (day >= period.start_day)
+
+    is_order = ~refund & upto
+    period_orders = is_order & in_range
+    # (slot, customer) pairs: of orders in the period (its own counts) and of all orders
+    # up to ``to`` (who was active in the period before, history included).
+    pairs_in, counts_in = np.unique(slot[period_orders] * n + customer[period_orders], return_counts=True)
+    pairs_all = np.unique(slot[is_order] * n + customer[is_order])
+    slot_in, slot_all = np.floor_divide(pairs_in, n), np.floor_divide(pairs_all, n)
+
+    def per_slot(slots: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        keep = (slots >= 0) & (slots < size)
+        return np.bincount(slots[keep], weights=None if weights is None else weights[keep], minlength=size)
+
+    first_day = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first_day, customer[is_order], day[is_order])
+    new = (first_day >= period.start_day) & (first_day <= period.end_day)
+    active_before = np.isin(pairs_in - n, pairs_all)  # (customer, slot − 1) among all orders
+    return PeriodActivity(
+        first=first,
+        last=last,
+        customers=per_slot(slot_in),
+        orders=per_slot(slot[period_orders]),
+        revenue=per_slot(slot[in_range], amount[in_range]) if has_amount else np.full(size, np.nan),
+        new_customers=per_slot(period_index(first_day[new], every) - first),
+        repeat_customers=per_slot(slot_in[counts_in >= 2]),
+        previous_customers=per_slot(slot_all + 1),
+        retained=per_slot(slot_in[active_before]),
+        has_amount=has_amount,
+    )
+
+
+@dataclass(frozen=True)
+class CohortActivity:
+    """Cohort × periods-since matrices (rows: cohorts ``first``…``last``; columns: k = 0…).
+
+    ``size`` customers per cohort; ``customers`` active, ``orders`` and net ``revenue`` of
+    the cohort's customers in period cohort + k. Cells after ``to`` hold NaN.
+    """
+
+    first: int
+    last: int
+    size: np.ndarray
+    customers: np.ndarray
+    orders: np.ndarray
+    revenue: np.ndarray
+    has_amount: bool
+
+
+def cohort_activity(orders: pd.DataFrame, period: Period, every: str) -> CohortActivity:
+    """A customer's cohort is the period of their first order (SPEC §4)."""
+    from retainkit.calendar import index_of, period_index
+
+    customer = orders["customer_id"].cat.codes.to_numpy().astype(np.int64)
+    n = max(len(orders["customer_id"].cat.categories), 1)
+    day = event_days(orders)
+    refund = orders["is_refund"].to_numpy()
+    has_amount = "amount" in orders
+    amount = orders["amount"].to_numpy() if has_amount else np.zeros(len(day))
+    first, last = index_of(period.start, every), index_of(period.end, every)
+    rows = last - first + 1
+    upto = day <= period.end_day
+    absolute = period_index(day, every)
+    is_order = ~refund & upto
+
+    cohort_of = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(cohort_of, customer[is_order], absolute[is_order])
+    cohort = cohort_of[customer] - first  # row of each event's customer
+    k = absolute - cohort_of[customer]
+    mine = upto & (cohort >= 0) & (cohort < rows) & (k >= 0)
+    cell = cohort * rows + k  # k < rows always: k ≤ last − cohort
+
+    def matrix(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        counts = np.bincount(cell[mask], weights=None if weights is None else weights[mask], minlength=rows * rows)
+        return counts.reshape(rows, rows).astype(np.float64)
+
+    active = np.unique(cell[mine & is_order] * n + customer[mine & is_order]) // n
+    after_to = np.add.outer(np.arange(rows), np.arange(rows)) >= rows  # cohort + k beyond the last period
+    orders_m = matrix(mine & is_order)
+    customers_m = np.bincount(active, minlength=rows * rows).reshape(rows, rows).astype(np.float64)
+    revenue_m = matrix(mine, amount) if has_amount else np.full((rows, rows), np.nan)
+    for m in (customers_m, orders_m, revenue_m):
+        m[after_to] = np.nan
+    in_rows = (cohort_of != np.iinfo(np.int64).max) & (cohort_of - first >= 0) & (cohort_of - first < rows)
+    size = np.bincount(cohort_of[in_rows] - first, minlength=rows)
+    return CohortActivity(first, last, size, customers_m, orders_m, revenue_m, has_amount)

@@ -137,3 +137,61 @@ def _cell(column: str, value: Any) -> str:
 
 
 __all__ = ["frame_csv", "frame_json", "frame_jsonl", "frame_parquet", "frame_table", "safe_cell"]
+
+
+TREND_SHOWN = (
+    ("customers", "Customers", "count"), ("orders", "Orders", "count"), ("revenue", "Revenue", "money"),
+    ("average_order_value", "Avg order", "money"), ("new_customers", "New", "count"),
+    ("repeat_customer_rate", "Repeat rate", "rate"), ("retention_rate", "Retention", "rate"),
+    ("churn_rate", "Churn", "rate"),
+)
+#: KPIs where a rise is bad news (drawn red).
+FALLING_IS_GOOD = {"churn_rate"}
+
+
+def trend_view(frame: pd.DataFrame, *, title: str):
+    """Rich table of a trend: each KPI with an arrow for its change from the previous period."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from retainkit.render import format_value
+
+    table = Table(title=title, title_justify="left", title_style="bold", header_style="bold")
+    table.add_column("Period", no_wrap=True)
+    for _, label, _ in TREND_SHOWN:
+        table.add_column(label, justify="right")
+    for record in frame.to_dict("records"):
+        cells: list[Any] = [Text(record["period"] + ("" if record["complete"] else " *"))]
+        for key, _, kind in TREND_SHOWN:
+            text = Text(format_value(record[key], kind))
+            change = record.get(f"{key}_change")
+            if change is not None and not (isinstance(change, float) and math.isnan(change)) and change != 0:
+                good = (change > 0) != (key in FALLING_IS_GOOD)
+                text.append(" ▲" if change > 0 else " ▼", style="green" if good else "red")
+            cells.append(text)
+        table.add_row(*cells)
+    return table
+
+
+def cohort_heatmap(wide: pd.DataFrame, *, title: str, metric: str):
+    """Rich table of the cohort matrix, each cell shaded by its value; empty after ``to``."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, title_justify="left", title_style="bold", header_style="bold")
+    table.add_column("Cohort", no_wrap=True)
+    table.add_column("Size", justify="right", no_wrap=True)
+    ks = [c for c in wide.columns if c not in ("cohort", "cohort_size")]
+    for k in ks:
+        table.add_column(k, justify="right")
+    for record in wide.to_dict("records"):
+        cells: list[Any] = [Text(str(record["cohort"])), f"{int(record['cohort_size']):,}"]
+        for k in ks:
+            value = record[k]
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                cells.append("")
+                continue
+            shade = int(40 + 180 * max(0.0, min(1.0, value)))
+            cells.append(Text(f"{value * 100:.0f}%", style=f"on rgb(20,{shade // 2},{shade})"))
+        table.add_row(*cells)
+    return table

@@ -1,0 +1,76 @@
+"""Calendar periods: ISO weeks (starting Monday), months, quarters, years (SPEC §4).
+
+A period is an integer index, so that "the previous period" is ``index − 1`` and a
+bucket of day numbers is one vectorised expression.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+
+from retainkit.errors import RetainkitError
+from retainkit.periods import day_number, from_day_number
+
+EVERY = ("week", "month", "quarter", "year")
+_MONDAY_OFFSET = 3  # 1970-01-01 was a Thursday: day + 3 counts from Monday 1969-12-29
+
+
+def check_every(every: str) -> str:
+    if every not in EVERY:
+        raise RetainkitError(f"--every {every!r} is not a period", f"use one of {', '.join(EVERY)}")
+    return every
+
+
+def period_index(days: np.ndarray, every: str) -> np.ndarray:
+    """The calendar period of each day number.
+
+    >>> period_index(np.array([day_number(date(2024, 12, 29)), day_number(date(2024, 12, 30))]), "week").tolist()
+    [2921, 2922]
+    >>> period_index(np.array([day_number(date(2024, 3, 31)), day_number(date(2024, 4, 1))]), "quarter").tolist()
+    [216, 217]
+    """
+    days = np.asarray(days, dtype=np.int64)
+    if every == "week":
+        return (days + _MONDAY_OFFSET) // 7
+    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)  # months since 1970-01
+    if every == "month":
+        return months
+    if every == "quarter":
+        return months // 3
+    return months // 12
+
+
+def period_start(index: int, every: str) -> date:
+    """First day of period ``index``."""
+    if every == "week":
+        return from_day_number(index * 7 - _MONDAY_OFFSET)
+    months = {"month": 1, "quarter": 3, "year": 12}[every] * int(index)
+    return date(1970 + months // 12, months % 12 + 1, 1)
+
+
+def period_end(index: int, every: str) -> date:
+    """Last day of period ``index``."""
+    return period_start(index + 1, every) - timedelta(days=1)
+
+
+def period_label(index: int, every: str) -> str:
+    """``2025-W01``, ``2024-03``, ``2024-Q1`` or ``2024``.
+
+    >>> period_label(period_index(np.array([day_number(date(2024, 12, 30))]), "week")[0], "week")
+    '2025-W01'
+    """
+    start = period_start(index, every)
+    if every == "week":
+        year, week, _ = start.isocalendar()
+        return f"{year}-W{week:02d}"
+    if every == "month":
+        return f"{start.year}-{start.month:02d}"
+    if every == "quarter":
+        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+    return str(start.year)
+
+
+def index_of(value: date, every: str) -> int:
+    return int(period_index(np.array([day_number(value)]), every)[0])
