@@ -1,0 +1,119 @@
+"""SPEC §4 on hand-made frames: trend periods, period-over-period churn, cohorts."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import numpy as np
+import pytest
+
+from retainkit.cohorts import cohort_table, cohort_wide, trend_table
+from retainkit.periods import Period
+from tests.conftest import DATA, GOLDEN, need, orders_frame, run_cli
+
+
+def test_iso_weeks_across_a_year_boundary():
+    rows = [("a", "2024-12-29", 10), ("b", "2024-12-30", 20), ("a", "2025-01-05", 5), ("c", "2025-01-06", 1)]
+    t = trend_table(orders_frame(rows), Period(date(2024, 12, 23), date(2025, 1, 12)), "week")
+    # Sunday 2024-12-29 closes 2024-W52; Monday 2024-12-30 opens 2025-W01 (ISO), which ends Sunday 01-05.
+    assert t["period"].tolist() == ["2024-W52", "2025-W01", "2025-W02"]
+    assert t["start"].dt.strftime("%Y-%m-%d").tolist() == ["2024-12-23", "2024-12-30", "2025-01-06"]
+    assert t["customers"].tolist() == [1, 2, 1] and t["revenue"].tolist() == [10.0, 25.0, 1.0]
+    assert t["retention_rate"].tolist()[1:] == [1.0, 0.0]  # a came back in W01; a and b did not in W02
+
+
+def test_a_month_with_no_orders_is_a_row_of_zeros_and_nulls():
+    rows = [("a", "2024-01-10", 10), ("a", "2024-03-05", 30)]
+    t = trend_table(orders_frame(rows), Period(date(2024, 1, 1), date(2024, 3, 31)), "month").set_index("period")
+    february = t.loc["2024-02"]
+    assert (february["customers"], february["orders"], february["revenue"], february["new_customers"]) == (0, 0, 0, 0)
+    assert math.isnan(february["average_order_value"]) and math.isnan(february["repeat_customer_rate"])
+    assert february["churn_rate"] == 1.0  # a was active in January and not in February
+    assert math.isnan(t.loc["2024-03", "retention_rate"])  # nobody was active in February
+    assert t.loc["2024-02", "revenue_change"] == -1.0 and math.isnan(t.loc["2024-03", "revenue_change"])
+
+
+def test_period_over_period_churn():
+    # May: a, b, c active. June: a and d. S = 3 (a, b, c), lost = 2 (b, c), retention 1/3.
+    rows = [("a", "2024-05-01", 1), ("b", "2024-05-02", 1), ("c", "2024-05-03", 1), ("c", "2024-05-20", 1),
+            ("a", "2024-06-01", 1), ("d", "2024-06-02", 1), ("b", "2024-06-03", -1, True)]
+    t = trend_table(orders_frame(rows), Period(date(2024, 5, 1), date(2024, 6, 30)), "month").set_index("period")
+    june = t.loc["2024-06"]
+    assert (june["customers_start"], june["customers_lost"]) == (3, 2)  # b's refund is not an order
+    assert june["retention_rate"] == pytest.approx(1 / 3) and june["churn_rate"] == pytest.approx(2 / 3)
+    assert t.loc["2024-05", "repeat_customers"] == 1 and t.loc["2024-05", "repeat_customer_rate"] == pytest.approx(1 / 3)
+    assert june["repeat_customer_rate_change"] == pytest.approx(-1 / 3)  # a difference, for rates
+    assert june["customers_change"] == pytest.approx(2 / 3 - 1)  # relative, for counts
+
+
+def test_history_before_from_counts_for_the_first_period():
+    rows = [("a", "2024-04-20", 1), ("a", "2024-05-10", 1)]
+    t = trend_table(orders_frame(rows), Period(date(2024, 5, 1), date(2024, 5, 31)), "month")
+    assert t.loc[0, "customers_start"] == 1 and t.loc[0, "retention_rate"] == 1.0
+    assert t.loc[0, "new_customers"] == 0
+
+
+def test_cohort_with_a_gap_month():
+    rows = [("a", "2024-01-05", 1), ("b", "2024-01-20", 1), ("a", "2024-03-01", 1), ("c", "2024-02-01", 1)]
+    long = cohort_table(orders_frame(rows), Period(date(2024, 1, 1), date(2024, 3, 31)), "month")
+    wide = cohort_wide(long).set_index("cohort")
+    assert wide.loc["2024-01", "cohort_size"] == 2
+    assert wide.loc["2024-01", ["0", "1", "2"]].tolist() == [1.0, 0.0, 0.5]  # a skipped February
+    assert wide.loc["2024-02", "0"] == 1.0 and wide.loc["2024-02", "1"] == 0.0
+    assert math.isnan(wide.loc["2024-02", "2"]) and math.isnan(wide.loc["2024-03", "1"])  # after --to: empty
+
+
+def test_revenue_retention_with_a_refund():
+    rows = [("a", "2024-01-05", 100), ("a", "2024-02-05", 80), ("a", "2024-02-10", -30, True),
+            ("b", "2024-01-09", 100), ("b", "2024-03-01", 50)]
+    long = cohort_table(orders_frame(rows), Period(date(2024, 1, 1), date(2024, 3, 31)), "month", "revenue")
+    row = cohort_wide(long).set_index("cohort").loc["2024-01"]
+    assert row[["0", "1", "2"]].tolist() == [1.0, 0.25, 0.25]  # (80 − 30) / 200 and 50 / 200
+    counts = long[long["cohort"] == "2024-01"]["count"].tolist()
+    assert counts == [200.0, 50.0, 50.0]
+
+
+def test_trend_and_cohorts_cli_formats():
+    run = run_cli("trend", GOLDEN / "shop_small.csv", "--every", "quarter", "--format", "json")
+    document = run.json()
+    assert document["columns"][:4] == ["period", "start", "end", "complete"]
+    assert [r[0] for r in document["rows"]][-1] == "2024-Q4"
+    csv_text = run_cli("cohorts", GOLDEN / "shop_small.csv", "--every", "quarter", "--layout", "wide", "-f", "csv").stdout
+    assert csv_text.splitlines()[0] == "cohort,cohort_size,0,1,2,3,4,5,6,7"
+    assert csv_text.splitlines()[1] == "2023-Q1,2,1.0,0.0,1.0,0.0,0.5,0.0,0.0,0.5"
+    table = run_cli("cohorts", GOLDEN / "shop_small.csv", "--every", "quarter").stdout
+    assert "2023-Q1" in table and "100%" in table
+    assert "2024-Q4" in run_cli("trend", GOLDEN / "shop_small.csv", "--every", "quarter").stdout
+    bad = run_cli("trend", GOLDEN / "shop_small.csv", "--every", "fortnight")
+    assert bad.code == 2
+
+
+@pytest.mark.slow
+def test_cdnow_monthly_cohorts_match_duckdb():
+    path = need(DATA / "cdnow" / "cdnow_master.csv")
+    import duckdb
+
+    document = run_cli("cohorts", path, "--amount", "dollar_value", "--every", "month", "--format", "json").json()
+    cells = {(r[0], r[2]): r for r in document["rows"]}  # (cohort, k) -> row
+    reference = duckdb.sql(f"""
+        WITH o AS (SELECT customer_id AS c, strptime(CAST(date AS VARCHAR), '%Y%m%d')::DATE AS d
+                   FROM read_csv('{path}', types={{'customer_id': 'VARCHAR'}}) WHERE dollar_value >= 0),
+        first AS (SELECT c, date_trunc('month', min(d)) AS cohort FROM o GROUP BY c),
+        active AS (SELECT DISTINCT o.c, f.cohort,
+                          datediff('month', f.cohort, date_trunc('month', o.d)) AS k FROM o JOIN first f USING (c)),
+        sizes AS (SELECT cohort, count(*) AS size FROM first GROUP BY cohort)
+        SELECT strftime(a.cohort, '%Y-%m') AS cohort, s.size, a.k, count(*) AS active
+        FROM active a JOIN sizes s USING (cohort) GROUP BY ALL ORDER BY 1, 3
+    """).fetchall()
+    assert {c for c, _, _, _ in reference} == {"1997-01", "1997-02", "1997-03"}
+    last_k = {"1997-01": 17, "1997-02": 16, "1997-03": 15}  # up to 1998-06
+    assert len(document["rows"]) == 18 * 18
+    for cohort, size, k, active in reference:
+        row = cells[(cohort, k)]
+        assert row[1] == size and row[4] == active and row[5] == pytest.approx(active / size, abs=1e-12)
+    seen = {(c, k) for c, _, k, _ in reference}
+    for (cohort, k), row in cells.items():
+        if cohort in last_k and k <= last_k[cohort] and (cohort, k) not in seen:
+            assert row[4] == 0  # a month in which nobody of the cohort bought: 0, not missing
+    assert all(np.isnan(r[5]) if r[5] is not None else True for (c, k), r in cells.items() if c == "1997-03" and k > 15)
