@@ -80,6 +80,17 @@ class CohortLayout(StrEnum):
     wide = "wide"
 
 
+class ReportEvery(StrEnum):
+    week = "week"
+    month = "month"
+
+
+class ReportFormat(StrEnum):
+    html = "html"
+    md = "md"
+    json = "json"
+
+
 class SummaryFormat(StrEnum):
     table = "table"
     csv = "csv"
@@ -551,6 +562,61 @@ def cohorts(
         return 0
 
     _run(debug, body)
+
+
+@app.command()
+@reads_exports
+def report(
+    files: Files,
+    every: Annotated[ReportEvery, typer.Option("--every", help="Report on the last complete week or month.",
+                                               rich_help_panel=PERIOD)] = ReportEvery.week,
+    to: ToDate = None,
+    as_of: AsOf = None,
+    churn_alert: Annotated[float | None, typer.Option("--churn-alert", help="Alert when the annual churn rate "
+                                                      "exceeds this (default: 0.07).", rich_help_panel=PERIOD)] = None,
+    inactive_days: InactiveDays = 60,
+    lost_days: LostDays = 365,
+    vip_top: VipTop = 0.05,
+    fmt: Annotated[ReportFormat | None, typer.Option("--format", "-f", help="html, md or json (default: from the "
+                                                     "--output suffix, else md).", rich_help_panel=OUTPUT)] = None,
+    output: OutputFile = None,
+    fail_on_alert: Annotated[bool, typer.Option("--fail-on-alert", help="Exit 1 when an alert fires.",
+                                                rich_help_panel=OUTPUT)] = False,
+    debug: Debug = False,
+    settings: Callable[[], Any] = _settings,
+) -> None:
+    """The periodic report: last complete week or month against the one before and a year earlier."""
+
+    def body() -> int:
+        from retainkit import render_report
+        from retainkit.pipeline import report_data
+
+        chosen = fmt.value if fmt else _format_from_suffix(output)
+        end = _end_date(to, as_of)
+        config = settings()
+        data = _load(files, config.read)
+        threshold = churn_alert if churn_alert is not None else config.analysis.churn_alert
+        content = report_data(data, every=every.value, end=end, churn_alert=threshold,
+                              customer_options=_customer_options(inactive_days, lost_days, vip_top))
+        render = {"html": render_report.report_html, "md": render_report.report_markdown,
+                  "json": render_report.report_json}[chosen]
+        _emit(render(content), output)
+        for alert in content["alerts"]:
+            sys.stderr.write(f"retainkit: alert: {alert['message']}\n")
+        return EXIT_ALERT if (content["alerts"] and fail_on_alert) else 0
+
+    _run(debug, body)
+
+
+def _format_from_suffix(output: Path | None) -> str:
+    if output is None:
+        return "md"
+    suffix = output.suffix.lower().lstrip(".")
+    formats = {"html": "html", "htm": "html", "md": "md", "markdown": "md", "json": "json"}
+    if suffix not in formats:
+        raise RetainkitError(f"--output {output}: cannot tell the format from {output.suffix!r}",
+                             "name it .html, .md or .json, or give --format")
+    return formats[suffix]
 
 
 @app.command("inspect")

@@ -118,6 +118,21 @@ def cohort_report(
     return cohort_table(data.orders, resolve_period(data.orders, start=start, end=end), check_every(every), metric)
 
 
+def report_data(
+    data: Normalised,
+    *,
+    every: str = "week",
+    end: date | None = None,
+    churn_alert: float = 0.07,
+    customer_options: CustomerOptions | None = None,
+) -> dict[str, Any]:
+    """The content of ``retainkit report`` (render it with :mod:`retainkit.render_report`)."""
+    from retainkit.report import ReportOptions, build_report
+
+    options = ReportOptions(every=every, churn_alert=churn_alert, customers=customer_options or CustomerOptions())
+    return build_report(data.orders, data.quality.as_dict(), options, end=end)
+
+
 AT_RISK_COLUMNS = (
     "customer_id", "revenue_365", "recency_days", "avg_days_between_orders", "days_overdue", "why", "orders",
     "revenue", "last_order", "expected_next_order", "rfm_segment", "level_name", "is_vip",

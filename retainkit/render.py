@@ -296,6 +296,15 @@ def rich_to_text(renderable: Any, *, width: int = 100) -> str:
     return console.file.getvalue()
 
 
+def _file_mode(path: Path) -> int:
+    """The mode a new file gets here (0666 less the umask), or the existing file's."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_output(content: str | bytes, output: Path | None) -> None:
     """Write ``content`` to ``output`` atomically (temporary file, then rename), or to stdout."""
     if output is None:
@@ -308,6 +317,7 @@ def write_output(content: str | bytes, output: Path | None) -> None:
     output = Path(output)
     directory = output.parent if str(output.parent) else Path(".")
     fd, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=directory)
+    os.chmod(temporary, _file_mode(output))  # mkstemp makes 0600; a report is for others to read
     try:
         if isinstance(content, bytes):
             with os.fdopen(fd, "wb") as handle:
