@@ -4,7 +4,8 @@
     python benchmarks/run.py --lines 10000000 --command customers --formats parquet
 
 ``kpis``: the headline KPIs and data-quality counts. ``customers``: the per-customer table
-(scores and segments included) written as Parquet by both.
+(scores and segments included) written as Parquet by both. ``report``: the weekly HTML
+report against ``retainkit kpis`` on the same file.
 
 For each size and format (Parquet, CSV) both run as separate processes, alternating, so
 that machine noise hits both alike; wall time is the median of ``--repeat`` runs and peak
@@ -51,13 +52,18 @@ def source_for(path: Path) -> Source:
     )
 
 
-def commands_for(path: Path, command: str) -> tuple[list[str], str]:
-    """(retainkit's command line, DuckDB's SQL) doing the same job on ``path``."""
+def commands_for(path: Path, command: str) -> tuple[list[str], list[str]]:
+    """(retainkit's command line, the reference's) on ``path``: DuckDB doing the same job in
+    SQL, or for ``report`` retainkit's own ``kpis`` (the report's budget is 3× kpis)."""
+    kpis = [sys.executable, "-m", "retainkit", "kpis", str(path), "--format", "json"]
+    if command == "report":
+        return [sys.executable, "-m", "retainkit", "report", str(path), "--every", "week", "--output",
+                "/tmp/retainkit-bench-report.html"], kpis
     if command == "customers":
         ours = [sys.executable, "-m", "retainkit", "customers", str(path), "--format", "parquet", "--output", str(OUT)]
         sql = f"COPY ({customers_sql(source_for(path))}) TO '{OUT}.duckdb' (FORMAT parquet)"
-        return ours, sql
-    return [sys.executable, "-m", "retainkit", "kpis", str(path), "--format", "json"], kpi_sql(source_for(path))
+        return ours, [sys.executable, "-c", DUCKDB_SCRIPT, sql]
+    return kpis, [sys.executable, "-c", DUCKDB_SCRIPT, kpi_sql(source_for(path))]
 
 
 def peak_of(command: list[str]) -> float:
@@ -68,8 +74,7 @@ def peak_of(command: list[str]) -> float:
 
 
 def bench(path: Path, repeat: int, command: str = "kpis") -> dict:
-    ours, sql = commands_for(path, command)
-    reference = [sys.executable, "-c", DUCKDB_SCRIPT, sql]
+    ours, reference = commands_for(path, command)
     times: dict[str, list[float]] = {"retainkit": [], "duckdb": []}
     for _ in range(repeat):
         for name, command in (("retainkit", ours), ("duckdb", reference)):
@@ -97,9 +102,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--data", type=Path, default=HERE / "data")
     parser.add_argument("--json", action="store_true", help="print results as JSON lines")
-    parser.add_argument("--command", choices=("kpis", "customers"), default="kpis")
+    parser.add_argument("--command", choices=("kpis", "customers", "report"), default="kpis")
     args = parser.parse_args()
-    print(f"retainkit {args.command} vs DuckDB")
+    print(f"retainkit {args.command} vs {'retainkit kpis' if args.command == 'report' else 'DuckDB'}"
+          f" (the 'duckdb' columns are the reference)")
     print(f"{'file':28} {'MB':>7} {'retainkit s':>12} {'duckdb s':>9} {'ratio':>6} {'peak GiB':>9} {'duckdb GiB':>10}")
     for lines in args.lines:
         for fmt in args.formats.split(","):

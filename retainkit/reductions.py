@@ -128,8 +128,31 @@ def _referred_customers(orders: pd.DataFrame, customer: np.ndarray, is_order: np
     as_customer = np.append(as_customer, -1)  # code −1 (no referrer) looks up the last entry
     referrer = as_customer[referrer_codes]
     named = is_order & (referrer >= 0) & (referrer != customer)
-    pairs = np.unique(referrer[named].astype(np.int64) * n + customer[named])
+    pairs, _ = distinct(referrer[named].astype(np.int64) * n + customer[named])
     return np.bincount(pairs // n, minlength=n)
+
+
+def distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct keys and how often each occurs (one sort; faster here than np.unique,
+    whose hash path took ~2 s on 4M keys).
+
+    >>> [a.tolist() for a in distinct(np.array([5, 1, 5, 3]))]
+    [[1, 3, 5], [1, 1, 2]]
+    """
+    ordered = np.sort(keys)
+    if len(ordered) == 0:
+        return ordered, np.zeros(0, dtype=np.int64)
+    first = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    starts = np.flatnonzero(first)
+    return ordered[starts], np.diff(np.append(starts, len(ordered)))
+
+
+def contains(sorted_keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Whether each value is among ``sorted_keys`` (binary search)."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
+    return sorted_keys[at] == values
 
 
 @dataclass(frozen=True)
@@ -173,8 +196,8 @@ def period_activity(orders: pd.DataFrame, period: Period, every: str) -> PeriodA
     period_orders = is_order & in_range
     # (slot, customer) pairs: of orders in the period (its own counts) and of all orders
     # up to ``to`` (who was active in the period before, history included).
-    pairs_in, counts_in = np.unique(slot[period_orders] * n + customer[period_orders], return_counts=True)
-    pairs_all = np.unique(slot[is_order] * n + customer[is_order])
+    pairs_in, counts_in = distinct(slot[period_orders] * n + customer[period_orders])
+    pairs_all, _ = distinct(slot[is_order] * n + customer[is_order])
     slot_in, slot_all = np.floor_divide(pairs_in, n), np.floor_divide(pairs_all, n)
 
     def per_slot(slots: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -184,7 +207,7 @@ def period_activity(orders: pd.DataFrame, period: Period, every: str) -> PeriodA
     first_day = np.full(n, np.iinfo(np.int64).max)
     np.minimum.at(first_day, customer[is_order], day[is_order])
     new = (first_day >= period.start_day) & (first_day <= period.end_day)
-    active_before = np.isin(pairs_in - n, pairs_all)  # (customer, slot − 1) among all orders
+    active_before = contains(pairs_all, pairs_in - n)  # (customer, slot − 1) among all orders
     return PeriodActivity(
         first=first,
         last=last,
@@ -243,7 +266,7 @@ def cohort_activity(orders: pd.DataFrame, period: Period, every: str) -> CohortA
         counts = np.bincount(cell[mask], weights=None if weights is None else weights[mask], minlength=rows * rows)
         return counts.reshape(rows, rows).astype(np.float64)
 
-    active = np.unique(cell[mine & is_order] * n + customer[mine & is_order]) // n
+    active = distinct(cell[mine & is_order] * n + customer[mine & is_order])[0] // n
     after_to = np.add.outer(np.arange(rows), np.arange(rows)) >= rows  # cohort + k beyond the last period
     orders_m = matrix(mine & is_order)
     customers_m = np.bincount(active, minlength=rows * rows).reshape(rows, rows).astype(np.float64)
