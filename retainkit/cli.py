@@ -95,6 +95,7 @@ class SummaryFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
+    md = "md"
 
 
 # Options shared by every command, declared once.
@@ -309,6 +310,8 @@ def _emit_frame(frame: Any, fmt: StrEnum, output: Path | None, *, title: str, to
         _emit(render_frames.frame_json(frame), output)
     elif fmt == "jsonl":
         _emit(render_frames.frame_jsonl(frame), output)
+    elif fmt == "md":
+        _emit(render_frames.frame_markdown(frame), output)
     else:
         if output is None and sys.stdout.isatty():
             raise RetainkitError("Parquet is binary: not written to a terminal", "give --output FILE.parquet")

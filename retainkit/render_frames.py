@@ -195,3 +195,19 @@ def cohort_heatmap(wide: pd.DataFrame, *, title: str, metric: str):
             cells.append(Text(f"{value * 100:.0f}%", style=f"on rgb(20,{shade // 2},{shade})"))
         table.add_row(*cells)
     return table
+
+
+def frame_markdown(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table with every column (numbers as numbers; ``|`` escaped)."""
+    def cell(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    columns = list(frame.columns)
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in columns]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame_records(frame)]
+    return "\n".join(lines) + "\n"

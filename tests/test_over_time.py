@@ -85,6 +85,9 @@ def test_trend_and_cohorts_cli_formats():
     table = run_cli("cohorts", GOLDEN / "shop_small.csv", "--every", "quarter").stdout
     assert "2023-Q1" in table and "100%" in table
     assert "2024-Q4" in run_cli("trend", GOLDEN / "shop_small.csv", "--every", "quarter").stdout
+    md = run_cli("trend", GOLDEN / "shop_small.csv", "--every", "quarter", "--format", "md").stdout.splitlines()
+    assert md[0].startswith("| period | start | end | complete | customers |") and md[1].startswith("|---|---|---|---|---:|")
+    assert md[-1].startswith("| 2024-Q4 | 2024-10-01 | 2024-12-31 | true | 4 | 4 | 195.0 |")
     bad = run_cli("trend", GOLDEN / "shop_small.csv", "--every", "fortnight")
     assert bad.code == 2
 
