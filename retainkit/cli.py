@@ -59,6 +59,7 @@ class FrameFormat(StrEnum):
     csv = "csv"
     json = "json"
     jsonl = "jsonl"
+    md = "md"
     parquet = "parquet"
 
 
