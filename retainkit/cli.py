@@ -623,6 +623,63 @@ def _format_from_suffix(output: Path | None) -> str:
     return formats[suffix]
 
 
+MODEL = "Model (SPEC §6)"
+
+
+@app.command()
+@reads_exports
+def predict(
+    files: Files,
+    horizon: Annotated[float, typer.Option("--horizon", min=1, help="Days ahead to predict.",
+                                           rich_help_panel=MODEL)] = 365,
+    time_unit: Annotated[float, typer.Option("--time-unit", min=0.001, help="Days per model time unit "
+                                             "(7: weeks, as in the literature).", rich_help_panel=MODEL)] = 7,
+    discount_rate: Annotated[float, typer.Option("--discount-rate", min=0, help="Annual discount rate for CLV, "
+                                                 "compounded monthly.", rich_help_panel=MODEL)] = 0.1,
+    margin: Annotated[float, typer.Option("--margin", min=0, help="Gross margin applied to CLV.",
+                                          rich_help_panel=MODEL)] = 1.0,
+    penalizer: Annotated[float, typer.Option("--penalizer", min=0, help="L2 penalty on the parameters, for fits "
+                                             "that do not converge.", rich_help_panel=MODEL)] = 0.0,
+    holdout: Annotated[str | None, typer.Option("--holdout", help="Fit on orders before this date; compare "
+                                                "predictions with what happened from it on.",
+                                                rich_help_panel=MODEL)] = None,
+    to: ToDate = None,
+    as_of: AsOf = None,
+    sort: Annotated[str | None, typer.Option("--sort", help="Order customers by this column, largest first.",
+                                             rich_help_panel=OUTPUT)] = "clv",
+    top: Top = None,
+    fmt: Annotated[FrameFormat, typer.Option("--format", "-f", help="Output format (the customer table for "
+                                             "csv/jsonl/parquet/md).", rich_help_panel=OUTPUT)] = FrameFormat.table,
+    output: OutputFile = None,
+    debug: Debug = False,
+    settings: Callable[[], Any] = _settings,
+) -> None:
+    """Who will buy again and what they are worth: BG/NBD + Gamma-Gamma, with an optional holdout check."""
+
+    def body() -> int:
+        from retainkit import render_predict
+        from retainkit.customers import select_customers
+        from retainkit.pipeline import prediction_report
+
+        end = _end_date(to, as_of)
+        data = _load(files, settings().read)
+        result = prediction_report(data, end=end, holdout=_parse_date(holdout, "--holdout"), horizon_days=horizon,
+                                   time_unit_days=time_unit, discount_rate=discount_rate, margin=margin,
+                                   penalizer=penalizer)
+        if sort is not None and sort not in result.customers.columns:
+            raise RetainkitError(f"--sort {sort!r} is not a column", f"columns: {', '.join(result.customers.columns)}")
+        customers = select_customers(result.customers, sort=sort, top=top)
+        if fmt == "table":
+            _print_table(render_predict.prediction_table(result, customers), output)
+        elif fmt == "json":
+            _emit(render_predict.prediction_json(result, customers), output)
+        else:
+            _emit_frame(customers, fmt, output, title="Predictions", top=top)
+        return 0
+
+    _run(debug, body)
+
+
 @app.command("inspect")
 @reads_exports
 def inspect_export_command(

@@ -133,6 +133,39 @@ def report_data(
     return build_report(data.orders, data.quality.as_dict(), options, end=end)
 
 
+def prediction_report(
+    data: Normalised,
+    *,
+    end: date | None = None,
+    holdout: date | None = None,
+    horizon_days: float = 365.0,
+    time_unit_days: float = 7.0,
+    discount_rate: float = 0.1,
+    margin: float = 1.0,
+    penalizer: float = 0.0,
+):
+    """BG/NBD + Gamma-Gamma (SPEC §6) as of ``end``; with ``holdout``, fit before it and
+    compare predicted with actual repeat purchases from it to ``end``."""
+    try:
+        from retainkit.models.predict import PredictOptions, predict, predict_with_holdout
+    except ImportError:  # pragma: no cover - depends on the install
+        raise RetainkitError("predict needs SciPy", "pip install 'retainkit[predict]'") from None
+    from retainkit.models.summary import summarise
+    from retainkit.periods import day_number
+
+    if time_unit_days <= 0 or horizon_days <= 0:
+        raise RetainkitError("--time-unit and --horizon must be positive days")
+    period = resolve_period(data.orders, end=end)
+    options = PredictOptions(horizon_days, time_unit_days, discount_rate, margin, penalizer)
+    if holdout is None:
+        return predict(summarise(data.orders, end_day=period.end_day, time_unit_days=time_unit_days), options)
+    if not period.start < holdout <= period.end:
+        raise RetainkitError(f"--holdout {holdout} is not inside the data ({period.start} to {period.end})",
+                             "pick a date between the first and the last order")
+    return predict_with_holdout(data.orders, holdout_day=day_number(holdout), end_day=period.end_day,
+                                options=options)
+
+
 AT_RISK_COLUMNS = (
     "customer_id", "revenue_365", "recency_days", "avg_days_between_orders", "days_overdue", "why", "orders",
     "revenue", "last_order", "expected_next_order", "rfm_segment", "level_name", "is_vip",

@@ -26,8 +26,11 @@ LABELS = {
     "purchase_days": "Days bought", "last_purchase": "Last bought", "days_since": "Days since",
     "customer_at_risk": "At risk", "name": "", "customers": "Customers", "share_of_customers": "Share",
     "revenue_share": "Revenue share", "median_recency_days": "Median days since",
-    "average_order_value": "Avg order",
+    "average_order_value": "Avg order", "frequency": "Repeat days", "recency": "Recency", "T": "Age",
+    "monetary_value": "Mean value", "p_alive": "P(alive)", "expected_purchases": "Exp. buys",
+    "expected_order_value": "Exp. value", "clv": "CLV", "actual_purchases": "Actual buys",
 }
+PROBABILITY_COLUMNS = {"p_alive"}
 RATE_COLUMNS = {"share_of_customers", "revenue_share"}
 MONEY_COLUMNS = {"revenue", "average_order_value", "revenue_365"}
 
@@ -128,6 +131,8 @@ def _cell(column: str, value: Any) -> str:
     if isinstance(value, float):
         if column in RATE_COLUMNS:
             return f"{value * 100:.1f}%"
+        if column in PROBABILITY_COLUMNS:
+            return f"{value:.3f}"
         if column in MONEY_COLUMNS:
             return f"{value:,.2f}"
         return f"{value:,.1f}"

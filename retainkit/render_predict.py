@@ -1,0 +1,67 @@
+"""``retainkit predict`` output: fitted parameters, totals, holdout check, customer table."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from retainkit.models.predict import Prediction
+from retainkit.render import clean, format_value
+from retainkit.render_frames import frame_records, frame_table
+
+
+def prediction_document(result: Prediction, customers: pd.DataFrame) -> dict[str, Any]:
+    return clean({
+        "schema_version": 1,
+        "bgnbd": result.bgnbd.as_dict(),
+        "gamma_gamma": result.gamma_gamma.as_dict() if result.gamma_gamma else None,
+        "totals": result.totals,
+        "holdout": result.holdout,
+        "customers": {"columns": list(customers.columns), "rows": list(frame_records(customers))},
+    })
+
+
+def prediction_json(result: Prediction, customers: pd.DataFrame) -> str:
+    return json.dumps(prediction_document(result, customers), ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def prediction_table(result: Prediction, customers: pd.DataFrame):
+    from rich.console import Group
+    from rich.table import Table
+
+    parts: list[Any] = []
+    fit = Table(title="Fitted models", title_justify="left", title_style="bold", show_header=False, box=None,
+                padding=(0, 2))
+    fit.add_column("")
+    fit.add_column("", justify="right")
+    bg = result.bgnbd
+    fit.add_row("BG/NBD r, α", f"{bg.r:.4f}, {bg.alpha:.4f}")
+    fit.add_row("BG/NBD a, b", f"{bg.a:.4f}, {bg.b:.4f}")
+    fit.add_row("BG/NBD log-likelihood", f"{bg.log_likelihood:,.2f} ({bg.customers:,} customers)")
+    if result.gamma_gamma:
+        gg = result.gamma_gamma
+        fit.add_row("Gamma-Gamma p, q, γ", f"{gg.p:.4f}, {gg.q:.4f}, {gg.gamma:.4f}")
+        fit.add_row("Gamma-Gamma customers", f"{gg.customers:,} repeat buyers ({gg.left_out:,} with mean ≤ 0 left out)")
+    totals = result.totals
+    fit.add_row(f"Expected repeat purchases, next {totals['horizon_days']:g} days",
+                format_value(totals["expected_purchases"], "number"))
+    fit.add_row("Expected revenue", format_value(totals["expected_revenue"], "money"))
+    fit.add_row("CLV of the base (discounted)", format_value(totals["clv"], "money"))
+    parts.append(fit)
+    if result.holdout:
+        h = result.holdout
+        check = Table(title=f"Holdout: {h['holdout_days']} days after calibration", title_justify="left",
+                      title_style="bold", header_style="bold")
+        for column in ("Repeat purchases so far", "Customers", "Predicted (mean)", "Actual (mean)"):
+            check.add_column(column, justify="right")
+        for g in h["by_frequency"]:
+            check.add_row(g["frequency"], f"{g['customers']:,}", f"{g['predicted_mean']:.3f}",
+                          f"{g['actual_mean']:.3f}")
+        check.add_row("all", "", f"{h['predicted_total']:,.1f} total", f"{h['actual_total']:,} total")
+        parts.append(check)
+        parts.append(f"Per customer: mean absolute error {h['mean_absolute_error']:.3f}, correlation "
+                     f"{format_value(h['correlation'], 'number')}")
+    parts.append(frame_table(customers, title="Customers", limit=20))
+    return Group(*parts)
