@@ -65,6 +65,15 @@ def test_published_figures_with_fixed_parameters():
                                           np.array([38.86]))[0]), 3) == 1.226
 
 
+def test_factorised_likelihood_equals_the_direct_one():
+    from retainkit.models.bgnbd import _Factorised, log_likelihood
+
+    summary = pd.read_csv(need(DATA / "cdnow" / "cdnow_customers_summary.csv"))
+    x, t_x, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    fast = _Factorised(x, t_x, T, np.ones(len(x))).log_likelihood(0.3, 5.0, 0.8, 2.0)
+    assert fast == pytest.approx(float(log_likelihood(BgNbdParams(0.3, 5.0, 0.8, 2.0), x, t_x, T).sum()), rel=1e-12)
+
+
 def test_fit_on_the_published_summary():
     summary = pd.read_csv(need(DATA / "cdnow" / "cdnow_customers_summary.csv"))
     fit = fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
@@ -101,11 +110,19 @@ def test_too_few_repeat_buyers_is_a_clear_error(tmp_path):
 
 
 def test_a_diverging_fit_is_a_clear_error(tmp_path):
-    # Every customer bought exactly twice, a month apart: the likelihood has no interior maximum.
-    rows = ["customer_id,order_date,amount"] + [f"c{i},2024-01-0{1 + i % 3},5\nc{i},2024-02-1{i % 9},0"
-                                                for i in range(12)]
+    # Everyone buys at one steady rate and nobody drops out: the likelihood has no interior
+    # maximum (r, α → ∞ at a fixed ratio, a → 0), so the fit must say so and what to try.
+    rng = np.random.default_rng(3)
+    rows = ["customer_id,order_date,amount"]
+    for i in range(300):
+        first = int(rng.integers(0, 200))
+        rows.append(f"c{i},{date.fromordinal(date(2023, 1, 1).toordinal() + first)},25")
+        for _ in range(int(rng.poisson(1.5))):
+            later = first + int(rng.integers(1, 400 - first + 200))
+            rows.append(f"c{i},{date.fromordinal(date(2023, 1, 1).toordinal() + later)},0")
     run = run_cli("predict", write_csv(tmp_path / "x.csv", "\n".join(rows)))
-    assert run.code == 2 and len(run.stderr.splitlines()) == 1 and "--penalizer" in run.stderr
+    assert run.code == 2 and len(run.stderr.splitlines()) == 1
+    assert "BG/NBD" in run.stderr and "--penalizer" in run.stderr and "Traceback" not in run.stderr
 
 
 def test_spend_that_nets_to_zero_is_a_clear_error(tmp_path):

@@ -69,20 +69,12 @@ def fit_bgnbd(
         )
     rows = np.unique(np.column_stack((x, t_x, T)), axis=0, return_counts=True)
     (ux, ut, uT), weight = rows[0].T, rows[1].astype(np.float64)
+    terms = _Factorised(ux, ut, uT, weight)
 
     def objective(theta: np.ndarray) -> float:
-        params = BgNbdParams(*np.exp(theta))
-        total = -float(np.dot(weight, log_likelihood(params, ux, ut, uT)))
-        return total + penalizer * float(np.sum(np.exp(theta) ** 2))
+        return -terms.log_likelihood(*np.exp(theta)) + penalizer * float(np.sum(np.exp(theta) ** 2))
 
-    best = None
-    for start in (np.zeros(4), np.log([0.5, max(float(np.mean(T)), 1.0), 1.0, 2.0])):
-        with np.errstate(all="ignore"):
-            result = optimize.minimize(objective, start, method="Nelder-Mead",
-                                       options={"maxiter": 4000, "maxfev": 8000, "xatol": 1e-8, "fatol": 1e-9})
-            result = optimize.minimize(objective, result.x, method="L-BFGS-B")
-        if np.isfinite(result.fun) and (best is None or result.fun < best.fun):
-            best = result
+    best = _minimise(objective, [np.zeros(4), np.log([0.5, max(float(np.mean(T)), 1.0), 1.0, 2.0])])
     if best is None:
         raise RetainkitError("the purchase model (BG/NBD) did not converge",
                              "try --penalizer 0.001, or a longer period with more repeat buyers")
@@ -92,6 +84,43 @@ def fit_bgnbd(
                              "try --penalizer 0.001, or a longer period with more repeat buyers")
     ll = float(np.dot(weight, log_likelihood(BgNbdParams(r, alpha, a, b), ux, ut, uT)))
     return BgNbdParams(float(r), float(alpha), float(a), float(b), ll, len(x))
+
+
+class _Factorised:
+    """The log-likelihood with every transcendental term computed once per distinct x, t_x
+    or T (a few thousand values) instead of once per customer."""
+
+    def __init__(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weight: np.ndarray) -> None:
+        self.xs, self.xi = np.unique(x, return_inverse=True)
+        self.ts, self.ti = np.unique(t_x, return_inverse=True)
+        self.Ts, self.Ti = np.unique(T, return_inverse=True)
+        self.x, self.weight, self.repeat = x, weight, x > 0
+
+    def log_likelihood(self, r: float, alpha: float, a: float, b: float) -> float:
+        xs = self.xs
+        head = (special.gammaln(r + xs) - special.gammaln(r) + r * np.log(alpha)
+                + special.betaln(a, b + xs) - special.betaln(a, b))[self.xi]
+        power = r + self.x
+        stays = -power * np.log(alpha + self.Ts)[self.Ti]
+        with np.errstate(divide="ignore"):
+            drop_x = (np.log(a) - np.log(np.maximum(b + xs - 1, 1e-300)))[self.xi]
+        drops = np.where(self.repeat, drop_x - power * np.log(alpha + self.ts)[self.ti], -np.inf)
+        return float(np.dot(self.weight, head + np.logaddexp(stays, drops)))
+
+
+def _minimise(objective, starts: list[np.ndarray]):
+    """Quasi-Newton from each start; Nelder-Mead only where that fails. The best finite result."""
+    best = None
+    for start in starts:
+        with np.errstate(all="ignore"):
+            result = optimize.minimize(objective, start, method="L-BFGS-B")
+            if not (result.success and np.isfinite(result.fun)):
+                result = optimize.minimize(objective, result.x if np.all(np.isfinite(result.x)) else start,
+                                           method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-8,
+                                                                          "fatol": 1e-9})
+        if np.isfinite(result.fun) and (best is None or result.fun < best.fun):
+            best = result
+    return best
 
 
 def _alive_log_odds(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:

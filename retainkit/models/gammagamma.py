@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
 from retainkit.errors import RetainkitError
 
@@ -53,17 +53,20 @@ def fit_gamma_gamma(x: np.ndarray, mean_value: np.ndarray, *, penalizer: float =
             f"{int(usable.sum())} repeat buyers with a positive mean order value: too few to fit the spend model",
             "check the amount column (refunds net to ≤ 0?) or use a longer period",
         )
+    from retainkit.models.bgnbd import _minimise
+
     ux, um = x[usable], mean_value[usable]
+    xs, xi = np.unique(ux, return_inverse=True)  # gammaln once per distinct x
+    log_m, log_x = np.log(um), np.log(ux)
 
     def objective(theta: np.ndarray) -> float:
-        params = GammaGammaParams(*np.exp(theta))
-        return -float(np.sum(log_likelihood(params, ux, um))) + penalizer * float(np.sum(np.exp(theta) ** 2))
+        p, q, g = np.exp(theta)
+        per_x = (special.gammaln(p * xs + q) - special.gammaln(p * xs))[xi]
+        ll = (per_x - special.gammaln(q) + q * np.log(g) + (p * ux - 1) * log_m + p * ux * log_x
+              - (p * ux + q) * np.log(g + ux * um))
+        return -float(np.sum(ll)) + penalizer * float(np.sum(np.exp(theta) ** 2))
 
-    start = np.log([1.0, 1.0, max(float(np.mean(um)), 1e-6)])
-    with np.errstate(all="ignore"):
-        result = optimize.minimize(objective, start, method="Nelder-Mead",
-                                   options={"maxiter": 4000, "maxfev": 8000, "xatol": 1e-9, "fatol": 1e-10})
-        result = optimize.minimize(objective, result.x, method="L-BFGS-B")
+    result = _minimise(objective, [np.log([1.0, 1.0, max(float(np.mean(um)), 1e-6)]), np.zeros(3)])
     p, q, g = np.exp(result.x)
     if not np.isfinite(result.fun) or max(p, q, g) > 1e8:
         raise RetainkitError("the spend model (Gamma-Gamma) did not converge",

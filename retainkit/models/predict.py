@@ -60,15 +60,19 @@ def predict(summary: Summary, options: PredictOptions) -> Prediction:
     x, t_x, T = f["frequency"].to_numpy(float), f["recency"].to_numpy(float), f["T"].to_numpy(float)
     bg = fit_bgnbd(x, t_x, T, penalizer=options.penalizer)
     horizon = options.horizon_days / options.time_unit_days
-    purchases = expected_purchases(bg, horizon, x, t_x, T)
+    # Customers with the same (x, t_x, T) share every BG/NBD prediction: compute each once.
+    rows, back = np.unique(np.column_stack((x, t_x, T)), axis=0, return_inverse=True)
+    ux, ut, uT = rows.T
+    back = back.ravel()
+    purchases = expected_purchases(bg, horizon, ux, ut, uT)[back]
     has_money = f["monetary_value"].notna().any()
     gg = fit_gamma_gamma(x, f["monetary_value"].to_numpy(float), penalizer=options.penalizer) if has_money else None
     value = expected_order_value(gg, x, f["monetary_value"].to_numpy(float)) if gg else np.full(len(x), np.nan)
     table = f[["customer_id", "frequency", "recency", "T", "monetary_value"]].copy()
-    table["p_alive"] = probability_alive(bg, x, t_x, T)
+    table["p_alive"] = probability_alive(bg, ux, ut, uT)[back]
     table["expected_purchases"] = purchases
     table["expected_order_value"] = value
-    table["clv"] = clv(bg, value, x, t_x, T, options)
+    table["clv"] = clv(bg, np.ones(len(ux)), ux, ut, uT, options)[back] * value
     totals = {
         "customers": len(table),
         "horizon_days": options.horizon_days,
