@@ -146,6 +146,8 @@ LostDays = Annotated[int, typer.Option("--lost-days", min=1, help="Days without 
                                        "is lost.", rich_help_panel=CUSTOMERS)]
 VipTop = Annotated[float, typer.Option("--vip-top", min=0.0, max=1.0, help="Share of customers (by revenue over "
                                        "the last 365 days) who are VIPs.", rich_help_panel=CUSTOMERS)]
+SummaryFmt = Annotated[SummaryFormat, typer.Option("--format", "-f", help="Output format.", rich_help_panel=OUTPUT)]
+SummaryFmt = Annotated[SummaryFormat, typer.Option("--format", "-f", help="Output format.", rich_help_panel=OUTPUT)]
 Top = Annotated[int | None, typer.Option("--top", min=1, help="Show only the first N rows.", rich_help_panel=OUTPUT)]
 OutputFile = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).",
                                                  rich_help_panel=OUTPUT)]
@@ -472,8 +474,7 @@ def segments(
     inactive_days: InactiveDays = 60,
     lost_days: LostDays = 365,
     vip_top: VipTop = 0.05,
-    fmt: Annotated[SummaryFormat, typer.Option("--format", "-f", help="Output format.",
-                                               rich_help_panel=OUTPUT)] = SummaryFormat.table,
+    fmt: SummaryFmt = SummaryFormat.table,
     output: OutputFile = None,
     debug: Debug = False,
     settings: Callable[[], Any] = _settings,
@@ -501,8 +502,7 @@ def trend(
     from_: FromDate = None,
     to: ToDate = None,
     as_of: AsOf = None,
-    fmt: Annotated[SummaryFormat, typer.Option("--format", "-f", help="Output format.",
-                                               rich_help_panel=OUTPUT)] = SummaryFormat.table,
+    fmt: SummaryFmt = SummaryFormat.table,
     output: OutputFile = None,
     debug: Debug = False,
     settings: Callable[[], Any] = _settings,
@@ -540,8 +540,7 @@ def cohorts(
     from_: FromDate = None,
     to: ToDate = None,
     as_of: AsOf = None,
-    fmt: Annotated[SummaryFormat, typer.Option("--format", "-f", help="Output format.",
-                                               rich_help_panel=OUTPUT)] = SummaryFormat.table,
+    fmt: SummaryFmt = SummaryFormat.table,
     output: OutputFile = None,
     debug: Debug = False,
     settings: Callable[[], Any] = _settings,

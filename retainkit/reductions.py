@@ -42,14 +42,35 @@ class CustomerWindows:
     has_referrals: bool
 
 
+@dataclass(frozen=True)
+class _Events:
+    """The orders frame as plain arrays: customer codes, day numbers, refund flags, amounts."""
+
+    customer: np.ndarray
+    n: int  # number of customer codes
+    day: np.ndarray
+    refund: np.ndarray
+    amount: np.ndarray
+    has_amount: bool
+
+
+def _events(orders: pd.DataFrame) -> _Events:
+    has_amount = "amount" in orders
+    day = event_days(orders)
+    return _Events(
+        customer=orders["customer_id"].cat.codes.to_numpy().astype(np.int64),
+        n=len(orders["customer_id"].cat.categories),
+        day=day,
+        refund=orders["is_refund"].to_numpy(),
+        amount=orders["amount"].to_numpy() if has_amount else np.zeros(len(day)),
+        has_amount=has_amount,
+    )
+
+
 def customer_windows(orders: pd.DataFrame, period: Period) -> CustomerWindows:
     """Reduce the canonical orders frame to one row per customer for ``period``."""
-    customer = orders["customer_id"].cat.codes.to_numpy().astype(np.int64)
-    n = len(orders["customer_id"].cat.categories)
-    day = event_days(orders)
-    refund = orders["is_refund"].to_numpy()
-    has_amount = "amount" in orders
-    amount = orders["amount"].to_numpy() if has_amount else np.zeros(len(day))
+    e = _events(orders)
+    customer, n, day, refund, amount, has_amount = e.customer, e.n, e.day, e.refund, e.amount, e.has_amount
 
     up_to_end = day <= period.end_day
     is_order = ~refund & up_to_end
@@ -180,12 +201,9 @@ def period_activity(orders: pd.DataFrame, period: Period, every: str) -> PeriodA
     """One pass over the orders, bucketed by calendar period (SPEC §4)."""
     from retainkit.calendar import index_of, period_index
 
-    customer = orders["customer_id"].cat.codes.to_numpy().astype(np.int64)
-    n = max(len(orders["customer_id"].cat.categories), 1)
-    day = event_days(orders)
-    refund = orders["is_refund"].to_numpy()
-    has_amount = "amount" in orders
-    amount = orders["amount"].to_numpy() if has_amount else np.zeros(len(day))
+    e = _events(orders)
+    customer, day, refund, amount, has_amount = e.customer, e.day, e.refund, e.amount, e.has_amount
+    n = max(e.n, 1)
     first, last = index_of(period.start, every), index_of(period.end, every)
     size = last - first + 1
     upto = day <= period.end_day
@@ -243,12 +261,9 @@ def cohort_activity(orders: pd.DataFrame, period: Period, every: str) -> CohortA
     """A customer's cohort is the period of their first order (SPEC §4)."""
     from retainkit.calendar import index_of, period_index
 
-    customer = orders["customer_id"].cat.codes.to_numpy().astype(np.int64)
-    n = max(len(orders["customer_id"].cat.categories), 1)
-    day = event_days(orders)
-    refund = orders["is_refund"].to_numpy()
-    has_amount = "amount" in orders
-    amount = orders["amount"].to_numpy() if has_amount else np.zeros(len(day))
+    e = _events(orders)
+    customer, day, refund, amount, has_amount = e.customer, e.day, e.refund, e.amount, e.has_amount
+    n = max(e.n, 1)
     first, last = index_of(period.start, every), index_of(period.end, every)
     rows = last - first + 1
     upto = day <= period.end_day
