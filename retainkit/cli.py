@@ -147,7 +147,6 @@ LostDays = Annotated[int, typer.Option("--lost-days", min=1, help="Days without 
 VipTop = Annotated[float, typer.Option("--vip-top", min=0.0, max=1.0, help="Share of customers (by revenue over "
                                        "the last 365 days) who are VIPs.", rich_help_panel=CUSTOMERS)]
 SummaryFmt = Annotated[SummaryFormat, typer.Option("--format", "-f", help="Output format.", rich_help_panel=OUTPUT)]
-SummaryFmt = Annotated[SummaryFormat, typer.Option("--format", "-f", help="Output format.", rich_help_panel=OUTPUT)]
 Top = Annotated[int | None, typer.Option("--top", min=1, help="Show only the first N rows.", rich_help_panel=OUTPUT)]
 OutputFile = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).",
                                                  rich_help_panel=OUTPUT)]
