@@ -557,7 +557,7 @@ def cohorts(
                              end=end)
         if fmt == "table":
             title = f"Cohorts by {every.value}: {metric.value} retention (empty = after --to)"
-            _print_table(render_frames.cohort_heatmap(cohort_wide(long), title=title, metric=metric.value), output)
+            _print_table(render_frames.cohort_heatmap(cohort_wide(long), title=title), output)
         else:
             _emit_frame(cohort_wide(long) if layout is CohortLayout.wide else long, fmt, output, title="Cohorts",
                         top=None)

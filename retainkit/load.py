@@ -113,17 +113,6 @@ def expand_paths(paths: Sequence[str]) -> list[tuple[str, str]]:
     return files
 
 
-def read_headers(name: str, kind: str, options: ReadOptions) -> list[str]:
-    """The header names of one file, without reading its rows."""
-    if kind == "parquet":
-        return list(_parquet_file(name).schema_arrow.names)
-    head = _csv_head(name, None)
-    if not head.strip():
-        raise RetainkitError(f"{name}: file is empty", "export some orders first")
-    line = _decode(head, name, options.encoding).lstrip("\ufeff").splitlines()[0]
-    return _split_header(line, _sniff_delimiter(name, head))
-
-
 def _is_data_file(path: Path) -> bool:
     name = path.name.lower()
     return not name.startswith((".", "_")) and name.endswith(DATA_SUFFIXES)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1
-FORMATS = ("table", "json", "csv", "md")
 DASH = "—"
 
 #: How each KPI is shown, grouped as the table shows them.
@@ -212,7 +211,7 @@ def kpis_markdown(document: Mapping[str, Any]) -> str:
         lines += ["", "## Act on this", "", "| | |", "|---|---:|"]
         lines += [f"| {label} | {value} |" for label, value in _action_lines(document["act_on_this"])]
     lines += ["", "## Data quality", "", "| | Rows | Amount |", "|---|---:|---:|"]
-    for label, rows, amount in _quality_rows(document["data_quality"]):
+    for label, rows, amount in quality_rows(document["data_quality"]):
         lines.append(f"| {label} | {rows} | {amount} |")
     lines += [f"- {note}" for note in document["data_quality"].get("notes", [])]
     return "\n".join(lines) + "\n"
@@ -256,7 +255,7 @@ def kpis_table(document: Mapping[str, Any]):
     quality.add_column("")
     quality.add_column("Rows", justify="right")
     quality.add_column("Amount", justify="right")
-    for label, rows, amount in _quality_rows(document["data_quality"]):
+    for label, rows, amount in quality_rows(document["data_quality"]):
         quality.add_row(label, rows, amount)
     parts.append(quality)
     parts += [Text(f"note: {note}", style="yellow") for note in document["data_quality"].get("notes", [])]
@@ -271,7 +270,7 @@ _SHOWN_WHEN_NONZERO = ("missing_date_rows", "customer_filled_rows", "date_filled
                        "duplicate_rows")
 
 
-def _quality_rows(quality: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+def quality_rows(quality: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     rows = []
     for key, label, amount_key in QUALITY_LABELS:
         count = quality.get(key, 0)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retainkit.render import DASH, clean, rows_csv, safe_cell
+from retainkit.render import DASH, clean, rows_csv
 
 TABLE_ROWS = 50  # rows a terminal table shows unless --top says otherwise
 #: Headers of terminal tables (exports keep the snake_case column names).
@@ -141,8 +141,6 @@ def _cell(column: str, value: Any) -> str:
     return str(value)
 
 
-__all__ = ["frame_csv", "frame_json", "frame_jsonl", "frame_parquet", "frame_table", "safe_cell"]
-
 
 TREND_SHOWN = (
     ("customers", "Customers", "count"), ("orders", "Orders", "count"), ("revenue", "Revenue", "money"),
@@ -178,7 +176,7 @@ def trend_view(frame: pd.DataFrame, *, title: str):
     return table
 
 
-def cohort_heatmap(wide: pd.DataFrame, *, title: str, metric: str):
+def cohort_heatmap(wide: pd.DataFrame, *, title: str):
     """Rich table of the cohort matrix, each cell shaded by its value; empty after ``to``."""
     from rich.table import Table
     from rich.text import Text

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from retainkit.pipeline import InspectReport
-from retainkit.render import _quality_rows, to_json
+from retainkit.render import quality_rows, to_json
 
 
 def inspect_json(report: InspectReport) -> str:
@@ -39,7 +39,7 @@ def inspect_table(report: InspectReport) -> Any:
         quality = Table(title="Data quality", title_justify="left", title_style="bold", box=None, padding=(0, 2))
         for column in ("", "Rows", "Amount"):
             quality.add_column(column, justify="left" if not column else "right")
-        for row in _quality_rows(report.quality):
+        for row in quality_rows(report.quality):
             quality.add_row(*row)
         parts.append(quality)
         parts += [Text(f"note: {n}", style="yellow") for n in report.quality.get("notes", [])]

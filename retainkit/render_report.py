@@ -17,7 +17,6 @@ from retainkit.errors import RetainkitError
 from retainkit.render import clean, format_value
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
-FORMATS = ("html", "md", "json")
 
 
 def report_json(report: dict[str, Any]) -> str:
