@@ -119,8 +119,10 @@ def customer_table(windows: CustomerWindows, options: CustomerOptions | None = N
             "level_name": pd.Categorical.from_codes(level + 1, categories=[LEVEL_NAMES[i] for i in range(-1, 6)]),
         }
     )
-    if not windows.has_amount:
+    if not windows.has_amount:  # no amounts: money, M and VIP are unknown, not 0 / false
         table[["revenue", "average_order_value", "revenue_365"]] = np.nan
+        table["m_score"] = pd.array([pd.NA] * len(table), dtype="Int64")
+        table["is_vip"] = pd.array([pd.NA] * len(table), dtype="boolean")
     return table.sort_values("customer_id", kind="stable", ignore_index=True)
 
 
@@ -291,7 +293,7 @@ def select_customers(
     if level is not None:
         keep &= (table["level"] == level).to_numpy()
     if vip is not None:
-        keep &= (table["is_vip"] == vip).to_numpy()
+        keep &= (table["is_vip"] == vip).fillna(False).to_numpy(dtype=bool)
     if at_risk is not None:
         keep &= (table["at_risk"] == at_risk).to_numpy()
     out = table[keep]
@@ -305,7 +307,7 @@ def segment_summary(table: pd.DataFrame) -> pd.DataFrame:
     """One row per RFM segment and per loyalty level: customers, their share, revenue share,
     median recency and average order value (revenue / orders of the group)."""
     total_customers = len(table)
-    total_revenue = float(table["revenue"].sum())
+    total_revenue = float(table["revenue"].sum(min_count=1))
     parts = []
     for group, column, names in (
         ("rfm_segment", "rfm_segment", list(SEGMENTS)),
@@ -315,7 +317,7 @@ def segment_summary(table: pd.DataFrame) -> pd.DataFrame:
         summary = pd.DataFrame(
             {
                 "customers": grouped.size(),
-                "revenue": grouped["revenue"].sum(),
+                "revenue": grouped["revenue"].sum(min_count=1),
                 "orders": grouped["orders"].sum(),
                 "median_recency_days": grouped["recency_days"].median(),
             }
@@ -334,12 +336,13 @@ def segment_summary(table: pd.DataFrame) -> pd.DataFrame:
 def act_on_this(table: pd.DataFrame) -> dict[str, object]:
     """The short "act on this" summary of ``kpis``: at risk, VIPs, the ladder."""
     risky = table["at_risk"]
-    vip = table["is_vip"]
+    known = bool(table["revenue_365"].notna().any())  # False without an amount column
+    vip = table["is_vip"].fillna(False).astype(bool)
     revenue_365 = float(table["revenue_365"].sum())
     return {
         "at_risk_customers": int(risky.sum()),
-        "at_risk_revenue_365": round(float(table.loc[risky, "revenue_365"].sum()), 2),
-        "vip_customers": int(vip.sum()),
+        "at_risk_revenue_365": round(float(table.loc[risky, "revenue_365"].sum()), 2) if known else None,
+        "vip_customers": int(vip.sum()) if known else None,
         "vip_revenue_share_365": float(table.loc[vip, "revenue_365"].sum()) / revenue_365 if revenue_365 else None,
         "customers_per_level": {
             LEVEL_NAMES[level]: int((table["level"] == level).sum()) for level in range(5, -2, -1)

@@ -48,7 +48,7 @@ def _plain(column: pd.Series) -> list[Any]:
     if isinstance(column.dtype, pd.CategoricalDtype):
         return [None if pd.isna(v) else str(v) for v in column]
     values = column.tolist()
-    return [None if isinstance(v, float) and math.isnan(v) else v for v in values]
+    return [None if v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v for v in values]
 
 
 def frame_json(frame: pd.DataFrame) -> str:

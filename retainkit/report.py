@@ -81,6 +81,7 @@ def build_report(
     windows = customer_windows(orders, kpi_period)
     kpis = kpis_from_windows(windows, KpiOptions(churn_alert=options.churn_alert))
     table = customer_table(windows, options.customers)
+    vips = table[table["is_vip"].fillna(False).astype(bool)]
     return {
         "schema_version": SCHEMA_VERSION,
         "every": every,
@@ -93,13 +94,13 @@ def build_report(
         "annual": {k: kpis[k] for k in ("customers_start", "customers_lost", "churn_rate", "annual_churn_rate",
                                         "customer_lifetime_value", "repeat_customer_rate")},
         "alerts": _alerts(kpis, this, before, options.churn_alert),
-        "cohorts": _cohorts(orders, as_of),
+        "cohorts": _cohorts(orders, whole.start, as_of),
         "at_risk": _top(at_risk_customers(table), ("customer_id", "revenue_365", "why", "rfm_segment")),
         "at_risk_count": int(table["at_risk"].sum()),
         "at_risk_revenue_365": round(float(table.loc[table["at_risk"], "revenue_365"].sum()), 2),
-        "vips": _top(table[table["is_vip"]].sort_values(["revenue_365", "customer_id"], ascending=[False, True]),
+        "vips": _top(vips.sort_values(["revenue_365", "customer_id"], ascending=[False, True]),
                      ("customer_id", "revenue_365", "orders", "recency_days", "level_name")),
-        "vip_count": int(table["is_vip"].sum()),
+        "vip_count": len(vips),
         "data_quality": quality,
     }
 
@@ -153,9 +154,9 @@ def _alerts(kpis: dict[str, Any], this: dict, before: dict, churn_alert: float) 
     return alerts
 
 
-def _cohorts(orders: pd.DataFrame, as_of: Any) -> dict[str, Any]:
+def _cohorts(orders: pd.DataFrame, first_order: Any, as_of: Any) -> dict[str, Any]:
     last = index_of(as_of, "month")
-    start = max(period_start(last - COHORTS_SHOWN + 1, "month"), resolve_period(orders).start)
+    start = max(period_start(last - COHORTS_SHOWN + 1, "month"), first_order)
     wide = cohort_wide(cohort_table(orders, Period(start, as_of), "month", "customers"))
     wide = wide[wide["cohort_size"] > 0]
     ks = [c for c in wide.columns if c not in ("cohort", "cohort_size")]

@@ -309,3 +309,17 @@ def test_tables_show_markup_in_data_as_text(tmp_path):
         assert run.code == 0, (args, run.stderr)
     assert "[red]" in run_cli("customers", path).stdout  # markup would have been consumed
     assert "[red]x[/]" in run_cli("inspect", path).stdout
+
+
+def test_without_amounts_money_m_and_vip_are_unknown_not_zero(tmp_path):
+    path = write_csv(tmp_path / "x.csv", "customer_id,order_date\na,2024-01-01\na,2024-03-01\nb,2024-02-01")
+    rows = list(csv.DictReader(io.StringIO(run_cli("customers", path, "-f", "csv").stdout)))
+    assert [(r["revenue"], r["m_score"], r["is_vip"], r["f_score"]) for r in rows] == [("", "", "", "3"), ("", "", "", "1")]
+    document = run_cli("kpis", path, "-f", "json").json()["act_on_this"]
+    assert (document["at_risk_revenue_365"], document["vip_customers"], document["vip_revenue_share_365"]) == (
+        None, None, None)
+    segments = run_cli("segments", path, "-f", "json").json()
+    row = dict(zip(segments["columns"], segments["rows"][6], strict=True))  # "Need attention": customer a
+    assert (row["customers"], row["revenue_share"], row["average_order_value"]) == (1, None, None)
+    assert run_cli("customers", path, "--vip", "-f", "json").json()["rows"] == []
+    assert run_cli("report", path, "--every", "month", "-f", "json").code == 0
