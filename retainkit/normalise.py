@@ -205,32 +205,33 @@ def _encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """Order codes per row, and whether each row's id is a refund id (``C`` + digit).
 
     Sorted ids (either direction, the usual export order) need no hash: each run of equal
-    values is one order. Otherwise ids are dictionary-encoded.
+    values is one order. Otherwise ids are dictionary-encoded. Like customer ids, ids are
+    trimmed on their distinct values (ids equal once trimmed are one order); a row without
+    an id is an order of its own.
     """
     array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         array = pc.cast(array, pa.string())
-    array = pc.utf8_trim_whitespace(array) if _needs_trim(array) else array
     n = len(array)
     if n > 1 and array.null_count == 0 and _is_sorted(array):
         differs = pc.not_equal(array.slice(1), array.slice(0, n - 1)).to_numpy(zero_copy_only=False)
         codes = np.concatenate(([0], np.cumsum(differs, dtype=np.int64)))
-        firsts = array.take(pa.array(np.flatnonzero(np.concatenate(([True], differs)))))
+        distinct_ids = array.take(pa.array(np.flatnonzero(np.concatenate(([True], differs)))))
     else:
         encoded = pc.dictionary_encode(array)
-        firsts = encoded.dictionary
+        distinct_ids = encoded.dictionary
         codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-        missing = codes < 0
-        if missing.any():  # an empty order id: the row is an order of its own
-            codes[missing] = len(firsts) + np.arange(int(missing.sum()))
-            firsts = pa.concat_arrays([firsts, pa.nulls(int(missing.sum()), firsts.type)])
-    is_refund_id = pc.fill_null(pc.match_substring_regex(firsts, _REFUND_ID.pattern), False)
+    trimmed = pc.utf8_trim_whitespace(distinct_ids)
+    if not pc.all(pc.equal(trimmed, distinct_ids)).as_py():
+        remap, uniques = pd.factorize(pd.Series(trimmed.to_pandas(), dtype=object).replace("", None))
+        codes = np.where(codes >= 0, np.append(remap, -1)[codes], -1)
+        trimmed = pa.array(uniques, type=pa.string())
+    missing = codes < 0
+    if missing.any():
+        codes[missing] = len(trimmed) + np.arange(int(missing.sum()))
+        trimmed = pa.concat_arrays([trimmed, pa.nulls(int(missing.sum()), pa.string())])
+    is_refund_id = pc.fill_null(pc.match_substring_regex(trimmed, _REFUND_ID.pattern), False)
     return codes, is_refund_id.to_numpy(zero_copy_only=False)[codes]
-
-
-def _needs_trim(array: pa.Array) -> bool:
-    sample = array.slice(0, 1000)
-    return bool(pc.any(pc.not_equal(sample, pc.utf8_trim_whitespace(sample))).as_py())
 
 
 def _is_sorted(array: pa.Array) -> bool:

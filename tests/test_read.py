@@ -230,3 +230,16 @@ def test_fail_on_alert_exit_code():
 
 def test_read_options_are_plain_data():
     assert ReadOptions().tz == "UTC" and shutil.which  # the defaults of SPEC §1
+
+
+def test_order_ids_are_trimmed_like_customer_ids(tmp_path):
+    # Spaces only after the first 1000 rows: the same order must still merge.
+    lines = ["order_id,customer_id,order_date,amount"]
+    lines += [f"{i},c{i},2024-01-01,1" for i in range(1200)]
+    lines += ['"5000",z,2024-02-01,2', '"5000 ",z,2024-02-01,3', '" 5001",z,2024-02-02,4', '"  ",y,2024-02-03,5',
+              '" ",y,2024-02-03,6']
+    data = __import__("retainkit").read_orders(str(write_csv(tmp_path / "x.csv", "\n".join(lines))))
+    z = data.orders[data.orders["customer_id"] == "z"]
+    assert sorted(z["amount"].tolist()) == [4.0, 5.0]  # 5000 and "5000 " are one order of 2 + 3
+    y = data.orders[data.orders["customer_id"] == "y"]
+    assert sorted(y["amount"].tolist()) == [5.0, 6.0]  # blank ids: each row is an order of its own
