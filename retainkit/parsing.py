@@ -80,7 +80,8 @@ def _text_seconds(column: pa.ChunkedArray, options: DateOptions, locate: Locate)
     if bad.any():
         value = uniques[int(np.flatnonzero(bad.to_numpy())[0])]
         row = int(np.flatnonzero(codes == np.flatnonzero(bad.to_numpy())[0])[0])
-        hint = f"use --date-format (e.g. {options.date_format or '%d/%m/%Y'})"
+        hint = (f"--date-format {options.date_format} does not fit it; check the format" if options.date_format
+                else "use --date-format, e.g. --date-format '%d %b %Y'")
         raise RetainkitError(f"{locate(row)}, column order_date: cannot read date {value!r}", hint)
     seconds = _naive_seconds(parsed, options.tz)
     out = np.where(codes >= 0, seconds[np.maximum(codes, 0)], NO_TIME)

@@ -149,3 +149,62 @@ def test_corrupt_gzip(tmp_path):
 def test_debug_shows_the_traceback(tmp_path):
     with pytest.raises(Exception, match="no such file"):
         run_cli("kpis", tmp_path / "missing.csv", "--debug")
+
+
+def test_to_and_as_of_must_agree():
+    assert "--to and --as-of disagree" in fails(GOLDEN / "shop_small.csv", "--to", "2024-06-01", "--as-of", "2024-07-01")
+
+
+def test_unknown_time_zone(tmp_path):
+    path = write_csv(tmp_path / "x.csv", "customer_id,order_date\nA,2024-01-01T10:00:00+07:00")
+    assert "unknown time zone 'Mars/Olympus'" in fails(path, "--tz", "Mars/Olympus")
+
+
+def test_dates_mixing_day_first_and_month_first(tmp_path):
+    path = write_csv(tmp_path / "x.csv", "customer_id,order_date\nA,13/01/2024\nB,01/13/2024")
+    line = fails(path)
+    assert "dates mix day-first and month-first order" in line and "--date-format" in line
+
+
+def test_date_format_reads_what_iso_cannot(tmp_path):
+    path = write_csv(tmp_path / "x.csv", "customer_id,order_date,amount\nA,05 Mar 2024,1\nA,2 Apr 2024,2")
+    line = fails(path)
+    assert "x.csv, line 2, column order_date: cannot read date '05 Mar 2024'" in line and "--date-format" in line
+    document = run_cli("kpis", path, "--date-format", "%d %b %Y", "-f", "json").json()
+    assert (document["period"]["from"], document["period"]["to"]) == ("2024-03-05", "2024-04-02")
+    line = fails(path, "--date-format", "%d/%m/%Y")
+    assert "x.csv, line 2, column order_date: cannot read date '05 Mar 2024'" in line
+    assert "--date-format %d/%m/%Y does not fit it" in line
+
+
+def test_churn_window_must_be_positive():
+    assert "--churn-window 0 must be at least 1 day" in fails(GOLDEN / "shop_small.csv", "--churn-window", "0")
+
+
+def test_config_unknown_section_and_option(tmp_path):
+    config = tmp_path / "retainkit.toml"
+    config.write_text("[colums]\ncustomer = 'x'\n")
+    assert "unknown section [colums]" in fails(GOLDEN / "shop_small.csv", "--config", config)
+    config.write_text("[options]\nchurn_alrt = 0.1\n")
+    line = fails(GOLDEN / "shop_small.csv", "--config", config)
+    assert "unknown key 'churn_alrt' in [options]" in line and "churn_alert" in line
+    config.write_text("[options\n")
+    assert "not valid TOML" in fails(GOLDEN / "shop_small.csv", "--config", config)
+
+
+def other_command_fails(*args):
+    run = run_cli(*args)
+    assert run.code == 2, (run.code, run.stderr)
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+    return run.stderr
+
+
+def test_customer_and_report_options():
+    shop = GOLDEN / "shop_small.csv"
+    line = other_command_fails("customers", shop, "--segment", "Sleepy")
+    assert "--segment 'Sleepy' is not an RFM segment" in line and "Champions" in line
+    line = other_command_fails("report", shop, "--every", "month", "--to", "2023-02-20")
+    assert "no complete month between 2023-02-14 and 2023-02-20" in line
+    assert "--output r.pdf: cannot tell the format" in other_command_fails("report", shop, "--output", "r.pdf")
+    line = other_command_fails("predict", shop, "--holdout", "2030-01-01")
+    assert "--holdout 2030-01-01 is not inside the data (2023-02-14 to 2024-12-31)" in line
