@@ -165,33 +165,53 @@ _COLUMN_PARAMETERS = {
 }
 
 
-def reads_exports(command: Callable[..., None]) -> Callable[..., None]:
-    """Give ``command`` the shared reading options; it receives them as ``settings``.
+def _adds_options(
+    options: tuple[tuple[str, Any, Any], ...], target: str, build: Callable[[dict[str, Any]], Any]
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator that adds ``options`` ((name, annotation, default), declared once) to a
+    command's signature and hands the command ``target=build(values given)`` instead."""
 
-    ``settings`` is the merged :class:`~retainkit.config.Config` (config file under the
-    command line), built lazily inside the command so errors reach :func:`_run`.
-    """
-    signature = inspect.signature(command)
-    hints = typing.get_type_hints(command, include_extras=True)
-    own = [
-        p.replace(annotation=hints.get(p.name, p.annotation))
-        for p in signature.parameters.values()
-        if p.name != "settings"
-    ]
-    shared = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
-        for name, annotation in _READ_PARAMETERS
-    ]
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command)
+        hints = typing.get_type_hints(command, include_extras=True)
+        own = [p.replace(annotation=hints.get(p.name, p.annotation))
+               for p in signature.parameters.values() if p.name != target]
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+                 for name, annotation, default in options]
 
-    @functools.wraps(command)
-    def wrapper(**kwargs: Any) -> None:
-        given = {name: kwargs.pop(name) for name, _ in _READ_PARAMETERS}
-        return command(**kwargs, settings=lambda: _settings(given))
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> None:
+            given = {name: kwargs.pop(name) for name, _, _ in options}
+            return command(**kwargs, **{target: build(given)})
 
-    parameters = [*own, *shared]
-    wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
-    return wrapper
+        parameters = [*own, *added]
+        wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+        return wrapper
+
+    return decorate
+
+
+#: Every command that reads exports takes the reading options; it receives ``settings``, a
+#: function giving the merged :class:`~retainkit.config.Config` (config file under the
+#: command line), called inside the command so that errors reach :func:`_run`.
+reads_exports = _adds_options(
+    tuple((name, annotation, None) for name, annotation in _READ_PARAMETERS), "settings",
+    lambda given: lambda: _settings(given),
+)
+
+
+def _thresholds(given: dict[str, Any]):
+    from retainkit.customers import CustomerOptions
+
+    return CustomerOptions(**given)
+
+
+#: Commands that judge customers take the SPEC §5 thresholds; they receive ``thresholds``.
+customer_thresholds = _adds_options(
+    (("inactive_days", InactiveDays, 60), ("lost_days", LostDays, 365), ("vip_top", VipTop, 0.05)),
+    "thresholds", _thresholds,
+)
 
 
 def _settings(given: dict[str, Any]):
@@ -278,12 +298,6 @@ def _end_date(to: str | None, as_of: str | None) -> date | None:
     return _parse_date(to or as_of, "--to")
 
 
-def _customer_options(inactive_days: int, lost_days: int, vip_top: float):
-    from retainkit.customers import CustomerOptions
-
-    return CustomerOptions(inactive_days=inactive_days, lost_days=lost_days, vip_top=vip_top)
-
-
 #: Columns a terminal table shows (exports carry every column).
 TABLE_COLUMNS = {
     "customers": ("customer_id", "orders", "revenue", "recency_days", "avg_days_between_orders", "revenue_365",
@@ -322,6 +336,7 @@ def _emit_frame(frame: Any, fmt: StrEnum, output: Path | None, *, title: str, to
 
 @app.command()
 @reads_exports
+@customer_thresholds
 def kpis(
     files: Files,
     from_: FromDate = None,
@@ -338,9 +353,7 @@ def kpis(
     output: OutputFile = None,
     fail_on_alert: Annotated[bool, typer.Option("--fail-on-alert", help="Exit 1 when the churn alert fires.",
                                                 rich_help_panel=OUTPUT)] = False,
-    inactive_days: InactiveDays = 60,
-    lost_days: LostDays = 365,
-    vip_top: VipTop = 0.05,
+    thresholds: Any = None,
     debug: Debug = False,
     settings: Callable[[], Any] = _settings,
 ) -> None:
@@ -357,7 +370,7 @@ def kpis(
         data = _load(files, config.read)
         document = kpi_report(
             data, files=files, start=_parse_date(from_, "--from"), end=end, analysis=analysis,
-            customer_options=_customer_options(inactive_days, lost_days, vip_top),
+            customer_options=thresholds,
         )
         if fmt is Format.json:
             _emit(render.to_json(document), output)
@@ -380,6 +393,7 @@ def kpis(
 
 @app.command()
 @reads_exports
+@customer_thresholds
 def customers(
     files: Files,
     to: ToDate = None,
@@ -396,9 +410,7 @@ def customers(
                                              "(e.g. revenue_365, recency_days).", rich_help_panel=OUTPUT)] = None,
     ascending: Annotated[bool, typer.Option("--ascending", help="Smallest first.", rich_help_panel=OUTPUT)] = False,
     top: Top = None,
-    inactive_days: InactiveDays = 60,
-    lost_days: LostDays = 365,
-    vip_top: VipTop = 0.05,
+    thresholds: Any = None,
     fmt: Annotated[FrameFormat, typer.Option("--format", "-f", help="Output format.",
                                              rich_help_panel=OUTPUT)] = FrameFormat.table,
     output: OutputFile = None,
@@ -417,7 +429,7 @@ def customers(
             raise RetainkitError(f"--segment {segment!r} is not an RFM segment", f"segments: {', '.join(SEGMENTS)}")
         end = _end_date(to, as_of)
         data = _load(files, settings().read)
-        table = customer_report(data, end=end, options=_customer_options(inactive_days, lost_days, vip_top))
+        table = customer_report(data, end=end, options=thresholds)
         chosen = select_customers(table, segment=segment, level=level, vip=vip, at_risk=at_risk, sort=sort,
                                   descending=not ascending, top=top)
         _emit_frame(chosen, fmt, output, title=f"Customers ({len(chosen):,} of {len(table):,})", top=top,
@@ -429,15 +441,14 @@ def customers(
 
 @app.command("at-risk")
 @reads_exports
+@customer_thresholds
 def at_risk_command(
     files: Files,
     to: ToDate = None,
     as_of: AsOf = None,
     products: Annotated[bool, typer.Option("--products", help="List the products each customer has stopped "
                                            "buying (needs a product column).", rich_help_panel=CUSTOMERS)] = False,
-    inactive_days: InactiveDays = 60,
-    lost_days: LostDays = 365,
-    vip_top: VipTop = 0.05,
+    thresholds: Any = None,
     top: Top = None,
     fmt: Annotated[FrameFormat, typer.Option("--format", "-f", help="Output format.",
                                              rich_help_panel=OUTPUT)] = FrameFormat.table,
@@ -453,7 +464,7 @@ def at_risk_command(
         end = _end_date(to, as_of)
         config = settings()
         data = read_orders(files, config.read, product_lines=products) if products else _load(files, config.read)
-        frame = at_risk_report(data, end=end, options=_customer_options(inactive_days, lost_days, vip_top),
+        frame = at_risk_report(data, end=end, options=thresholds,
                                products=products)
         frame = frame.head(top) if top else frame
         title = "Product lapses" if products else "Customers at risk"
@@ -466,13 +477,12 @@ def at_risk_command(
 
 @app.command()
 @reads_exports
+@customer_thresholds
 def segments(
     files: Files,
     to: ToDate = None,
     as_of: AsOf = None,
-    inactive_days: InactiveDays = 60,
-    lost_days: LostDays = 365,
-    vip_top: VipTop = 0.05,
+    thresholds: Any = None,
     fmt: SummaryFmt = SummaryFormat.table,
     output: OutputFile = None,
     debug: Debug = False,
@@ -485,7 +495,7 @@ def segments(
 
         end = _end_date(to, as_of)
         data = _load(files, settings().read)
-        frame = segments_report(data, end=end, options=_customer_options(inactive_days, lost_days, vip_top))
+        frame = segments_report(data, end=end, options=thresholds)
         _emit_frame(frame, fmt, output, title="Segments", top=None, bars="share_of_customers", view="segments")
         return 0
 
@@ -568,6 +578,7 @@ def cohorts(
 
 @app.command()
 @reads_exports
+@customer_thresholds
 def report(
     files: Files,
     every: Annotated[ReportEvery, typer.Option("--every", help="Report on the last complete week or month.",
@@ -576,9 +587,7 @@ def report(
     as_of: AsOf = None,
     churn_alert: Annotated[float | None, typer.Option("--churn-alert", help="Alert when the annual churn rate "
                                                       "exceeds this (default: 0.07).", rich_help_panel=PERIOD)] = None,
-    inactive_days: InactiveDays = 60,
-    lost_days: LostDays = 365,
-    vip_top: VipTop = 0.05,
+    thresholds: Any = None,
     fmt: Annotated[ReportFormat | None, typer.Option("--format", "-f", help="html, md or json (default: from the "
                                                      "--output suffix, else md).", rich_help_panel=OUTPUT)] = None,
     output: OutputFile = None,
@@ -599,7 +608,7 @@ def report(
         data = _load(files, config.read)
         threshold = churn_alert if churn_alert is not None else config.analysis.churn_alert
         content = report_data(data, every=every.value, end=end, churn_alert=threshold,
-                              customer_options=_customer_options(inactive_days, lost_days, vip_top))
+                              customer_options=thresholds)
         render = {"html": render_report.report_html, "md": render_report.report_markdown,
                   "json": render_report.report_json}[chosen]
         _emit(render(content), output)

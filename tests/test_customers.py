@@ -323,3 +323,10 @@ def test_without_amounts_money_m_and_vip_are_unknown_not_zero(tmp_path):
     assert (row["customers"], row["revenue_share"], row["average_order_value"]) == (1, None, None)
     assert run_cli("customers", path, "--vip", "-f", "json").json()["rows"] == []
     assert run_cli("report", path, "--every", "month", "-f", "json").code == 0
+
+
+def test_threshold_options_reach_every_customer_command():
+    shop = GOLDEN / "shop_small.csv"
+    assert len(run_cli("at-risk", shop, "--inactive-days", "400", "-f", "json").json()["rows"]) == 0  # E: 315 days
+    assert len(run_cli("customers", shop, "--at-risk", "--lost-days", "300", "-f", "json").json()["rows"]) == 0
+    assert run_cli("kpis", shop, "--vip-top", "0.5", "-f", "json").json()["act_on_this"]["vip_customers"] == 4
