@@ -330,3 +330,16 @@ def test_threshold_options_reach_every_customer_command():
     assert len(run_cli("at-risk", shop, "--inactive-days", "400", "-f", "json").json()["rows"]) == 0  # E: 315 days
     assert len(run_cli("customers", shop, "--at-risk", "--lost-days", "300", "-f", "json").json()["rows"]) == 0
     assert run_cli("kpis", shop, "--vip-top", "0.5", "-f", "json").json()["act_on_this"]["vip_customers"] == 4
+
+
+def test_expected_next_order_and_days_overdue_by_hand():
+    rows = {r["customer_id"]: r for r in csv.DictReader(io.StringIO(
+        run_cli("customers", GOLDEN / "shop_small.csv", "-f", "csv").stdout))}
+    # A: last order 2024-10-05, usual gap 575 / 3 = 191.67 days -> next order 192 days later; not yet due.
+    assert (rows["A"]["expected_next_order"], rows["A"]["days_overdue"]) == ("2025-04-15", "0.0")
+    # E: 2024-02-20 + 19 days = 2024-03-10; 315 days since the last order - 19 = 296 days overdue.
+    assert (rows["E"]["expected_next_order"], rows["E"]["days_overdue"]) == ("2024-03-10", "296.0")
+    # J: 2024-10-01 + 61 = 2024-12-01; 91 − 61 = 30 days overdue. One-order customers: empty.
+    assert (rows["J"]["expected_next_order"], rows["J"]["days_overdue"]) == ("2024-12-01", "30.0")
+    assert (rows["F"]["expected_next_order"], rows["F"]["days_overdue"]) == ("", "")
+    assert rows["B"]["average_order_value"] == "200.0"  # (200 + 150 + 50) / 2 orders

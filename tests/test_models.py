@@ -189,3 +189,17 @@ def test_predict_csv_export_and_bad_holdout(tmp_path):
     assert lines[0] == "customer_id,frequency,recency,T,monetary_value,p_alive,expected_purchases,expected_order_value,clv"
     assert len(lines) == 3
     assert run_cli("predict", path, "--amount", "dollar_value", "--holdout", "2001-01-01").code == 2
+
+
+def test_prediction_totals_add_up_from_the_customer_rows():
+    path = need(DATA / "cdnow" / "cdnow_sample.csv")
+    document = run_cli("predict", path, "--amount", "dollar_value", "--format", "json").json()
+    rows = [dict(zip(document["customers"]["columns"], r, strict=True)) for r in document["customers"]["rows"]]
+    totals = document["totals"]
+    assert totals["customers"] == len(rows) == 2357
+    assert totals["expected_purchases"] == pytest.approx(sum(r["expected_purchases"] for r in rows), rel=1e-9)
+    assert totals["expected_revenue"] == pytest.approx(
+        sum(r["expected_purchases"] * r["expected_order_value"] for r in rows), rel=1e-9)
+    assert totals["clv"] == pytest.approx(sum(r["clv"] for r in rows), rel=1e-9)
+    assert all(0 <= r["p_alive"] <= 1 for r in rows)
+    assert rows == sorted(rows, key=lambda r: -r["clv"])  # sorted by CLV by default

@@ -120,3 +120,12 @@ def test_cdnow_monthly_cohorts_match_duckdb():
         if cohort in last_k and k <= last_k[cohort] and (cohort, k) not in seen:
             assert row[4] == 0  # a month in which nobody of the cohort bought: 0, not missing
     assert all(np.isnan(r[5]) if r[5] is not None else True for (c, k), r in cells.items() if c == "1997-03" and k > 15)
+
+
+def test_trend_ratios_by_hand():
+    # 2024-Q1 of the golden file: E on 02-01 (90) and 02-20 (10), A on 03-20 (80).
+    t = trend_table(orders_frame([("E", "2024-02-01", 90), ("E", "2024-02-20", 10), ("A", "2024-03-20", 80)]),
+                    Period(date(2024, 1, 1), date(2024, 3, 31)), "quarter")
+    assert t.loc[0, ["customers", "orders", "revenue"]].tolist() == [2, 3, 180.0]
+    assert t.loc[0, "average_order_value"] == 60.0 and t.loc[0, "purchase_frequency"] == 1.5
+    assert t.loc[0, "repeat_customer_rate"] == 0.5 and bool(t.loc[0, "complete"])
