@@ -192,20 +192,23 @@ def top_20pct_revenue_share(w: CustomerWindows, o: KpiOptions) -> float:
 
 
 @_metric
-def customers_start(w: CustomerWindows, _: KpiOptions) -> int:
-    """S: customers with ≥ 1 order in the base window (to − 2L, to − L] (seed 001, KPI #2)."""
-    return int(w.frame["active_base"].sum())
+def customers_start(w: CustomerWindows, _: KpiOptions) -> int | float:
+    """S: customers with ≥ 1 order in the base window (to − 2L, to − L] (seed 001, KPI #2).
+    NaN when the data does not reach back to the base window's first day (SPEC §2)."""
+    return int(w.frame["active_base"].sum()) if w.period.base_covered else NAN
 
 
 @_metric
-def customers_end(w: CustomerWindows, _: KpiOptions) -> int:
-    """E: customers with ≥ 1 order in the current window (to − L, to]."""
-    return int(w.frame["active_current"].sum())
+def customers_end(w: CustomerWindows, _: KpiOptions) -> int | float:
+    """E: customers with ≥ 1 order in the current window (to − L, to]. NaN when not covered."""
+    return int(w.frame["active_current"].sum()) if w.period.current_covered else NAN
 
 
 @_metric
-def customers_lost(w: CustomerWindows, _: KpiOptions) -> int:
-    """Customers in S with no order in the current window."""
+def customers_lost(w: CustomerWindows, _: KpiOptions) -> int | float:
+    """Customers in S with no order in the current window. NaN when the base window is not covered."""
+    if not w.period.base_covered:
+        return NAN
     return int((w.frame["active_base"] & ~w.frame["active_current"]).sum())
 
 
@@ -250,8 +253,9 @@ def churn_alert(w: CustomerWindows, o: KpiOptions) -> bool | None:
 
 @_metric
 def annual_revenue_per_customer(w: CustomerWindows, _: KpiOptions) -> float:
-    """Net revenue in (to − 365, to] / customers with an order in it (seed 001, KPI #3)."""
-    if not w.has_amount:
+    """Net revenue in (to − 365, to] / customers with an order in it (seed 001, KPI #3).
+    NaN without amounts, or when the data does not reach back 365 days (SPEC §2)."""
+    if not w.has_amount or not w.period.year_covered:
         return NAN
     return ratio(float(w.frame["revenue_365"].sum()), float(w.frame["active_365"].sum()))
 

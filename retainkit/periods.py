@@ -6,7 +6,7 @@ period turns them back into dates for output.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -16,6 +16,9 @@ from retainkit.errors import RetainkitError
 
 EPOCH = date(1970, 1, 1)
 DEFAULT_CHURN_WINDOW_DAYS = 365
+#: Shorter churn windows tried, longest first, when the data is too short for 365 days (SPEC §2).
+FALLBACK_CHURN_WINDOWS = (180, 90, 30)
+YEAR_DAYS = 365
 
 
 def day_number(value: date) -> int:
@@ -32,11 +35,16 @@ class Period:
     """``[start, end]`` inclusive, and the churn window ``L`` anchored at ``end``.
 
     Current window: ``(end − L, end]``; base window: ``(end − 2L, end − L]``.
+    ``data_start`` is the first order date of the data (any customer): a window *is covered*
+    when it starts on or after it (SPEC §2). ``None`` (a period built by hand) covers all.
+    ``notes`` are the sentences that explain the period's choices and its nulls.
     """
 
     start: date
     end: date
     churn_window_days: int = DEFAULT_CHURN_WINDOW_DAYS
+    data_start: date | None = None
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.start > self.end:
@@ -67,6 +75,32 @@ class Period:
         last = self.end - timedelta(days=self.churn_window_days)
         return last - timedelta(days=self.churn_window_days - 1), last
 
+    @property
+    def year_window(self) -> tuple[date, date]:
+        """First and last date of ``(end − 365, end]`` (annual revenue per customer, VIPs)."""
+        return self.end - timedelta(days=YEAR_DAYS - 1), self.end
+
+    def covers(self, first_day: date) -> bool:
+        """Whether the data reaches back to ``first_day`` (SPEC §2, coverage).
+
+        >>> p = Period(date(2024, 1, 1), date(2024, 12, 31), data_start=date(2024, 1, 1))
+        >>> p.covers(date(2024, 1, 1)), p.covers(date(2023, 12, 31))
+        (True, False)
+        """
+        return self.data_start is None or self.data_start <= first_day
+
+    @property
+    def base_covered(self) -> bool:
+        return self.covers(self.base_window[0])
+
+    @property
+    def current_covered(self) -> bool:
+        return self.covers(self.current_window[0])
+
+    @property
+    def year_covered(self) -> bool:
+        return self.covers(self.year_window[0])
+
     def as_dict(self) -> dict[str, object]:
         current, base = self.current_window, self.base_window
         return {
@@ -76,6 +110,8 @@ class Period:
             "churn_window_days": self.churn_window_days,
             "current_window": {"from": current[0].isoformat(), "to": current[1].isoformat()},
             "base_window": {"from": base[0].isoformat(), "to": base[1].isoformat()},
+            "data_start": self.data_start.isoformat() if self.data_start else None,
+            "notes": list(self.notes),
         }
 
 
@@ -88,8 +124,10 @@ def resolve_period(
 ) -> Period:
     """The period asked for, defaulting to the first and last order date (SPEC §2).
 
-    Refunds do not extend the default period. The churn window defaults to the period's
-    length when ``start`` is given, else 365 days.
+    Refunds do not extend the default period. The churn window is ``churn_window_days``
+    when given, else the period's length when ``start`` is given, else the default of
+    :func:`default_churn_window`. ``notes`` say why a window was chosen and which KPI
+    windows the data does not cover.
     """
     order_days = _order_days(orders)
     if order_days.size == 0:
@@ -98,9 +136,66 @@ def resolve_period(
     last = from_day_number(int(order_days.max()))
     period_start = start or first
     period_end = end or last
+    notes: list[str] = []
     if churn_window_days is None:
-        churn_window_days = (period_end - period_start).days + 1 if start else DEFAULT_CHURN_WINDOW_DAYS
-    return Period(period_start, period_end, churn_window_days)
+        if start:
+            churn_window_days = (period_end - period_start).days + 1
+        else:
+            churn_window_days, why = default_churn_window(first, period_end)
+            notes += [why] if why else []
+    period = Period(period_start, period_end, churn_window_days, first)
+    return replace(period, notes=(*notes, *coverage_notes(period)))
+
+
+def default_churn_window(data_start: date, end: date) -> tuple[int, str | None]:
+    """365 days when the data covers two 365-day windows ending at ``end``; else the longest
+    of 180, 90 and 30 days whose base window it covers; else 365 (SPEC §2). The note says why.
+
+    >>> default_churn_window(date(2023, 2, 14), date(2024, 12, 31))[0]
+    180
+    >>> default_churn_window(date(2024, 12, 1), date(2024, 12, 31))[0]
+    365
+    """
+    def covered(window: int) -> bool:
+        return data_start <= end - timedelta(days=2 * window - 1)
+
+    if covered(DEFAULT_CHURN_WINDOW_DAYS):
+        return DEFAULT_CHURN_WINDOW_DAYS, None
+    too_late = (f"the data starts {data_start.isoformat()}, too late for two {DEFAULT_CHURN_WINDOW_DAYS}-day "
+                f"windows ending {end.isoformat()}")
+    for window in FALLBACK_CHURN_WINDOWS:
+        if covered(window):
+            return window, f"churn window {window} days: {too_late}"
+    shortest = FALLBACK_CHURN_WINDOWS[-1]
+    return DEFAULT_CHURN_WINDOW_DAYS, (f"churn window {DEFAULT_CHURN_WINDOW_DAYS} days: {too_late}, or even for two "
+                                       f"{shortest}-day windows")
+
+
+def coverage_notes(period: Period) -> list[str]:
+    """One sentence per KPI window the data does not reach, with what to do (SPEC §2)."""
+    start = period.data_start.isoformat() if period.data_start else ""
+    notes = []
+    if not period.base_covered:
+        base = period.base_window
+        notes.append(
+            f"churn, retention, lifespan and CLV are null: their base window {base[0].isoformat()}.."
+            f"{base[1].isoformat()} starts before the data ({start}); give a shorter --churn-window "
+            f"(at most {_longest_covered_window(period)} days) or a later --to"
+        )
+    if not period.current_covered:
+        current = period.current_window
+        notes.append(f"customers_end is null: the current window {current[0].isoformat()}..{current[1].isoformat()} "
+                     f"starts before the data ({start})")
+    if not period.year_covered:
+        year = period.year_window
+        notes.append(f"annual revenue per customer and CLV are null: the last 365 days {year[0].isoformat()}.."
+                     f"{year[1].isoformat()} start before the data ({start})")
+    return notes
+
+
+def _longest_covered_window(period: Period) -> int:
+    assert period.data_start is not None
+    return max(0, ((period.end - period.data_start).days + 1) // 2)
 
 
 def _order_days(orders: pd.DataFrame) -> np.ndarray:

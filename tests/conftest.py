@@ -13,7 +13,9 @@ from retainkit.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
-GOLDEN = SHARED / "golden"
+#: The hand-computed golden example (a copy of ``../shared/golden``, kept with the tests so a
+#: bare clone passes; ``test_golden_copy_is_current`` checks it against the original when present).
+GOLDEN = ROOT / "tests" / "golden"
 DATA = SHARED / "data"
 
 
