@@ -124,7 +124,8 @@ DateFormat = Annotated[str | None, typer.Option("--date-format", help="strftime 
                                                 rich_help_panel=READING)]
 Tz = Annotated[str | None, typer.Option("--tz", help="Time zone for dates with an offset (default: UTC).",
                                         rich_help_panel=READING)]
-Decimal = Annotated[str | None, typer.Option("--decimal", help="Decimal mark of text amounts: . or , (default: .)",
+Decimal = Annotated[str | None, typer.Option("--decimal", help="Decimal mark of text amounts: . or , "
+                                             "(default: decided from each column's values, never guessed)",
                                              rich_help_panel=READING)]
 Dedupe = Annotated[bool | None, typer.Option("--dedupe/--keep-duplicates", help="Drop exact duplicate rows "
                                              "(default: keep and report).", rich_help_panel=READING,

@@ -46,7 +46,7 @@ class ReadOptions:
     dayfirst: bool | None = None
     date_format: str | None = None
     tz: str = "UTC"
-    decimal: str = "."
+    decimal: str | None = None  # None: decided per column from its values (SPEC §1)
     dedupe: bool = False
 
 

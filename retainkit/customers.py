@@ -56,7 +56,7 @@ LEVEL_NAMES: dict[int, str] = {
 #: The columns of the customer table, in order (stable names for CSV/JSON exports).
 COLUMNS = (
     "customer_id", "first_order", "last_order", "orders", "revenue", "average_order_value",
-    "recency_days", "tenure_days", "avg_days_between_orders", "expected_next_order", "days_overdue",
+    "recency_days", "tenure_days", "purchase_days", "avg_days_between_orders", "expected_next_order", "days_overdue",
     "revenue_365", "r_score", "f_score", "m_score", "rfm_segment", "is_vip", "at_risk", "level", "level_name",
 )
 
@@ -79,11 +79,13 @@ def customer_table(windows: CustomerWindows, options: CustomerOptions | None = N
     first = f["first_order_day"].to_numpy().astype(np.int64)
     last = f["last_order_day"].to_numpy().astype(np.int64)
     revenue = np.round(f["revenue_to_date"].to_numpy(), 2)  # sums of cents, to the cent
+    days = f["purchase_days_to_date"].to_numpy().astype(np.int64)
     recency = end - last
     tenure = last - first
-    repeat = orders >= 2
-    gap = np.where(repeat, tenure / np.maximum(orders - 1, 1), np.nan)
-    at_risk = at_risk_flags(orders, recency, tenure, opts)
+    repeat = days >= 2  # a rhythm needs two purchase days (SPEC §5)
+    gap = np.where(repeat, tenure / np.maximum(days - 1, 1), np.nan)
+    expected = np.where(repeat, last + np.floor(np.nan_to_num(gap) + 0.5), np.nan)
+    at_risk = at_risk_flags(days, recency, tenure, opts)
     lost = recency >= opts.lost_days
     last_refund = f["last_refund_day"].to_numpy()
     ended_in_refund = ~np.isnan(last_refund) & (np.nan_to_num(last_refund, nan=-1) >= last)
@@ -105,9 +107,10 @@ def customer_table(windows: CustomerWindows, options: CustomerOptions | None = N
             "average_order_value": revenue / orders,
             "recency_days": recency,
             "tenure_days": tenure,
+            "purchase_days": days,
             "avg_days_between_orders": gap,
-            "expected_next_order": _dates(np.where(repeat, last + np.floor(np.nan_to_num(gap) + 0.5), np.nan)),
-            "days_overdue": np.where(repeat, np.maximum(recency - np.nan_to_num(gap), 0.0), np.nan),
+            "expected_next_order": _dates(expected),
+            "days_overdue": np.maximum(end - expected, 0.0),  # whole days, NaN without a rhythm
             "revenue_365": np.round(f["revenue_365"].to_numpy(), 2),
             "r_score": r_score,
             "f_score": f_score,
@@ -188,17 +191,19 @@ def vip_flags(revenue_365: np.ndarray, ids: np.ndarray, vip_top: float) -> np.nd
     return flags
 
 
-def at_risk_flags(orders: np.ndarray, recency: np.ndarray, tenure: np.ndarray, options: CustomerOptions) -> np.ndarray:
-    """At risk (seed 002): ≥ 2 orders, recency ≥ inactive_days and ≥ 1.5 × the usual gap,
-    and not yet lost (recency < lost_days). 1.5 × tenure / (orders − 1) is compared as
-    2 · recency · (orders − 1) ≥ 3 · tenure, in integers.
+def at_risk_flags(
+    purchase_days: np.ndarray, recency: np.ndarray, tenure: np.ndarray, options: CustomerOptions
+) -> np.ndarray:
+    """At risk (seed 002, SPEC §5): ≥ 2 purchase days, recency ≥ inactive_days and ≥ 1.5 ×
+    the usual gap, and not yet lost (recency < lost_days). 1.5 × tenure / (days − 1) is
+    compared as 2 · recency · (days − 1) ≥ 3 · tenure, in integers.
 
     >>> at_risk_flags(np.array([2, 2, 3, 1]), np.array([91, 90, 400, 90]), np.array([60, 60, 10, 0]),
     ...               CustomerOptions()).tolist()
     [True, True, False, False]
     """
-    repeat = orders >= 2
-    overdue = 2 * recency * np.maximum(orders - 1, 1) >= 3 * tenure
+    repeat = purchase_days >= 2
+    overdue = 2 * recency * np.maximum(purchase_days - 1, 1) >= 3 * tenure
     return repeat & (recency >= options.inactive_days) & overdue & (recency < options.lost_days)
 
 

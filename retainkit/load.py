@@ -29,6 +29,8 @@ PARQUET_MAGIC = b"PAR1"
 DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".parquet", ".pq")
 #: Fields whose values are identifiers: always read as text so ``00042`` stays ``00042``.
 TEXT_FIELDS = ("customer_id", "order_id", "product", "referred_by")
+#: Fields read as numbers by :mod:`retainkit.amounts`, from text in CSV.
+NUMBER_FIELDS = ("amount", "quantity", "unit_price", "refund_amount")
 _DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -189,10 +191,11 @@ def _read_csv(name: str, options: ReadOptions, stdin: BinaryIO | None) -> tuple[
     text_types = {mapping.fields[f]: pa.string() for f in TEXT_FIELDS if f in mapping.fields}
     if options.date_format or options.dayfirst is not None:
         text_types[mapping.fields["order_date"]] = pa.string()
-    if options.decimal != ".":
-        for f in ("amount", "unit_price", "quantity", "refund_amount"):
-            if f in mapping.fields:
-                text_types[mapping.fields[f]] = pa.string()
+    # Amounts stay text: the decimal mark is decided from the whole column's values (SPEC §1),
+    # which a float reader would hide (``1.250`` read as 1.25). Reading text is also cheaper.
+    for f in NUMBER_FIELDS:
+        if f in mapping.fields:
+            text_types[mapping.fields[f]] = pa.string()
     try:
         table = _arrow_csv(source, name, delimiter, options, mapping, text_types)
     except pa.ArrowInvalid as exc:

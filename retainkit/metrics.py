@@ -159,18 +159,19 @@ def returning_revenue_share(w: CustomerWindows, o: KpiOptions) -> float:
 
 @_metric
 def avg_days_between_orders(w: CustomerWindows, _: KpiOptions) -> float:
-    """Mean gap in days between consecutive orders of a customer, over gaps whose later
-    order is in the period (seed 002). NaN when there is no such gap.
+    """Mean gap in days between consecutive **purchase days** of a customer (orders on one
+    calendar day are one purchase), over gaps whose later day is in the period (SPEC §3,
+    seed 002). NaN when there is no such gap.
 
-    No sort is needed: per customer, those gaps add up to (last order in the period − the
-    last order before it, or the first order in the period when there is none), and their
-    count is the orders in the period, minus one when none precedes the period.
+    No sort is needed: per customer, those gaps add up to (last purchase day in the period −
+    the last one before it, or the first one in the period when there is none), and their
+    count is the purchase days in the period, minus one when none precedes the period.
     """
     f = w.frame[_in_c(w)]
     before = f["last_before_period_day"].notna()
     anchor = f["last_before_period_day"].where(before, f["first_in_period_day"])
     span = float((f["last_in_period_day"] - anchor).sum())
-    gaps = float((f["orders_in_period"] - (~before).astype(int)).sum())
+    gaps = float((f["purchase_days_in_period"] - (~before).astype(int)).sum())
     return ratio(span, gaps)
 
 

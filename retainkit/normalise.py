@@ -31,10 +31,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from retainkit.amounts import read_numbers
 from retainkit.config import ReadOptions
 from retainkit.errors import RetainkitError
 from retainkit.load import RawExport
-from retainkit.parsing import NO_TIME, SECONDS_PER_DAY, DateOptions, local_seconds, numbers
+from retainkit.parsing import NO_TIME, SECONDS_PER_DAY, DateOptions, local_seconds
 
 _REFUND_ID = re.compile(r"^[Cc]\d")
 _FLOAT_ID = re.compile(r"^-?\d+\.0+$")
@@ -61,6 +62,7 @@ class DataQuality:
     duplicate_amount: float = 0.0
     duplicates_dropped: bool = False
     has_amount: bool = True
+    decimal_marks: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
@@ -249,15 +251,23 @@ def _line_amounts(
     """Line amount: the amount column, else quantity × unit price; None when neither exists."""
     names = table.column_names
     if "amount" in names:
-        return numbers(table.column("amount"), field="amount", decimal=options.decimal, locate=raw.locate)
+        return _numbers(table, "amount", options, raw, quality)
     if "quantity" in names and "unit_price" in names:
-        quantity = numbers(table.column("quantity"), field="quantity", decimal=options.decimal, locate=raw.locate)
-        price = numbers(table.column("unit_price"), field="unit_price", decimal=options.decimal, locate=raw.locate)
+        quantity = _numbers(table, "quantity", options, raw, quality)
+        price = _numbers(table, "unit_price", options, raw, quality)
         read_values["quantity"], read_values["unit_price"] = quantity, price
         return quantity * price
     quality.has_amount = False
     quality.notes.append("no amount column (nor quantity × unit price): revenue KPIs are null")
     return None
+
+
+def _numbers(table: pa.Table, name: str, options: ReadOptions, raw: RawExport, quality: DataQuality) -> np.ndarray:
+    """Read one numeric column (SPEC §1, amounts); the decimal mark decided is recorded."""
+    read = read_numbers(table.column(name), field=name, decimal=options.decimal, locate=raw.locate)
+    if read.decimal is not None:
+        quality.decimal_marks[name] = read.decimal
+    return read.values
 
 
 # ---------------------------------------------------------------- order-level fields
@@ -431,7 +441,7 @@ def _events(
         "amount": refund_amounts,
         "referrer": np.full(int(refund.sum()), -1, dtype=np.int32),
     }
-    column_refunds = _refund_column(table, options, raw, lines, valid, day)
+    column_refunds = _refund_column(table, options, raw, quality, lines, valid, day)
     if column_refunds is not None:
         quality.refunds_from_column = len(column_refunds["customer"])
         quality.refund_rows += quality.refunds_from_column
@@ -461,12 +471,13 @@ def _orders_from_lines(lines: _Lines, is_line: np.ndarray, day: np.ndarray, amou
 
 
 def _refund_column(
-    table: pa.Table, options: ReadOptions, raw: RawExport, lines: _Lines, valid: np.ndarray, day: np.ndarray
+    table: pa.Table, options: ReadOptions, raw: RawExport, quality: DataQuality, lines: _Lines, valid: np.ndarray,
+    day: np.ndarray,
 ) -> dict | None:
     """Refunds given as a column of refunded amounts (Shopify): a refund on the order's date."""
     if "refund_amount" not in table.column_names:
         return None
-    refunded = numbers(table.column("refund_amount"), field="refund_amount", decimal=options.decimal, locate=raw.locate)
+    refunded = _numbers(table, "refund_amount", options, raw, quality)
     has = valid & (np.nan_to_num(refunded) > 0)
     return {
         "customer": lines.customer[has],

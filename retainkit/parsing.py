@@ -1,4 +1,4 @@
-"""Raw values → numbers: dates to local calendar days, text amounts to floats (SPEC §1).
+"""Raw values → local calendar days: the date parsers of SPEC §1 (amounts: :mod:`retainkit.amounts`).
 
 Every parser works on the distinct values of a column (exports repeat dates and prices a
 lot) and reports the first value it cannot read by its row, through ``locate``.
@@ -164,52 +164,3 @@ def _day_comes_first(first: pd.Series, second: pd.Series, sample: str) -> bool:
             "say --dayfirst or --monthfirst, or give --date-format",
         )
     return day_first
-
-
-# ---------------------------------------------------------------- amounts
-
-_CURRENCY = re.compile(r"(?i)(?:[$€£¥₫₩₹]|vnd|vnđ|usd|eur|gbp|đ)")
-_SPACES = re.compile(r"[\s\u00a0\u202f']")
-
-
-def numbers(column: pa.ChunkedArray, *, field: str, decimal: str, locate: Locate) -> np.ndarray:
-    """Float values of a numeric or text column; NaN where empty; an error where unreadable.
-
-    Text may carry currency signs and thousands separators: ``$1,234.50``; with
-    ``decimal=","``, ``1.234.567,5 ₫``. ``(12.50)`` and a trailing ``-`` are negative.
-
-    >>> numbers(pa.chunked_array([["$1,234.50", "(2.5)", None]]), field="amount", decimal=".",
-    ...         locate=str).tolist()
-    [1234.5, -2.5, nan]
-    """
-    kind = column.type
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
-    if pa.types.is_null(kind):
-        return np.full(len(column), np.nan)
-    codes, uniques = pd.factorize(pd.Series(column.to_pandas(), copy=False))
-    parsed = _parse_amounts(pd.Series(uniques, dtype=object), decimal)
-    text = pd.Series(uniques, dtype=object).str.strip()
-    bad = np.isnan(parsed) & text.notna().to_numpy() & (text != "").to_numpy()
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        row = int(np.flatnonzero(codes == first)[0])
-        raise RetainkitError(
-            f"{locate(row)}, column {field}: cannot read number {uniques[first]!r}",
-            "check --decimal (, or .) and the column chosen",
-        )
-    return np.where(codes >= 0, parsed[np.maximum(codes, 0)], np.nan)
-
-
-def _parse_amounts(values: pd.Series, decimal: str) -> np.ndarray:
-    text = values.astype("string").str.strip()
-    negative = text.str.match(r"^\(.*\)$", na=False) | text.str.endswith("-", na=False)
-    text = text.str.replace(_CURRENCY, "", regex=True).str.replace(_SPACES, "", regex=True)
-    text = text.str.replace("\u2212", "-").str.strip("()").str.rstrip("-")
-    if decimal == ",":
-        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    else:
-        text = text.str.replace(",", "", regex=False)
-    valid = text.str.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?").fillna(False).astype(bool)
-    parsed = pd.to_numeric(text.where(valid), errors="coerce").astype("float64").to_numpy(na_value=np.nan)
-    return np.where(negative.fillna(False).to_numpy(dtype=bool), -np.abs(parsed), parsed)

@@ -27,6 +27,7 @@ class CustomerWindows:
     Columns of ``frame`` (days are day numbers, NaN when there is none):
 
     - ``orders_in_period``, ``orders_to_date`` (orders up to ``to``)
+    - ``purchase_days_in_period``, ``purchase_days_to_date`` — distinct days with an order
     - ``revenue_in_period`` — net: orders and refunds dated in the period
     - ``first_order_day`` (ever, up to ``to``), ``first_order_referred``
     - ``first_in_period_day``, ``last_in_period_day``, ``last_before_period_day``
@@ -99,10 +100,13 @@ def customer_windows(orders: pd.DataFrame, period: Period) -> CustomerWindows:
 
     period_orders = is_order & in_period
     first_order_day = lowest(is_order)
+    days_to_date, days_in_period = purchase_days(customer, day, is_order, n, period.start_day)
     frame = pd.DataFrame(
         {
             "orders_in_period": count(period_orders),
             "orders_to_date": count(is_order),
+            "purchase_days_in_period": days_in_period,
+            "purchase_days_to_date": days_to_date,
             "revenue_in_period": total(in_period),
             "first_order_day": first_order_day,
             "first_order_referred": _first_order_referred(orders, customer, day, is_order, first_order_day, n),
@@ -121,6 +125,26 @@ def customer_windows(orders: pd.DataFrame, period: Period) -> CustomerWindows:
         index=orders["customer_id"].cat.categories,
     )
     return CustomerWindows(frame, period, has_amount, "referred_by" in orders)
+
+
+def purchase_days(
+    customer: np.ndarray, day: np.ndarray, mask: np.ndarray, n: int, start_day: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per customer, the distinct days with an order (SPEC §3, §5: orders on one calendar day
+    are one purchase for rhythm): up to ``to`` and from ``start_day`` on. One hash of
+    (customer, day) keys, no sort.
+
+    >>> [a.tolist() for a in purchase_days(np.array([0, 0, 0, 1]), np.array([5, 5, 9, 7]),
+    ...                                    np.ones(4, dtype=bool), 2, 6)]
+    [[2, 1], [1, 1]]
+    """
+    if not mask.any():
+        return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    days = day[mask]
+    low = int(days.min())
+    keys = pd.unique((customer[mask].astype(np.int64) << 32) | (days - low))
+    who, when = keys >> 32, (keys & 0xFFFFFFFF) + low
+    return np.bincount(who, minlength=n), np.bincount(who[when >= start_day], minlength=n)
 
 
 def _first_order_referred(

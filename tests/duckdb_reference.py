@@ -27,7 +27,11 @@ def kpi_sql(src: Source, *, start: str | None = None, end: str | None = None, ch
     order_id = src.order_id or "CAST(row_number() OVER () AS VARCHAR)"
     start_sql = f"DATE '{start}'" if start else "(SELECT min(day) FROM orders)"
     end_sql = f"DATE '{end}'" if end else "(SELECT max(day) FROM orders)"
-    window = churn_window_days or ("(SELECT t - f + 1 FROM bounds)" if start else 365)
+    # SPEC §2: the period's length with --from; else 365 days when the data covers two
+    # 365-day windows, else the longest of 180, 90, 30 whose base window it covers, else 365.
+    default_window = ("CASE WHEN ds <= t - 729 THEN 365 WHEN ds <= t - 359 THEN 180 WHEN ds <= t - 179 THEN 90 "
+                      "WHEN ds <= t - 59 THEN 30 ELSE 365 END")
+    window = churn_window_days or ("t - f + 1" if start else default_window)
     return f"""
 WITH raw AS (
     SELECT NULLIF(trim(CAST({src.customer} AS VARCHAR)), '') AS customer,
@@ -43,8 +47,8 @@ valid AS (SELECT *, (amount < 0 OR regexp_matches(order_id, '^[Cc][0-9]')) AS is
 orders AS (SELECT order_id, any_value(customer) AS customer, min(day) AS day, sum(amount) AS amount
            FROM valid WHERE NOT is_refund GROUP BY order_id),
 refunds AS (SELECT customer, day, -abs(amount) AS amount FROM valid WHERE is_refund),
-bounds AS (SELECT {start_sql} AS f, {end_sql} AS t),
-params AS (SELECT f, t, {window}::INTEGER AS l FROM bounds),
+bounds AS (SELECT {start_sql} AS f, {end_sql} AS t, (SELECT min(day) FROM orders) AS ds),
+params AS (SELECT f, t, ds, ({window})::INTEGER AS l FROM bounds),
 events AS (SELECT customer, day, amount, FALSE AS is_refund FROM orders
            UNION ALL SELECT customer, day, amount, TRUE FROM refunds),
 live AS (SELECT e.* FROM events e, params p WHERE e.day <= p.t),
@@ -61,9 +65,10 @@ per AS (
     FROM live, params p GROUP BY customer
 ),
 c AS (SELECT * FROM per WHERE n_in > 0),
+purchase_days AS (SELECT DISTINCT customer, day FROM live WHERE NOT is_refund),
 gaps AS (
     SELECT day - lag(day) OVER (PARTITION BY customer ORDER BY day) AS gap, day
-    FROM live WHERE NOT is_refund
+    FROM purchase_days
 ),
 ranked AS (SELECT rev_in, row_number() OVER (ORDER BY rev_in DESC) AS r FROM c),
 totals AS (
@@ -82,6 +87,9 @@ totals AS (
            (SELECT coalesce(sum(amount), 0) FROM live, params p WHERE day > p.t - 365) AS revenue_365,
            (SELECT count(*) FROM per WHERE in_365) AS customers_365,
            (SELECT l FROM params) AS l,
+           (SELECT ds <= t - 2 * l + 1 FROM params) AS base_covered,
+           (SELECT ds <= t - l + 1 FROM params) AS current_covered,
+           (SELECT ds <= t - 364 FROM params) AS year_covered,
            (SELECT duplicate_rows FROM dups) AS duplicate_rows,
            (SELECT count(*) FROM raw) AS rows,
            (SELECT count(*) FROM raw WHERE customer IS NULL) AS missing_customer_rows,
@@ -130,6 +138,19 @@ def kpis_from_row(row: dict, churn_alert: float = 0.07) -> dict:
     }
 
 
+def with_coverage(row: dict, kpis: dict) -> dict:
+    """SPEC §2: a KPI whose window the data does not reach is null."""
+    uncovered = []
+    if not row["base_covered"]:
+        uncovered += ["customers_start", "customers_lost", "retention_rate", "churn_rate", "churn_rate_net",
+                      "annual_churn_rate", "churn_alert", "avg_lifespan_years", "customer_lifetime_value"]
+    if not row["current_covered"]:
+        uncovered += ["customers_end", "churn_rate_net"]
+    if not row["year_covered"]:
+        uncovered += ["annual_revenue_per_customer", "customer_lifetime_value"]
+    return kpis | dict.fromkeys(uncovered)
+
+
 def run(src: Source, **kwargs) -> tuple[dict, dict]:
     """(KPIs, data-quality counts) computed by DuckDB."""
     import duckdb
@@ -140,7 +161,8 @@ def run(src: Source, **kwargs) -> tuple[dict, dict]:
     row = dict(zip(names, cursor.fetchone(), strict=True))
     quality = {k: row[k] for k in ("rows", "missing_customer_rows", "refund_rows", "duplicate_rows")}
     quality["orders"] = row["all_orders"]
-    return kpis_from_row(row), quality
+    quality["churn_window_days"] = row["l"]
+    return with_coverage(row, kpis_from_row(row)), quality
 
 
 #: The (R, F) grid of SPEC §5 as a flat list: index (5 − R) · 5 + F, 1-based.
@@ -178,6 +200,7 @@ per AS (
            min(day) FILTER (WHERE NOT is_refund) AS first_order,
            max(day) FILTER (WHERE NOT is_refund) AS last_order,
            count(*) FILTER (WHERE NOT is_refund) AS orders,
+           count(DISTINCT day) FILTER (WHERE NOT is_refund) AS purchase_days,
            round(sum(amount), 2) AS revenue,
            max(day) FILTER (WHERE is_refund) AS last_refund,
            round(coalesce(sum(amount) FILTER (WHERE day > p.t - 365), 0), 2) AS revenue_365
@@ -200,14 +223,15 @@ scored AS (
 flags AS (
     SELECT *, least(5, 1 + (5 * r_worse) // n) AS r_score, least(5, 1 + (5 * f_worse) // n) AS f_score,
            least(5, 1 + (5 * m_worse) // n) AS m_score,
-           orders >= 2 AND recency_days >= {inactive_days} AND 2 * recency_days * (orders - 1) >= 3 * tenure_days
+           purchase_days >= 2 AND recency_days >= {inactive_days}
+               AND 2 * recency_days * (purchase_days - 1) >= 3 * tenure_days
                AND recency_days < {lost_days} AS at_risk,
            recency_days >= {lost_days} AS lost
     FROM scored
 )
 SELECT customer AS customer_id, first_order, last_order, orders, revenue, revenue / orders AS average_order_value,
        recency_days, tenure_days,
-       CASE WHEN orders >= 2 THEN tenure_days / (orders - 1) END AS avg_days_between_orders,
+       CASE WHEN purchase_days >= 2 THEN tenure_days / (purchase_days - 1) END AS avg_days_between_orders,
        revenue_365, r_score, f_score, m_score, {GRID_LIST}[(5 - r_score) * 5 + f_score] AS rfm_segment,
        revenue_365 > 0 AND vip_rank <= ceil({vip_top} * n_positive) AS is_vip,
        at_risk,

@@ -123,9 +123,18 @@ def test_empty_period_gives_nulls_not_zero_division():
         assert math.isnan(k[key]), key
 
 
-def test_same_day_orders_have_a_zero_gap():
+def test_same_day_orders_are_one_purchase_day_for_rhythm():
+    # SPEC §3: two invoices on one day are one purchase: no gap at all, not a gap of 0 days.
     k = compute_kpis(orders_frame([("x", "2024-02-01", 1), ("x", "2024-02-01", 1)]), PERIOD)
-    assert k["avg_days_between_orders"] == 0.0
+    assert k["avg_days_between_orders"] is None or math.isnan(k["avg_days_between_orders"])
+    # x buys on 02-01 (twice), 02-11 and 03-12: purchase days 3, gaps 10 and 30 -> 20 (not (0+10+30)/3).
+    # y buys on 01-05 and 01-05: no gap. Mean over the two gaps: 20.
+    rows = [("x", "2024-02-01", 1), ("x", "2024-02-01", 1), ("x", "2024-02-11", 1), ("x", "2024-03-12", 1),
+            ("y", "2024-01-05", 1), ("y", "2024-01-05", 1)]
+    assert compute_kpis(orders_frame(rows), PERIOD)["avg_days_between_orders"] == 20.0
+    # With history: the gap from the last purchase day before the period counts, same-day ones don't.
+    history = [("z", "2023-12-20", 1), ("z", "2023-12-20", 1), ("z", "2024-01-09", 1), ("z", "2024-01-09", 1)]
+    assert compute_kpis(orders_frame(history), PERIOD)["avg_days_between_orders"] == 20.0
 
 
 def test_orders_after_to_are_ignored():

@@ -225,7 +225,7 @@ def test_output_file_is_written_atomically(tmp_path):
 
 def test_fail_on_alert_exit_code():
     assert run_cli("kpis", GOLDEN / "shop_small.csv", "--fail-on-alert").code == 1
-    assert run_cli("kpis", GOLDEN / "shop_small.csv", "--fail-on-alert", "--churn-alert", "0.6").code == 0
+    assert run_cli("kpis", GOLDEN / "shop_small.csv", "--fail-on-alert", "--churn-alert", "0.8").code == 0
 
 
 def test_read_options_are_plain_data():
