@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from retainkit.errors import RetainkitError
-from retainkit.periods import day_number, from_day_number
+from retainkit.periods import Period, day_number, from_day_number
 
 EVERY = ("week", "month", "quarter", "year")
 _MONDAY_OFFSET = 3  # 1970-01-01 was a Thursday: day + 3 counts from Monday 1969-12-29
@@ -74,3 +74,32 @@ def period_label(index: int, every: str) -> str:
 
 def index_of(value: date, every: str) -> int:
     return int(period_index(np.array([day_number(value)]), every)[0])
+
+
+def partial_reason(index: int, every: str, period: Period, *, cut_by_from: bool = True) -> str | None:
+    """Why calendar period ``index`` is *partial* for ``period`` (SPEC §4), or ``None`` if whole.
+
+    Partial: ``to`` falls inside it before its last day; the data starts after its first day
+    (the data's first period, or a period wholly before the data: SPEC §2, coverage); with
+    ``cut_by_from`` (trend rows count orders from ``--from`` only), ``--from`` is after its
+    first day.
+
+    >>> p = Period(date(2024, 1, 10), date(2024, 3, 9), data_start=date(2024, 1, 10))
+    >>> partial_reason(index_of(date(2024, 3, 9), "month"), "month", p)
+    'the analysis ends 2024-03-09, inside it (9 of 31 days)'
+    >>> partial_reason(index_of(date(2024, 1, 10), "month"), "month", p)
+    'the data starts 2024-01-10, inside it'
+    >>> partial_reason(index_of(date(2024, 2, 1), "month"), "month", p) is None
+    True
+    """
+    first, last = period_start(index, every), period_end(index, every)
+    reasons = []
+    if period.data_start is not None and first < period.data_start:
+        where = "after it ends" if period.data_start > last else "inside it"
+        reasons.append(f"the data starts {period.data_start.isoformat()}, {where}")
+    elif cut_by_from and first < period.start:
+        reasons.append(f"--from {period.start.isoformat()} is inside it")
+    if first <= period.end < last:
+        days = f"{(period.end - first).days + 1} of {(last - first).days + 1} days"
+        reasons.append(f"the analysis ends {period.end.isoformat()}, inside it ({days})")
+    return "; ".join(reasons) or None

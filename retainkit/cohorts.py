@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from retainkit.calendar import period_end, period_label, period_start
+from retainkit.calendar import partial_reason, period_end, period_label, period_start
 from retainkit.periods import Period
 from retainkit.reductions import CohortActivity, PeriodActivity, cohort_activity, period_activity
 
@@ -39,10 +39,13 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 def trend_table(orders: pd.DataFrame, period: Period, every: str) -> pd.DataFrame:
     """One row per calendar period of ``period``: the §3 volume KPIs, retention and churn
     against the previous period (S = active in it, lost = of those, not active in this one),
-    and each KPI's change from the previous row.
+    and each KPI's change from the previous row (SPEC §4).
 
     Changes: for counts and money, value / previous − 1; for rates, value − previous
     (a difference of fractions). NaN where either side is undefined or the previous is 0.
+    ``partial`` marks a period cut by ``to``/``--from`` or one the data starts after the first
+    day of; changes, retention and churn (and S, lost) against the previous period are null
+    when either period is partial (SPEC §4, §2 coverage). ``frame.attrs["notes"]`` says why.
     """
     return trend_from_activity(period_activity(orders, period, every), period, every)
 
@@ -51,6 +54,9 @@ def trend_from_activity(a: PeriodActivity, period: Period, every: str) -> pd.Dat
     indices = range(a.first, a.last + 1)
     starts = [period_start(i, every) for i in indices]
     ends = [period_end(i, every) for i in indices]
+    partial = [partial_reason(i, every, period) for i in indices]
+    against = _comparison_blockers(a.first, every, period, partial)
+    comparable = np.array([why is None for why in against])
     revenue = np.round(a.revenue, 2)
     lost = a.previous_customers - a.retained
     frame = pd.DataFrame(
@@ -59,6 +65,7 @@ def trend_from_activity(a: PeriodActivity, period: Period, every: str) -> pd.Dat
             "start": pd.to_datetime(starts).astype("datetime64[s]"),
             "end": pd.to_datetime(ends).astype("datetime64[s]"),
             "complete": [s >= period.start and e <= period.end for s, e in zip(starts, ends, strict=True)],
+            "partial": [why is not None for why in partial],
             "customers": a.customers,
             "orders": a.orders,
             "revenue": revenue,
@@ -67,50 +74,142 @@ def trend_from_activity(a: PeriodActivity, period: Period, every: str) -> pd.Dat
             "new_customers": a.new_customers,
             "repeat_customers": a.repeat_customers,
             "repeat_customer_rate": _ratio(a.repeat_customers, a.customers),
-            "customers_start": a.previous_customers,
-            "customers_lost": lost,
-            "retention_rate": _ratio(a.retained, a.previous_customers),
-            "churn_rate": _ratio(lost, a.previous_customers),
+            "customers_start": _nullable_count(a.previous_customers, comparable),
+            "customers_lost": _nullable_count(lost, comparable),
+            "retention_rate": np.where(comparable, _ratio(a.retained, a.previous_customers), np.nan),
+            "churn_rate": np.where(comparable, _ratio(lost, a.previous_customers), np.nan),
         }
     )
     for name, kind in TREND_KPIS.items():
-        values = frame[name].to_numpy(dtype=np.float64)
-        previous = np.concatenate(([np.nan], values[:-1]))
-        frame[f"{name}_change"] = values - previous if kind == "difference" else _ratio(values, previous) - 1
+        frame[f"{name}_change"] = np.where(comparable, _change(frame[name].to_numpy(dtype=np.float64), kind), np.nan)
+    frame.attrs["notes"] = _trend_notes(frame["period"].tolist(), partial, against)
     return frame
 
 
+def _change(values: np.ndarray, kind: str) -> np.ndarray:
+    """Each value against the one before: ``v − prev`` for rates, ``v / prev − 1`` otherwise."""
+    previous = np.concatenate(([np.nan], values[:-1]))
+    return values - previous if kind == "difference" else _ratio(values, previous) - 1
+
+
+def _nullable_count(values: np.ndarray, keep: np.ndarray) -> pd.Series:
+    """Integer counts, null (``<NA>``) where ``keep`` is false."""
+    return pd.Series(values, dtype="Int64").mask(~keep)
+
+
+def _comparison_blockers(first: int, every: str, period: Period, partial: list[str | None]) -> list[str | None]:
+    """Per row, why it cannot be compared with the period before (SPEC §4), or ``None``.
+
+    Blocked when the row is partial, or the period before is partial or starts before the
+    data (for the first row, the period before lies in the history before ``from``).
+    """
+    before_first = partial_reason(first - 1, every, period, cut_by_from=False)
+    blockers: list[str | None] = []
+    for i, why in enumerate(partial):
+        previous = before_first if i == 0 else partial[i - 1]
+        if why is not None:
+            blockers.append("partial")
+        elif previous is not None:
+            blockers.append(f"{period_label(first + i - 1, every)}: {previous}")
+        else:
+            blockers.append(None)
+    return blockers
+
+
+def _trend_notes(labels: list[str], partial: list[str | None], against: list[str | None]) -> list[str]:
+    """Footnotes of a trend: its partial periods, and the rows with null comparisons."""
+    notes = partial_notes(labels, partial)
+    blocked = [f"{label} ({why})" for label, why in zip(labels, against, strict=True) if why is not None]
+    if blocked:
+        notes.append("no change, retention or churn against the period before (null) for " + "; ".join(blocked)
+                     + " — a comparison needs two whole periods the data covers")
+    return notes
+
+
+def partial_notes(labels: list[str], reasons: list[str | None], what: str = "partial period") -> list[str]:
+    """``* partial period: 2024-12 — the analysis ends 2024-12-09, inside it (9 of 31 days)``,
+    one line per reason (periods wholly before the data share one line)."""
+    grouped: dict[str, list[str]] = {}
+    for label, why in zip(labels, reasons, strict=True):
+        if why is not None:
+            grouped.setdefault(why, []).append(label)
+    lines = []
+    for why, group in grouped.items():
+        names = ", ".join(group) if len(group) <= 3 else f"{group[0]} … {group[-1]} ({len(group)} periods)"
+        lines.append(f"* {what}{'s' if len(group) > 1 else ''}: {names} — {why}")
+    return lines
+
+
 def cohort_table(orders: pd.DataFrame, period: Period, every: str, metric: str = "customers") -> pd.DataFrame:
-    """The cohort matrix in long form: one row per (cohort, k).
+    """The cohort matrix in long form: one row per (cohort, k) (SPEC §4).
 
     ``value``: customers → share of the cohort active in period cohort + k (k = 0 is 1);
     revenue → net revenue in period k / in period 0; orders → orders in k / in 0.
     ``count`` is the underlying number. Cells after ``to`` are NaN (empty), not 0.
+    ``partial``: the cell's period contains ``to`` and is not over, or the cohort's own first
+    period is partial (the data starts inside it). ``frame.attrs`` holds ``notes`` and
+    ``partial_period`` (the label of the incomplete period containing ``to``, or ``None``).
     """
-    return cohort_from_activity(cohort_activity(orders, period, every), every, metric)
+    return cohort_from_activity(cohort_activity(orders, period, every), period, every, metric)
 
 
-def cohort_from_activity(c: CohortActivity, every: str, metric: str) -> pd.DataFrame:
+def cohort_from_activity(c: CohortActivity, period: Period, every: str, metric: str) -> pd.DataFrame:
     counts = {"customers": c.customers, "revenue": np.round(c.revenue, 2), "orders": c.orders}[metric]
     base = c.size.astype(np.float64) if metric == "customers" else counts[:, 0]
     values = _ratio(counts, base[:, None])
     values[np.isnan(counts)] = np.nan
     rows, ks = np.indices(counts.shape)
+    cell_period = (rows + ks).ravel()  # period of each cell, counted from c.first
     labels = [period_label(c.first + i, every) for i in range(counts.shape[0])]
-    return pd.DataFrame(
+    reasons = [partial_reason(c.first + i, every, period, cut_by_from=False) for i in range(counts.shape[0])]
+    flagged = np.array([why is not None for why in reasons] + [False] * counts.shape[0])  # after ``to``: empty
+    frame = pd.DataFrame(
         {
             "cohort": np.array(labels, dtype=object)[rows.ravel()],
             "cohort_size": c.size[rows.ravel()],
             "k": ks.ravel(),
-            "period": [period_label(c.first + r + k, every) for r, k in zip(rows.ravel(), ks.ravel(), strict=True)],
+            "period": [period_label(c.first + p, every) for p in cell_period],
             "count": counts.ravel(),
             "value": values.ravel(),
+            "partial": (flagged[cell_period] | flagged[rows.ravel()]) & (cell_period < len(labels)),
         }
     )
+    last_reason = reasons[-1] if reasons else None
+    frame.attrs["partial_period"] = labels[-1] if last_reason and period.end < period_end(c.last, every) else None
+    frame.attrs["notes"] = _cohort_notes(labels, reasons, c.size, frame.attrs["partial_period"])
+    return frame
+
+
+def _cohort_notes(labels: list[str], reasons: list[str | None], size: np.ndarray, cut: str | None) -> list[str]:
+    """Footnotes of a cohort matrix: the period cut by ``to``, and cohorts the data starts inside."""
+    notes = []
+    if cut is not None:
+        notes += [line + "; every cohort's cell in it counts only those days, so it is not a fall in retention"
+                  for line in partial_notes([cut], [reasons[-1]])]
+    starts = [why if (label != cut and size[i] > 0) else None for i, (label, why) in enumerate(zip(labels, reasons,
+                                                                                              strict=True))]
+    notes += [line + "; the cohort holds only the new customers seen from then"
+              for line in partial_notes(labels, starts, "partial cohort")]
+    return notes
 
 
 def cohort_wide(long: pd.DataFrame) -> pd.DataFrame:
-    """One row per cohort, one column per k (``0``, ``1``, …) holding ``value``."""
+    """One row per cohort, one column per k (``0``, ``1``, …) holding ``value``; then ``partial``
+    (the cohort's first period is partial: every cell is) and ``partial_k`` (the k of its cell
+    in the incomplete period containing ``to``, null when there is none). Notes carried over.
+    """
     wide = long.pivot(index=["cohort", "cohort_size"], columns="k", values="value")
     wide.columns = [str(k) for k in wide.columns]
-    return wide.reset_index()
+    wide = wide.reset_index()
+    first_cells = long[long["k"] == 0].set_index("cohort")["partial"]
+    wide["partial"] = wide["cohort"].map(first_cells).astype(bool)
+    cut = long.attrs.get("partial_period")
+    cut_k = long[long["period"] == cut].set_index("cohort")["k"] if cut else pd.Series(dtype=np.int64)
+    wide["partial_k"] = wide["cohort"].map(cut_k).astype("Int64")
+    wide.attrs = {"notes": list(long.attrs.get("notes", [])), "partial_period": cut}
+    return wide
+
+
+def value_columns(wide: pd.DataFrame) -> list[str]:
+    """The k columns of :func:`cohort_wide` (``"0"``, ``"1"``, …)."""
+    return [c for c in wide.columns if c.isdigit()]

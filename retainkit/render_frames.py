@@ -53,7 +53,9 @@ def _plain(column: pd.Series) -> list[Any]:
 
 def frame_json(frame: pd.DataFrame) -> str:
     """``{"columns": [...], "rows": [[...], ...]}`` (SPEC §7)."""
-    document = {"columns": list(frame.columns), "rows": list(frame_records(frame))}
+    document: dict[str, Any] = {"columns": list(frame.columns), "rows": list(frame_records(frame))}
+    if "notes" in frame.attrs:  # trend, cohorts: why a value is null or a period partial (SPEC §2, §4)
+        document["notes"] = list(frame.attrs["notes"])
     return json.dumps(document, ensure_ascii=False, allow_nan=False) + "\n"
 
 
@@ -153,7 +155,8 @@ FALLING_IS_GOOD = {"churn_rate"}
 
 
 def trend_view(frame: pd.DataFrame, *, title: str):
-    """Rich table of a trend: each KPI with an arrow for its change from the previous period."""
+    """Rich table of a trend: each KPI with an arrow for its change from the previous period;
+    a partial period marked ``*`` and the notes under the table (SPEC §4)."""
     from rich.table import Table
     from rich.text import Text
 
@@ -163,45 +166,69 @@ def trend_view(frame: pd.DataFrame, *, title: str):
     table.add_column("Period", no_wrap=True)
     for _, label, _ in TREND_SHOWN:
         table.add_column(label, justify="right")
-    for record in frame.to_dict("records"):
-        cells: list[Any] = [Text(record["period"] + ("" if record["complete"] else " *"))]
+    columns = list(frame.columns)
+    for row in frame_records(frame):
+        record = dict(zip(columns, row, strict=True))
+        cells: list[Any] = [Text(record["period"] + (" *" if record["partial"] else ""))]
         for key, _, kind in TREND_SHOWN:
             text = Text(format_value(record[key], kind))
             change = record.get(f"{key}_change")
-            if change is not None and not (isinstance(change, float) and math.isnan(change)) and change != 0:
+            if change is not None and change != 0:
                 good = (change > 0) != (key in FALLING_IS_GOOD)
                 text.append(" ▲" if change > 0 else " ▼", style="green" if good else "red")
             cells.append(text)
         table.add_row(*cells)
-    return table
+    return with_notes(table, frame.attrs.get("notes", []))
+
+
+def with_notes(renderable: Any, notes: list[str]):
+    """``renderable`` with one dim line per note under it."""
+    from rich.console import Group
+    from rich.text import Text
+
+    return Group(renderable, *(Text(note, style="dim") for note in notes))
 
 
 def cohort_heatmap(wide: pd.DataFrame, *, title: str):
-    """Rich table of the cohort matrix, each cell shaded by its value; empty after ``to``."""
+    """Rich table of the cohort matrix, each cell shaded by its value; empty after ``to``;
+    a partial cohort or a cell in the incomplete period containing ``to`` marked ``*`` and left
+    unshaded, the notes under the table (SPEC §4)."""
     from rich.table import Table
     from rich.text import Text
+
+    from retainkit.cohorts import value_columns
 
     table = Table(title=title, title_justify="left", title_style="bold", header_style="bold")
     table.add_column("Cohort", no_wrap=True)
     table.add_column("Size", justify="right", no_wrap=True)
-    ks = [c for c in wide.columns if c not in ("cohort", "cohort_size")]
+    ks = value_columns(wide)
     for k in ks:
         table.add_column(k, justify="right")
     for record in wide.to_dict("records"):
-        cells: list[Any] = [Text(str(record["cohort"])), f"{int(record['cohort_size']):,}"]
+        row_partial = bool(record.get("partial", False))
+        cut = record.get("partial_k")
+        cells: list[Any] = [Text(str(record["cohort"]) + (" *" if row_partial else "")),
+                            f"{int(record['cohort_size']):,}"]
         for k in ks:
             value = record[k]
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 cells.append("")
-                continue
-            shade = int(40 + 180 * max(0.0, min(1.0, value)))
-            cells.append(Text(f"{value * 100:.0f}%", style=f"on rgb(20,{shade // 2},{shade})"))
+            elif row_partial or (cut is not None and not pd.isna(cut) and int(k) == int(cut)):
+                cells.append(Text(f"{value * 100:.0f}%*", style="dim italic"))
+            else:
+                shade = int(40 + 180 * max(0.0, min(1.0, value)))
+                cells.append(Text(f"{value * 100:.0f}%", style=f"on rgb(20,{shade // 2},{shade})"))
         table.add_row(*cells)
-    return table
+    return with_notes(table, wide.attrs.get("notes", []))
 
 
 def frame_markdown(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table with every column (numbers as numbers; ``|`` escaped)."""
+    """A GitHub-flavoured Markdown table with every column (numbers as numbers; ``|`` escaped).
+
+    With a ``partial`` column, the ``period`` cell (else the first) of a partial row gets a
+    ``*``, as does the cell ``partial_k`` names (a wide cohort matrix); ``frame.attrs["notes"]``
+    follow the table, one paragraph each (SPEC §4).
+    """
     def cell(value: Any) -> str:
         if value is None:
             return ""
@@ -211,6 +238,15 @@ def frame_markdown(frame: pd.DataFrame) -> str:
 
     columns = list(frame.columns)
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in columns]
+    marked = columns.index("period") if "period" in columns else 0
+    partial = frame["partial"].tolist() if "partial" in columns else [False] * len(frame)
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame_records(frame)]
-    return "\n".join(lines) + "\n"
+    cut = frame["partial_k"].tolist() if "partial_k" in columns else [None] * len(frame)  # cohorts, wide
+    for row, flag, k in zip(frame_records(frame), partial, cut, strict=True):
+        cells = [cell(v) for v in row]
+        cells[marked] += "*" if flag else ""
+        if not pd.isna(k) and str(k) in columns and cells[columns.index(str(k))]:
+            cells[columns.index(str(k))] += "*"
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = [note.replace("*", "\\*", 1) if note.startswith("*") else note for note in frame.attrs.get("notes", [])]
+    return "\n".join(lines) + "\n" + "".join(f"\n{note}\n" for note in notes)

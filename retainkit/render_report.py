@@ -108,14 +108,22 @@ def _heat(value: float | None) -> str:
 
 
 def _context(report: dict[str, Any], *, charts: bool) -> dict[str, Any]:
+    """Template variables: headline items with their charts (partial periods left out as
+    gaps) and cohort cells with colour and text (a partial cell marked ``*``, unshaded)."""
     series = report["series"]
+    partial = series.get("partial", [False] * len(series["period"]))
     headline = []
     for item in report["headline"]:
-        values = series[item["key"]]
+        values = [None if p else v for v, p in zip(series[item["key"]], partial, strict=True)]
         headline.append(item | {"spark": sparkline_text(values),
                                 "svg": sparkline_svg(values) if charts else ""})
-    cohorts = report["cohorts"]
-    cohort_rows = [row | {"cells": [{"value": v, "text": "" if v is None else f"{v * 100:.0f}%", "bg": _heat(v),
-                                     "dark": v is not None and v > 0.55} for v in row["values"]]}
-                   for row in cohorts["rows"]]
+    cohort_rows = [row | {"cells": [_cohort_cell(v, p) for v, p in zip(row["values"], row["partial"], strict=True)]}
+                   for row in report["cohorts"]["rows"]]
     return {"r": report, "headline": headline, "cohort_rows": cohort_rows, "series": series}
+
+
+def _cohort_cell(value: float | None, partial: bool) -> dict[str, Any]:
+    """One cohort cell: ``42%`` on a heat colour, or ``6%*`` unshaded when partial (SPEC §4)."""
+    text = "" if value is None else f"{value * 100:.0f}%" + ("*" if partial else "")
+    return {"value": value, "text": text, "partial": partial, "bg": _heat(None if partial else value),
+            "dark": not partial and value is not None and value > 0.55}

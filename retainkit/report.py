@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retainkit.calendar import index_of, period_end, period_label, period_start
-from retainkit.cohorts import cohort_table, cohort_wide, trend_table
+from retainkit.calendar import index_of, partial_reason, period_end, period_label, period_start
+from retainkit.cohorts import cohort_table, cohort_wide, trend_table, value_columns
 from retainkit.customers import CustomerOptions, at_risk_customers, customer_table
 from retainkit.errors import RetainkitError
 from retainkit.metrics import KpiOptions, kpis_from_windows
@@ -27,6 +27,8 @@ SCHEMA_VERSION = 1
 PERIODS_PER_YEAR = {"week": 52, "month": 12}
 SERIES_LENGTH = 13  # periods in each small chart
 COHORTS_SHOWN = 12
+ANNUAL_KEYS = ("customers_start", "customers_lost", "churn_rate", "annual_churn_rate", "customer_lifetime_value",
+               "repeat_customer_rate")
 LIST_LENGTH = 10
 
 #: Headline KPIs of the report: key, label, kind.
@@ -58,7 +60,11 @@ def last_complete_period(period: Period, every: str) -> int:
 def build_report(
     orders: pd.DataFrame, quality: dict[str, Any], options: ReportOptions, *, end: Any = None
 ) -> dict[str, Any]:
-    """Everything the report shows, as plain data; ``end`` is ``--to`` (default: the last order)."""
+    """Everything the report shows, as plain data; ``end`` is ``--to`` (default: the last order).
+
+    A comparison (previous period, a year ago) is null, with its ``reason``, when either
+    period is partial or starts before the data (SPEC §2 coverage, §4 partial periods).
+    """
     every = options.every
     if every not in PERIODS_PER_YEAR:
         raise RetainkitError(f"--every {every!r}: reports are weekly or monthly", "use --every week or month")
@@ -71,53 +77,80 @@ def build_report(
     year = PERIODS_PER_YEAR[every]
     first = current - max(year, SERIES_LENGTH - 1)
     as_of = period_end(current, every)
-    trend = trend_table(orders, Period(period_start(first, every), as_of), every)
+    trend = trend_table(orders, Period(period_start(first, every), as_of, data_start=whole.data_start), every)
     rows = {period_label(first + i, every): row for i, row in enumerate(trend.to_dict("records"))}
-    this, before = rows[period_label(current, every)], rows[period_label(current - 1, every)]
-    had_orders = period_end(current - year, every) >= whole.start
-    year_before = rows[period_label(current - year, every)] if had_orders else None
+    this = rows[period_label(current, every)] | {"index": current}
+    previous = _comparison(current - 1, this, rows, every, whole)
+    year_before = _comparison(current - year, this, rows, every, whole)
 
     kpi_period = resolve_period(orders, end=as_of)
     windows = customer_windows(orders, kpi_period)
     kpis = kpis_from_windows(windows, KpiOptions(churn_alert=options.churn_alert))
     table = customer_table(windows, options.customers)
     vips = table[table["is_vip"].fillna(False).astype(bool)]
+    headline = [_headline(key, label, kind, this, previous, year_before) for key, label, kind in HEADLINE]
+    cohorts = _cohorts(orders, whole, as_of)
     return {
         "schema_version": SCHEMA_VERSION,
         "every": every,
         "as_of": as_of.isoformat(),
-        "period": _period_info(current, every),
-        "previous": _period_info(current - 1, every),
-        "year_before": _period_info(current - year, every) if year_before else None,
-        "headline": [_headline(key, label, kind, this, before, year_before) for key, label, kind in HEADLINE],
+        "period": _period_info(current, every) | {"partial": bool(this["partial"])},
+        "previous": previous.info,
+        "year_before": year_before.info,
+        "headline": headline,
         "series": _series(trend.tail(SERIES_LENGTH)),
-        "annual": {k: kpis[k] for k in ("customers_start", "customers_lost", "churn_rate", "annual_churn_rate",
-                                        "customer_lifetime_value", "repeat_customer_rate")},
-        "alerts": _alerts(kpis, this, before, options.churn_alert),
-        "cohorts": _cohorts(orders, whole.start, as_of),
+        "annual": _annual(kpis, kpi_period),
+        "alerts": _alerts(kpis, headline, options.churn_alert),
+        "cohorts": cohorts,
         "at_risk": _top(at_risk_customers(table), ("customer_id", "revenue_365", "why", "rfm_segment")),
         "at_risk_count": int(table["at_risk"].sum()),
         "at_risk_revenue_365": round(float(table.loc[table["at_risk"], "revenue_365"].sum()), 2),
         "vips": _top(vips.sort_values(["revenue_365", "customer_id"], ascending=[False, True]),
                      ("customer_id", "revenue_365", "orders", "recency_days", "level_name")),
         "vip_count": len(vips),
+        "notes": _notes(previous, year_before, kpi_period, cohorts),
         "data_quality": quality,
     }
 
 
-def _period_info(index: int, every: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class Comparison:
+    """A period the report compares with: its trend row (``None`` when not comparable) and
+    ``info`` for the document (label, dates, ``comparable``, ``reason``)."""
+
+    row: dict[str, Any] | None
+    info: dict[str, Any]
+
+
+def _comparison(index: int, this: dict[str, Any], rows: dict[str, dict], every: str, whole: Period) -> Comparison:
+    """Period ``index`` as a comparison for the report's period (SPEC §4): not comparable
+    when the report's period is partial, or ``index`` is partial or not covered by the data."""
+    label = period_label(index, every)
+    row = rows[label]
+    reason = None
+    if this["partial"]:
+        reason = f"{this['period']} is partial: {partial_reason(this['index'], every, whole, cut_by_from=False)}"
+    elif row["partial"]:
+        reason = partial_reason(index, every, whole, cut_by_from=False)
+    info = _period_info(index, every) | {"partial": bool(row["partial"]), "comparable": reason is None,
+                                         "reason": reason}
+    return Comparison(row if reason is None else None, info)
+
+
+def _period_info(index: int, every: str) -> dict[str, Any]:
     return {"label": period_label(index, every), "start": period_start(index, every).isoformat(),
             "end": period_end(index, every).isoformat()}
 
 
 def _number(value: Any) -> float | None:
-    if value is None:
+    if value is None or value is pd.NA:
         return None
     value = float(value)
     return None if math.isnan(value) else value
 
 
 def _change(value: float | None, other: float | None, kind: str) -> float | None:
+    """``value − other`` for rates, ``value / other − 1`` otherwise; null when either is."""
     if value is None or other is None:
         return None
     if kind == "rate":
@@ -125,47 +158,83 @@ def _change(value: float | None, other: float | None, kind: str) -> float | None
     return None if other == 0 else value / other - 1
 
 
-def _headline(key: str, label: str, kind: str, this: dict, before: dict, year_before: dict | None) -> dict[str, Any]:
-    value, previous = _number(this[key]), _number(before[key])
-    last_year = _number(year_before[key]) if year_before else None
+def _headline(key: str, label: str, kind: str, this: dict, previous: Comparison, year_before: Comparison
+              ) -> dict[str, Any]:
+    """One KPI of the report's period against the comparisons that are comparable (else null)."""
+    value = _number(this[key])
+    before = _number(previous.row[key]) if previous.row else None
+    last_year = _number(year_before.row[key]) if year_before.row else None
     return {
-        "key": key, "label": label, "kind": kind, "value": value, "previous": previous, "year_before": last_year,
-        "change_previous": _change(value, previous, kind), "change_year_before": _change(value, last_year, kind),
+        "key": key, "label": label, "kind": kind, "value": value, "previous": before, "year_before": last_year,
+        "change_previous": _change(value, before, kind), "change_year_before": _change(value, last_year, kind),
     }
 
 
 def _series(trend: pd.DataFrame) -> dict[str, list]:
-    series: dict[str, list] = {"period": trend["period"].tolist()}
+    """The last periods of each headline KPI, and which of them are partial (drawn as gaps)."""
+    series: dict[str, list] = {"period": trend["period"].tolist(), "partial": [bool(p) for p in trend["partial"]]}
     for key, _, _ in HEADLINE:
         series[key] = [_number(v) for v in trend[key]]
     return series
 
 
-def _alerts(kpis: dict[str, Any], this: dict, before: dict, churn_alert: float) -> list[dict[str, str]]:
+def _annual(kpis: dict[str, Any], period: Period) -> dict[str, Any]:
+    """The churn KPIs over the churn windows ending at the report's date (null where the
+    data does not cover them, SPEC §2), with the windows they use."""
+    base = period.base_window
+    return {k: kpis[k] for k in ANNUAL_KEYS} | {
+        "churn_window_days": period.churn_window_days,
+        "base_window": {"from": base[0].isoformat(), "to": base[1].isoformat()},
+        "notes": list(period.notes),
+    }
+
+
+def _alerts(kpis: dict[str, Any], headline: list[dict[str, Any]], churn_alert: float) -> list[dict[str, str]]:
+    """The churn alert (never from a null churn) and a falling repeat rate (never against a
+    period the report cannot compare with)."""
     alerts = []
-    annual = kpis["annual_churn_rate"]
-    if annual is not None and not math.isnan(annual) and annual > churn_alert:
+    annual = _number(kpis["annual_churn_rate"])
+    if annual is not None and annual > churn_alert:
         alerts.append({"key": "churn", "message": f"Annual churn rate {annual:.1%} is above the "
                                                   f"{churn_alert:.1%} limit."})
-    now, then = _number(this["repeat_customer_rate"]), _number(before["repeat_customer_rate"])
+    repeat = next(item for item in headline if item["key"] == "repeat_customer_rate")
+    now, then = repeat["value"], repeat["previous"]
     if now is not None and then is not None and now < then:
         alerts.append({"key": "repeat_rate_falling", "message": f"Repeat customer rate fell from {then:.1%} "
                                                                 f"to {now:.1%}."})
     return alerts
 
 
-def _cohorts(orders: pd.DataFrame, first_order: Any, as_of: Any) -> dict[str, Any]:
+def _notes(previous: Comparison, year_before: Comparison, kpi_period: Period, cohorts: dict[str, Any]) -> list[str]:
+    """Why a comparison or KPI is null, and which cohort cells are partial."""
+    notes = [f"vs {c.info['label']}: — ({c.info['reason']})" for c in (previous, year_before) if c.info["reason"]]
+    return notes + list(kpi_period.notes) + list(cohorts["notes"])
+
+
+def _cohorts(orders: pd.DataFrame, whole: Period, as_of: Any) -> dict[str, Any]:
+    """The last monthly cohorts up to ``as_of``; a cell in a partial month flagged (SPEC §4)."""
     last = index_of(as_of, "month")
-    start = max(period_start(last - COHORTS_SHOWN + 1, "month"), first_order)
-    wide = cohort_wide(cohort_table(orders, Period(start, as_of), "month", "customers"))
+    start = max(period_start(last - COHORTS_SHOWN + 1, "month"), whole.start)
+    wide = cohort_wide(cohort_table(orders, Period(start, as_of, data_start=whole.data_start), "month", "customers"))
+    notes, cut = wide.attrs["notes"], wide.attrs["partial_period"]
     wide = wide[wide["cohort_size"] > 0]
-    ks = [c for c in wide.columns if c not in ("cohort", "cohort_size")]
+    ks = value_columns(wide)
     return {
         "every": "month",
         "columns": ks,
-        "rows": [{"cohort": r["cohort"], "size": int(r["cohort_size"]),
-                  "values": [_number(r[k]) for k in ks]} for r in wide.to_dict("records")],
+        "partial_period": cut,
+        "rows": [{"cohort": r["cohort"], "size": int(r["cohort_size"]), "values": [_number(r[k]) for k in ks],
+                  "partial": [_cell_partial(r, k) for k in ks]}
+                 for r in wide.to_dict("records")],
+        "notes": notes,
     }
+
+
+def _cell_partial(row: dict[str, Any], k: str) -> bool:
+    """Whether a non-empty cell of a wide cohort row is partial (its cohort, or its period)."""
+    if _number(row[k]) is None:
+        return False
+    return bool(row["partial"]) or (not pd.isna(row["partial_k"]) and int(k) == row["partial_k"])
 
 
 def _top(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:

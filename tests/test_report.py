@@ -26,7 +26,7 @@ def test_monthly_report_json_compares_last_complete_month():
     assert headline["revenue"]["value"] == 25.0 and headline["revenue"]["year_before"] == 50.0  # I in Dec 2023
     assert headline["revenue"]["change_year_before"] == -0.5
     assert headline["churn_rate"]["value"] == 1.0  # I (November) did not come back in December
-    assert [a["key"] for a in report["alerts"]] == ["churn"]  # annual churn 50% > 7%
+    assert [a["key"] for a in report["alerts"]] == ["churn"]  # annual churn 75.5% > 7% (180-day windows)
     assert report["at_risk"][0]["customer_id"] == "E" and report["vips"][0]["customer_id"] == "F"
     # The last 12 monthly cohorts with customers: nobody first ordered in January 2024 (E: February).
     assert report["cohorts"]["rows"][0]["cohort"] == "2024-02" and len(report["series"]["period"]) == 13
@@ -40,10 +40,12 @@ def test_weekly_report_uses_the_last_complete_week():
 
 def test_fail_on_alert_and_markdown():
     run = run_cli("report", SHOP, "--every", "month", "--fail-on-alert")
-    assert run.code == 1 and "Annual churn rate 50.0% is above the 7.0% limit." in run.stderr
+    # The data (from 2023-02-14) covers two 180-day windows ending 2024-12-31, not two of 365 days:
+    # S = {E, A, B, J} (2024-01-06..07-04), E and B lost: 1 − 0.5^(365/180) = 75.5 % a year.
+    assert run.code == 1 and "Annual churn rate 75.5% is above the 7.0% limit." in run.stderr
     assert run.stdout.startswith("# Retention report: 2024-12")
     assert "| Customers | 1 | +0.0% |" in run.stdout
-    assert run_cli("report", SHOP, "--every", "month", "--churn-alert", "0.6", "--fail-on-alert").code == 0
+    assert run_cli("report", SHOP, "--every", "month", "--churn-alert", "0.8", "--fail-on-alert").code == 0
 
 
 def test_html_is_self_contained_and_deterministic(tmp_path):
@@ -113,3 +115,93 @@ def _assert_not_blank(png: Path) -> None:
     low, high = image.getextrema()
     assert high - low > 150  # text and charts, not a flat page
     assert sum(1 for count in image.resize((60, 120)).histogram() if count) > 20  # many shades
+
+
+# Comparisons only between whole periods the data covers (SPEC §2 coverage, §4 partial periods).
+
+WEEKLY = """customer_id,order_date,amount
+a,2023-02-15,10
+a,2023-02-16,10
+b,2023-02-17,10
+c,2024-01-10,10
+a,2024-02-06,10
+c,2024-02-07,10
+a,2024-02-13,10
+d,2024-02-13,10
+b,2024-02-14,10
+c,2024-02-15,10
+e,2024-02-21,10"""
+
+
+def test_weekly_report_has_no_year_ago_change_against_a_week_the_data_barely_touches(tmp_path):
+    path = write_csv(tmp_path / "w.csv", WEEKLY)
+    run = run_cli("report", path, "--format", "json")
+    assert run.code == 0, run.stderr
+    report = run.json()
+    # to = Wednesday 2024-02-21: the last complete week is 2024-W07 (02-12..02-18), against W06
+    # (whole) and 2023-W07 (02-13..02-19 of 2023), which the data (from Wednesday 2023-02-15) cuts.
+    assert (report["period"]["label"], report["previous"]["label"], report["year_before"]["label"]) == (
+        "2024-W07", "2024-W06", "2023-W07")
+    assert report["previous"]["comparable"] and not report["year_before"]["comparable"]
+    assert report["year_before"]["reason"] == "the data starts 2023-02-15, inside it"
+    headline = {item["key"]: item for item in report["headline"]}
+    # W07: a, b, c, d; W06: a, c — both back in W07. 2023-W07 saw a and b: not "+100 %".
+    assert (headline["customers"]["value"], headline["customers"]["previous"]) == (4, 2)
+    assert headline["customers"]["change_previous"] == 1.0 and headline["retention_rate"]["value"] == 1.0
+    assert all(item["year_before"] is None and item["change_year_before"] is None for item in report["headline"])
+    # The 180-day base window (2023-02-24..2023-08-22) has nobody in it: churn null, so no alert.
+    assert report["annual"]["churn_window_days"] == 180 and report["annual"]["annual_churn_rate"] is None
+    assert report["alerts"] == []
+    # Cohorts as of 2024-02-18: February (18 of 29 days) is partial; e (02-21) is after it.
+    cohorts = report["cohorts"]
+    assert cohorts["partial_period"] == "2024-02"
+    assert [(r["cohort"], r["size"], r["values"][:2], r["partial"][:2]) for r in cohorts["rows"]] == [
+        ("2024-01", 1, [1.0, 1.0], [False, True]), ("2024-02", 1, [1.0, None], [True, False])]
+    assert "vs 2023-W07: — (the data starts 2023-02-15, inside it)" in report["notes"]
+    md = run_cli("report", path).stdout
+    assert "| Customers | 4 | +100.0% | — |" in md
+    assert "† vs 2023-W07: — (the data starts 2023-02-15, inside it)" in md
+    assert "| 2024-01 | 1 | 100% | 100%* |" in md and "\\* partial period: 2024-02" in md
+    html = run_cli("report", path, "--format", "html").stdout
+    assert "vs 2023-W07: — (the data starts 2023-02-15, inside it)" in html and "100%*" in html
+
+
+def test_report_against_a_partial_previous_week_compares_nothing():
+    import pandas as pd
+
+    from retainkit.report import ReportOptions, build_report
+    from tests.conftest import orders_frame
+
+    # The data starts Wednesday 2024-02-07, inside W06; the report is on W07 (02-12..02-18).
+    rows = [("a", "2024-02-07", 10), ("a", "2024-02-08", 10), ("b", "2024-02-13", 10), ("a", "2024-02-14", 10),
+            ("c", "2024-02-18", 10)]
+    report = build_report(orders_frame(rows), {}, ReportOptions(), end=pd.Timestamp("2024-02-18").date())
+    assert report["period"]["label"] == "2024-W07" and not report["previous"]["comparable"]
+    headline = {item["key"]: item for item in report["headline"]}
+    assert headline["customers"]["value"] == 3 and headline["customers"]["change_previous"] is None
+    # W06's repeat rate (a: 2 orders, 100 %) is higher than W07's (0 %), but W06 is partial: no alert.
+    assert headline["repeat_customer_rate"]["value"] == 0.0 and headline["repeat_customer_rate"]["previous"] is None
+    assert headline["retention_rate"]["value"] is None  # against a partial week
+    assert report["alerts"] == []  # churn null too (no base window): never an alert from a null
+    assert report["series"]["partial"][-2:] == [True, False]
+
+
+@pytest.mark.slow
+def test_uci_report_has_no_year_ago_percentage():
+    source = need(DATA / "online-retail" / "online_retail.parquet")
+    weekly = run_cli("report", source, "--format", "json").json()
+    # Data from 2010-12-01 (a Wednesday) to 2011-12-09: 2010-W48 (11-29..12-05) is barely touched.
+    assert (weekly["period"]["label"], weekly["year_before"]["label"]) == ("2011-W48", "2010-W48")
+    assert weekly["year_before"]["reason"] == "the data starts 2010-12-01, inside it"
+    assert all(item["change_year_before"] is None for item in weekly["headline"])
+    assert all(item["change_previous"] is not None for item in weekly["headline"])  # W47 is whole
+    # December 2011 (to 2011-12-04) is the partial month of the cohort section: marked, not a collapse.
+    cohorts = weekly["cohorts"]
+    assert cohorts["partial_period"] == "2011-12"
+    assert all(row["partial"][len(cohorts["rows"]) - 1 - i] for i, row in enumerate(cohorts["rows"]))
+    monthly = run_cli("report", source, "--every", "month", "--format", "json").json()
+    assert monthly["year_before"]["reason"] == "the data starts 2010-12-01, after it ends"
+    assert all(item["change_year_before"] is None for item in monthly["headline"])
+    md = run_cli("report", source).stdout
+    rows = [line for line in md.splitlines() if line.startswith("| Customers |")]
+    assert rows and rows[0].split("|")[4].strip() == "—"
