@@ -13,8 +13,8 @@ The canonical orders frame has one row per **order** or **refund** ("events"):
 ===============  ==========================================================
 
 Every row of the input lands in exactly one bucket of :class:`DataQuality`: an order
-line, a refund row, a row without a customer, a row without a date, or a dropped
-duplicate, so ``rows`` always adds up.
+line, a refund row, a row without a customer, a row without a date, a dropped
+duplicate, or a row repeated from an earlier file (overlap), so ``rows`` always adds up.
 
 Speed: string ids become integer codes once (customer ids and order ids in two threads),
 after which every reduction is a ``bincount`` or ``ufunc.at`` over integer arrays.
@@ -34,11 +34,11 @@ import pyarrow.compute as pc
 from retainkit.amounts import read_numbers
 from retainkit.config import ReadOptions
 from retainkit.errors import RetainkitError
-from retainkit.load import RawExport
-from retainkit.parsing import NO_TIME, SECONDS_PER_DAY, DateOptions, local_seconds
+from retainkit.load import RawExport, Source
+from retainkit.parsing import MISSING_MARKERS, NO_TIME, SECONDS_PER_DAY, DateOptions, local_seconds
 
 _REFUND_ID = re.compile(r"^[Cc]\d")
-_FLOAT_ID = re.compile(r"^-?\d+\.0+$")
+_INTEGER_ID = re.compile(r"^-?\d+(?:\.0+)?$")
 
 
 @dataclass
@@ -61,6 +61,11 @@ class DataQuality:
     duplicate_rows: int = 0
     duplicate_amount: float = 0.0
     duplicates_dropped: bool = False
+    overlap_rows: int = 0
+    overlap_amount: float = 0.0
+    overlap_files: list[dict[str, object]] = field(default_factory=list)
+    empty_order_id_rows: int = 0
+    missing_markers: dict[str, dict[str, int]] = field(default_factory=dict)
     has_amount: bool = True
     decimal_marks: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -101,7 +106,9 @@ def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = Fal
     table = raw.table
     quality = DataQuality(rows=table.num_rows, duplicates_dropped=options.dedupe)
     customers, orders, referrers, products = _encode_ids(table)
-    customer_codes, customer_names = customers
+    customer_codes, customer_names, markers = customers
+    if markers:
+        quality.missing_markers["customer_id"] = markers
     read_values: dict[str, np.ndarray] = {}
     lines = _Lines(
         customer=customer_codes,
@@ -119,8 +126,9 @@ def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = Fal
     )
     has_order_id = "order_id" in table.column_names
     if has_order_id:
+        quality.empty_order_id_rows = orders[2]
         _fill_from_order(lines, raw, customer_names, quality)
-    keep = _mark_duplicates(lines, quality, drop=options.dedupe, by_order=has_order_id)
+    keep = _mark_duplicates(lines, quality, raw.sources, drop=options.dedupe, by_order=has_order_id)
     frame, is_line = _events(lines, keep, table, options, raw, quality, customer_names, referrers)
     products_frame = _product_lines(lines, is_line, customer_names, products) if product_lines and products else None
     return Normalised(frame, quality, products_frame)
@@ -148,15 +156,17 @@ def _encode_ids(table: pa.Table):
         )
         customers = customer.result()
         n = table.num_rows
-        orders = order.result() if order else (np.arange(n, dtype=np.int64), np.zeros(n, dtype=bool))
+        orders = order.result() if order else (np.arange(n, dtype=np.int64), np.zeros(n, dtype=bool), 0)
         return customers, orders, referrer.result() if referrer else None, product.result() if product else None
 
 
-def _encode_text_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index]:
-    """Codes (int32, -1 for empty) and the distinct cleaned ids they point to.
+def _encode_text_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index, dict[str, int]]:
+    """Codes (int32, -1 for empty), the distinct cleaned ids they point to, and the rows per
+    missing-value marker (``NA``, ``NULL`` … are no id, SPEC §1).
 
     Ids are stripped; empty text is no id; integer-valued floats (``17850.0``, as some
-    tools write integer ids) lose their ``.0`` when every id in the column has one.
+    tools write integer ids) lose their ``.0`` when every id in the column is an integer,
+    so ``17850`` from one file and ``17850.0`` from another are one customer.
     Exports keep a customer's lines together, so only the first value of each run of
     equal values is hashed.
     """
@@ -166,12 +176,26 @@ def _encode_text_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index]:
         names = _numeric_ids(dictionary)
     cleaned = names.astype("string").str.strip()
     nonempty = cleaned[cleaned.notna() & (cleaned != "")]
-    if len(nonempty) and nonempty.str.fullmatch(_FLOAT_ID).all():
-        cleaned = cleaned.str.replace(r"\.0+$", "", regex=True)
-    cleaned = cleaned.mask(cleaned == "")
+    if len(nonempty) and nonempty.str.fullmatch(_INTEGER_ID).all() and nonempty.str.contains(".", regex=False).any():
+        cleaned = cleaned.str.replace(r"\.0+$", "", regex=True)  # 17850.0 (a CSV) is 17850 (a Parquet file)
+    marker = cleaned.isin(MISSING_MARKERS).to_numpy(dtype=bool)
+    markers = _marker_rows(cleaned, marker, codes)
+    cleaned = cleaned.mask((cleaned == "") | marker)
     remap, uniques = pd.factorize(cleaned)  # merge ids that differed only by spaces
     lookup = np.append(remap.astype(np.int32), np.int32(-1))
-    return lookup[codes], pd.Index(uniques.astype(object), dtype=object)
+    return lookup[codes], pd.Index(uniques.astype(object), dtype=object), markers
+
+
+def _marker_rows(distinct: pd.Series, marker: np.ndarray, codes: np.ndarray) -> dict[str, int]:
+    """Rows per missing-value spelling (``NA``, ``NULL`` …) among the distinct values (SPEC §1)."""
+    if not marker.any():
+        return {}
+    rows = np.bincount(codes, minlength=len(distinct) + 1)
+    counts: dict[str, int] = {}
+    for index in np.flatnonzero(marker):
+        spelling = str(distinct.iloc[index])
+        counts[spelling] = counts.get(spelling, 0) + int(rows[index])
+    return counts
 
 
 def _numeric_ids(dictionary: pa.Array) -> pd.Series:
@@ -203,8 +227,9 @@ def _encode_runs(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     return codes, dictionary
 
 
-def _encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Order codes per row, and whether each row's id is a refund id (``C`` + digit).
+def _encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Order codes per row, whether each row's id is a refund id (``C`` + digit), and how
+    many rows had no order id (empty, or a missing-value marker: each its own order).
 
     Sorted ids (either direction, the usual export order) need no hash: each run of equal
     values is one order. Otherwise ids are dictionary-encoded. Like customer ids, ids are
@@ -224,16 +249,20 @@ def _encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         distinct_ids = encoded.dictionary
         codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     trimmed = pc.utf8_trim_whitespace(distinct_ids)
+    is_marker = pc.is_in(trimmed, pa.array(MISSING_MARKERS))
+    if pc.any(is_marker).as_py():  # NA, NULL …: no order id (SPEC §1)
+        trimmed = pc.if_else(is_marker, pa.scalar("", pa.string()), trimmed)
     if not pc.all(pc.equal(trimmed, distinct_ids)).as_py():
         remap, uniques = pd.factorize(pd.Series(trimmed.to_pandas(), dtype=object).replace("", None))
         codes = np.where(codes >= 0, np.append(remap, -1)[codes], -1)
         trimmed = pa.array(uniques, type=pa.string())
     missing = codes < 0
+    empty_rows = int(missing.sum())
     if missing.any():
         codes[missing] = len(trimmed) + np.arange(int(missing.sum()))
         trimmed = pa.concat_arrays([trimmed, pa.nulls(int(missing.sum()), pa.string())])
     is_refund_id = pc.fill_null(pc.match_substring_regex(trimmed, _REFUND_ID.pattern), False)
-    return codes, is_refund_id.to_numpy(zero_copy_only=False)[codes]
+    return codes, is_refund_id.to_numpy(zero_copy_only=False)[codes], empty_rows
 
 
 def _is_sorted(array: pa.Array) -> bool:
@@ -328,8 +357,11 @@ def _lines_already_agree(lines: _Lines) -> bool:
 # ---------------------------------------------------------------- duplicates
 
 
-def _mark_duplicates(lines: _Lines, quality: DataQuality, *, drop: bool, by_order: bool) -> np.ndarray:
+def _mark_duplicates(
+    lines: _Lines, quality: DataQuality, sources: tuple[Source, ...], *, drop: bool, by_order: bool
+) -> np.ndarray:
     """Rows to keep. Counts exact duplicates (every field read equal); drops them if asked.
+    A row repeating one of an earlier input file is overlap: always dropped, counted apart.
 
     Rows are keyed by (order code, 32-bit hash of the other fields); duplicates share an
     order, so the key is nearly sorted already and a stable argsort is close to linear.
@@ -356,13 +388,43 @@ def _mark_duplicates(lines: _Lines, quality: DataQuality, *, drop: bool, by_orde
         return keep
     candidates = np.unique(np.concatenate((order[1:][same], order[:-1][same])))
     exact = pd.DataFrame({"group": group[candidates], **{k: v[candidates] for k, v in fields.items()}})
-    repeats = candidates[exact.duplicated(keep="first").to_numpy()]
+    overlap = _overlap(exact, candidates, sources, lines, quality)
+    repeats = candidates[~overlap][exact[~overlap].duplicated(keep="first").to_numpy()]
     quality.duplicate_rows = len(repeats)
     if lines.amount is not None:
         quality.duplicate_amount = float(np.nansum(lines.amount[repeats]))
+    keep[candidates[overlap]] = False
     if drop:
         keep[repeats] = False
     return keep
+
+
+def _overlap(exact: pd.DataFrame, rows: np.ndarray, sources: tuple[Source, ...], lines: _Lines,
+             quality: DataQuality) -> np.ndarray:
+    """Rows (of the candidates ``rows``, in row order) that repeat a row of an *earlier* input
+    file, identical in every field read (SPEC §1, overlapping exports): always counted once.
+
+    Records the rows, their amount and the (file, earlier file) pairs in ``quality``.
+    """
+    if len(sources) < 2:
+        return np.zeros(len(rows), dtype=bool)
+    starts = np.array([s.first_row for s in sources])
+    file = np.searchsorted(starts, rows, side="right") - 1
+    columns = list(exact.columns)
+    first_file = pd.Series(file).groupby([exact[c].to_numpy() for c in columns], dropna=False).transform("min")
+    first_file_np = first_file.to_numpy()
+    overlap = file > first_file_np
+    if not overlap.any():
+        return overlap
+    quality.overlap_rows = int(overlap.sum())
+    if lines.amount is not None:
+        quality.overlap_amount = float(np.nansum(lines.amount[rows[overlap]]))
+    pairs = pd.DataFrame({"later": file[overlap], "earlier": first_file_np[overlap]}).value_counts(sort=False)
+    quality.overlap_files = [
+        {"file": sources[later].name, "earlier_file": sources[earlier].name, "rows": int(count)}
+        for (later, earlier), count in sorted(pairs.items())
+    ]
+    return overlap
 
 
 def _row_hash(columns, n: int) -> np.ndarray:

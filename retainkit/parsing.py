@@ -19,6 +19,8 @@ from retainkit.errors import RetainkitError
 
 Locate = Callable[[int], str]
 SECONDS_PER_DAY = 86_400
+#: Database and spreadsheet markers of a missing value in an id or date column (SPEC §1).
+MISSING_MARKERS = ("NULL", "null", "NA", "N/A", "nan", "None")
 NO_TIME = np.iinfo(np.int64).min
 
 _ISO = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$")
@@ -75,6 +77,7 @@ def _timestamp_seconds(column: pa.ChunkedArray, tz: str) -> np.ndarray:
 
 def _text_seconds(column: pa.ChunkedArray, options: DateOptions, locate: Locate) -> np.ndarray:
     codes, uniques = pd.factorize(pd.Series(column.to_pandas(), copy=False).str.strip())
+    uniques = np.where(pd.Series(uniques).isin(MISSING_MARKERS), "", uniques)  # NA, NULL …: no date
     parsed = _parse_unique_dates(pd.Series(uniques, dtype=object), options)
     bad = parsed.isna() & pd.Series(uniques).notna().to_numpy() & (pd.Series(uniques) != "").to_numpy()
     if bad.any():

@@ -6,14 +6,17 @@ the command line prints.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
+from retainkit.amounts import read_numbers
 from retainkit.config import AnalysisOptions, ReadOptions
 from retainkit.customers import (
     CustomerOptions,
@@ -24,7 +27,7 @@ from retainkit.customers import (
     segment_summary,
 )
 from retainkit.errors import RetainkitError
-from retainkit.load import RawExport, load_export
+from retainkit.load import NUMBER_FIELDS, RawExport, load_export
 from retainkit.metrics import KpiOptions, kpis_from_windows
 from retainkit.normalise import Normalised, normalise
 from retainkit.periods import orders_after, resolve_period
@@ -200,7 +203,7 @@ def inspect_export(paths: Sequence[str], options: ReadOptions) -> InspectReport:
         sources=[{"file": s.name, "format": s.kind, "rows": s.rows} for s in raw.sources],
         mapping=dict(raw.mapping.fields),
         ignored=list(raw.mapping.ignored),
-        samples=_samples(raw),
+        samples=_samples(raw, options),
     )
     try:
         data = normalise(raw, options)
@@ -212,13 +215,30 @@ def inspect_export(paths: Sequence[str], options: ReadOptions) -> InspectReport:
     return report
 
 
-def _samples(raw: RawExport) -> dict[str, list[str]]:
+def _samples(raw: RawExport, options: ReadOptions) -> dict[str, list[str]]:
+    """A few distinct values per column; numeric fields show the number each was read as
+    (``250.000 ₫ → 250000``), the decimal mark decided from the whole column (SPEC §1)."""
     head = raw.table.slice(0, SAMPLE_ROWS)
     out = {}
     for name in head.column_names:
-        values = pc.unique(head.column(name).drop_null())
-        out[name] = [str(v) for v in values.slice(0, SAMPLE_VALUES).to_pylist()]
+        values = pc.unique(head.column(name).drop_null()).slice(0, SAMPLE_VALUES)
+        texts = [str(v) for v in values.to_pylist()]
+        if name in NUMBER_FIELDS:
+            texts = _with_numbers_read(raw, name, values, texts, options)
+        out[name] = texts
     return out
+
+
+def _with_numbers_read(
+    raw: RawExport, name: str, values: pa.Array, texts: list[str], options: ReadOptions
+) -> list[str]:
+    try:
+        decimal = read_numbers(raw.table.column(name), field=name, decimal=options.decimal, locate=raw.locate).decimal
+        read = read_numbers(pa.chunked_array([values]), field=name, decimal=decimal or ".", locate=raw.locate)
+    except RetainkitError:
+        return texts  # the problem itself is reported by normalise
+    return [f"{text} → {'(empty)' if math.isnan(number) else format(number, '.15g')}"
+            for text, number in zip(texts, read.values.tolist(), strict=True)]
 
 
 def _date_range(data: Normalised) -> dict[str, str | None]:

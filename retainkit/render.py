@@ -68,6 +68,7 @@ QUALITY_LABELS: tuple[tuple[str, str, str | None], ...] = (
     ("customer_filled_rows", "Rows given their order's customer", None),
     ("date_filled_rows", "Rows given their order's date", None),
     ("duplicate_rows", "Exact duplicate rows", "duplicate_amount"),
+    ("overlap_rows", "Rows repeated from an earlier file (counted once)", "overlap_amount"),
     ("empty_amount_rows", "Rows with empty amount (read as 0)", None),
 )
 
@@ -155,8 +156,14 @@ def kpis_csv(document: Mapping[str, Any]) -> str:
     row["churn_window_days"] = document["period"]["churn_window_days"]
     row.update(document["metrics"])
     row.update(_flat_actions(document.get("act_on_this")))
-    row.update({f"dq_{k}": v for k, v in document["data_quality"].items() if k != "notes"})
+    row.update({f"dq_{k}": v for k, v in document["data_quality"].items() if not isinstance(v, list | dict)})
     return rows_csv(list(row), [list(row.values())])
+
+
+def all_notes(document: Mapping[str, Any]) -> list[str]:
+    """The period's notes (why a window was chosen, which KPIs are null and why, SPEC §2),
+    then the data-quality notes: printed under every table, listed in Markdown."""
+    return [*document["period"].get("notes", []), *document["data_quality"].get("notes", [])]
 
 
 def _flat_actions(actions: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -213,7 +220,9 @@ def kpis_markdown(document: Mapping[str, Any]) -> str:
     lines += ["", "## Data quality", "", "| | Rows | Amount |", "|---|---:|---:|"]
     for label, rows, amount in quality_rows(document["data_quality"]):
         lines.append(f"| {label} | {rows} | {amount} |")
-    lines += [f"- {note}" for note in document["data_quality"].get("notes", [])]
+    notes = all_notes(document)
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
 
 
@@ -258,7 +267,7 @@ def kpis_table(document: Mapping[str, Any]):
     for label, rows, amount in quality_rows(document["data_quality"]):
         quality.add_row(label, rows, amount)
     parts.append(quality)
-    parts += [Text(f"note: {note}", style="yellow") for note in document["data_quality"].get("notes", [])]
+    parts += [Text(f"note: {note}", style="yellow") for note in all_notes(document)]
     return Group(*parts)
 
 
@@ -267,7 +276,7 @@ def _span(window: Mapping[str, str]) -> str:
 
 
 _SHOWN_WHEN_NONZERO = ("missing_date_rows", "customer_filled_rows", "date_filled_rows", "empty_amount_rows",
-                       "duplicate_rows")
+                       "duplicate_rows", "overlap_rows")
 
 
 def quality_rows(quality: Mapping[str, Any]) -> list[tuple[str, str, str]]:
@@ -280,7 +289,19 @@ def quality_rows(quality: Mapping[str, Any]) -> list[tuple[str, str, str]]:
             label += " (dropped)" if quality.get("duplicates_dropped") else " (kept; --dedupe drops them)"
         amount = format_value(quality.get(amount_key), "money") if amount_key else ""
         rows.append((label, f"{count:,}", amount))
+        if key == "overlap_rows":
+            rows += [(f"  {pair['file']} repeats {pair['earlier_file']}", f"{pair['rows']:,}", "")
+                     for pair in quality.get("overlap_files", [])]
     return rows
+
+
+def overlap_warning(quality: Mapping[str, Any]) -> str | None:
+    """The stderr warning for rows repeated across input files (SPEC §1), or None."""
+    if not quality.get("overlap_rows"):
+        return None
+    pairs = "; ".join(f"{p['file']} repeats {p['rows']:,} rows of {p['earlier_file']}"
+                      for p in quality.get("overlap_files", []))
+    return f"{quality['overlap_rows']:,} rows repeated from an earlier file were counted once ({pairs})"
 
 
 # ---------------------------------------------------------------- writing
