@@ -8,7 +8,7 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import retainkit
@@ -89,6 +89,7 @@ def test_row_order_is_irrelevant(lines, rnd: random.Random):
 @common
 @given(exports(), st.integers(0, 100))
 def test_one_file_split_in_two_changes_nothing(lines, cut):
+    assume(len(set(lines)) == len(lines))  # a row repeated in a later file is overlap, not a duplicate
     cut = cut * len(lines) // 100
     whole = kpis_of(lines)
     split = kpis_of(lines[:cut], lines[cut:]) if 0 < cut < len(lines) else whole
@@ -152,3 +153,91 @@ def test_vip_flags_match_a_full_sort(rows, vip_top):
     expected = np.zeros(len(rows), dtype=bool)
     expected[ranked[: int(count)]] = True
     assert vip_flags(revenue, ids, vip_top).tolist() == expected.tolist()
+
+
+@common
+@given(exports(), st.integers(0, 100), st.integers(0, 100))
+def test_overlapping_files_change_no_kpi(lines, first_end, second_start):
+    """SPEC §1: exports that overlap (lines[:b] and lines[a:], a ≤ b) give the KPIs of the whole."""
+    assume(len(set(lines)) == len(lines))
+    b = max(first_end * len(lines) // 100, 1)
+    a = min(second_start * b // 100, b)
+    whole, parts = kpis_of(lines), kpis_of(lines[:b], lines[a:])
+    assert same(whole["metrics"], parts["metrics"])
+    quality = parts["data_quality"]
+    assert quality["rows"] == len(lines) + (b - a) and quality["overlap_rows"] == b - a
+    assert quality["duplicate_rows"] == 0
+
+
+BASE_KEYS = ("customers_start", "customers_lost", "retention_rate", "churn_rate", "churn_rate_net",
+             "annual_churn_rate", "churn_alert", "avg_lifespan_years", "customer_lifetime_value")
+
+
+@common
+@given(exports(), st.integers(0, 1000), st.sampled_from([None, 30, 90, 180, 365, 500]))
+def test_a_kpi_is_null_or_from_a_window_the_data_covers(lines, offset, window):
+    """SPEC §2: a KPI from a window starting before the data's first order is null, with a note."""
+    document = kpis_of(lines, end=START + timedelta(days=offset + 100),
+                       analysis=retainkit.AnalysisOptions(churn_window_days=window))
+    period, metrics = document["period"], document["metrics"]
+    data_start = date.fromisoformat(period["data_start"])
+    base_covered = data_start <= date.fromisoformat(period["base_window"]["from"])
+    current_covered = data_start <= date.fromisoformat(period["current_window"]["from"])
+    year_covered = data_start <= date.fromisoformat(period["to"]) - timedelta(days=364)
+    if not base_covered:
+        assert all(metrics[key] is None for key in BASE_KEYS) and period["notes"]
+    else:
+        assert metrics["customers_start"] is not None
+    assert (metrics["customers_end"] is None) == (not current_covered)
+    assert (metrics["annual_revenue_per_customer"] is None) == (not year_covered or metrics[
+        "annual_revenue_per_customer"] is None)
+    if not year_covered:
+        assert metrics["annual_revenue_per_customer"] is None and metrics["customer_lifetime_value"] is None
+    if window is None and base_covered:
+        assert period["churn_window_days"] in (365, 180, 90, 30)
+
+
+@st.composite
+def amounts_in_cents(draw):
+    return draw(st.lists(st.integers(-10**9, 10**9), min_size=1, max_size=20))
+
+
+def _grouped(units: int, separator: str) -> str:
+    return f"{units:,}".replace(",", separator)
+
+
+CONVENTIONS = {
+    "us": lambda c: f"{'-' if c < 0 else ''}{_grouped(abs(c) // 100, ',')}.{abs(c) % 100:02d}",
+    "european": lambda c: f"{'-' if c < 0 else ''}{_grouped(abs(c) // 100, '.')},{abs(c) % 100:02d}",
+    "french": lambda c: f"{'-' if c < 0 else ''}{_grouped(abs(c) // 100, chr(0x202F))},{abs(c) % 100:02d} €",
+    "swiss": lambda c: f"{'-' if c < 0 else ''}{_grouped(abs(c) // 100, chr(39))}.{abs(c) % 100:02d}",
+    "accounting": lambda c: (f"(${_grouped(abs(c) // 100, ',')}.{abs(c) % 100:02d})" if c < 0
+                             else f"${_grouped(c // 100, ',')}.{c % 100:02d}"),
+    "plain": lambda c: f"{'-' if c < 0 else ''}{abs(c) // 100}.{abs(c) % 100:02d}",
+}
+
+
+@common
+@given(amounts_in_cents(), st.sampled_from(sorted(CONVENTIONS)))
+def test_each_convention_reads_to_the_same_cents(cents, convention):
+    """SPEC §1: with settling evidence (two decimals), every convention reads to the same cents."""
+    import pyarrow as pa
+
+    from retainkit.amounts import read_numbers
+
+    texts = [CONVENTIONS[convention](c) for c in cents]
+    values = read_numbers(pa.chunked_array([texts]), field="amount", decimal=None, locate=str).values
+    assert [round(v * 100) for v in values] == cents
+
+
+@common
+@given(st.lists(st.integers(1, 10**7), min_size=1, max_size=20))
+def test_dong_amounts_read_as_whole_dong(amounts):
+    """SPEC §1: ₫ has no minor unit, so a lone mark groups thousands: 250.000 ₫ is 250000."""
+    import pyarrow as pa
+
+    from retainkit.amounts import read_numbers
+
+    texts = [f"{_grouped(a * 1000, '.')} ₫" for a in amounts]
+    values = read_numbers(pa.chunked_array([texts]), field="amount", decimal=None, locate=str).values
+    assert values.tolist() == [a * 1000 for a in amounts]
