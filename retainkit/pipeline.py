@@ -148,7 +148,11 @@ def prediction_report(
     penalizer: float = 0.0,
 ):
     """BG/NBD + Gamma-Gamma (SPEC §6) as of ``end``; with ``holdout``, fit before it and
-    compare predicted with actual repeat purchases from it to ``end``."""
+    compare predicted with actual repeat purchases from it to ``end``.
+
+    Orders without amounts (no ``amount`` column) get the purchase model alone: P(alive)
+    and expected purchases, expected order value and CLV null, and ``notes`` saying why.
+    """
     try:
         from retainkit.models.predict import PredictOptions, predict, predict_with_holdout
     except ImportError:  # pragma: no cover - depends on the install

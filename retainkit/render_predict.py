@@ -1,4 +1,5 @@
-"""``retainkit predict`` output: fitted parameters, totals, holdout check, customer table."""
+"""``retainkit predict`` output: fitted parameters, totals, holdout check, customer table,
+and the notes saying why a column is null (SPEC §6, §7)."""
 
 from __future__ import annotations
 
@@ -13,23 +14,30 @@ from retainkit.render_frames import frame_records, frame_table
 
 
 def prediction_document(result: Prediction, customers: pd.DataFrame) -> dict[str, Any]:
+    """The JSON document: both fits (``gamma_gamma`` null without amounts), totals, the
+    holdout check, ``notes`` (a list, empty when nothing needs saying) and the customers."""
     return clean({
         "schema_version": 1,
         "bgnbd": result.bgnbd.as_dict(),
         "gamma_gamma": result.gamma_gamma.as_dict() if result.gamma_gamma else None,
         "totals": result.totals,
         "holdout": result.holdout,
+        "notes": list(result.notes),
         "customers": {"columns": list(customers.columns), "rows": list(frame_records(customers))},
     })
 
 
 def prediction_json(result: Prediction, customers: pd.DataFrame) -> str:
+    """:func:`prediction_document` as one line of strict JSON (no NaN)."""
     return json.dumps(prediction_document(result, customers), ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def prediction_table(result: Prediction, customers: pd.DataFrame):
+    """Rich renderables: fitted models and totals, the holdout check, the customers, then
+    one ``note:`` line per note."""
     from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
     parts: list[Any] = []
     fit = Table(title="Fitted models", title_justify="left", title_style="bold", show_header=False, box=None,
@@ -64,4 +72,5 @@ def prediction_table(result: Prediction, customers: pd.DataFrame):
         parts.append(f"Per customer: mean absolute error {h['mean_absolute_error']:.3f}, correlation "
                      f"{format_value(h['correlation'], 'number')}")
     parts.append(frame_table(customers, title="Customers", limit=20))
+    parts += [Text(f"note: {note}", style="yellow") for note in result.notes]
     return Group(*parts)

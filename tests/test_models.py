@@ -18,9 +18,10 @@ from retainkit.models.bgnbd import (
     probability_no_purchase,
 )
 from retainkit.models.gammagamma import GammaGammaParams, expected_order_value
-from retainkit.models.predict import PredictOptions, clv
+from retainkit.models.predict import NO_AMOUNTS, PredictOptions, clv
 from retainkit.models.summary import summarise
 from retainkit.periods import day_number
+from retainkit.pipeline import read_orders
 from tests.conftest import DATA, need, orders_frame, run_cli, write_csv
 
 PUBLISHED = BgNbdParams(0.243, 4.414, 0.793, 2.426)
@@ -50,6 +51,47 @@ def test_summary_counts_purchase_days_and_nets_refunds():
     assert s.loc["c", "monetary_value"] == 3.0  # the refund on the 22nd belongs to the 20th, the first day
 
 
+def test_summary_counts_calendar_days_not_orders_nor_hours(tmp_path):
+    # SPEC §6: frequency = distinct purchase days − 1; recency = first → last purchase day;
+    # T = first purchase day → `to`. Worked by hand, in days (--time-unit 1):
+    #   a: 2024-03-01 (00:05, 00:11 and 23:50: one day), 03-02 00:04 (a new day, 14 min later),
+    #      03-11, and a refund alone on 03-20 (not a purchase day)
+    #      → purchase days 03-01, 03-02, 03-11: frequency 2, recency 10, T 31-03 − 03-01 = 30
+    #      → repeat days' values (25 + 40 − 15) / 2 = 25 (the refund nets on 03-11)
+    #   b: two orders six minutes apart on 03-05 → frequency 0, recency 0, T 26
+    path = write_csv(tmp_path / "orders.csv", """
+customer_id,order_date,amount
+a,2024-03-01 00:05,10
+a,2024-03-01 00:11,5
+a,2024-03-01 23:50,7
+a,2024-03-02 00:04,25
+a,2024-03-11 12:00,40
+a,2024-03-20 09:00,-15
+b,2024-03-05 10:00,30
+b,2024-03-05 10:06,30
+""")
+    summary = summarise(read_orders(str(path)).orders, end_day=day_number(date(2024, 3, 31)), time_unit_days=1)
+    rows = summary.frame.set_index("customer_id")[["frequency", "recency", "T", "monetary_value"]]
+    assert rows.loc["a"].tolist() == [2, 10.0, 30.0, 25.0]
+    assert rows.loc["b"].iloc[:3].tolist() == [0, 0.0, 26.0] and np.isnan(rows.loc["b", "monetary_value"])
+    assert summary.has_amounts and summary.unplaced_refunds == 0
+
+
+def test_summary_before_1970_keeps_customers_and_days_apart():
+    # Day numbers are negative before 1970-01-01; each (customer, day) key must decode back.
+    rows = [("a", "1969-12-20", 1), ("a", "1969-12-20", 2), ("a", "1970-01-03", 3), ("b", "1969-12-30", 4)]
+    s = summarise(orders_frame(rows), end_day=day_number(date(1970, 1, 10)), time_unit_days=1).frame
+    assert s[["customer_id", "frequency", "recency", "T", "monetary_value"]].fillna(-1).values.tolist() == [
+        ["a", 1, 14.0, 21.0, 3.0], ["b", 0, 0.0, 11.0, -1]]
+
+
+def test_summary_without_amounts_has_no_monetary_value():
+    frame = orders_frame([("a", "2024-01-01", 0), ("a", "2024-01-08", 0), ("b", "2024-01-03", 0)])
+    summary = summarise(frame.drop(columns="amount"), end_day=day_number(date(2024, 1, 15)), time_unit_days=7)
+    assert not summary.has_amounts and summary.frame["monetary_value"].isna().all()
+    assert summary.frame["frequency"].tolist() == [1, 0]
+
+
 def test_summary_ignores_purchases_after_the_end_and_time_units():
     rows = [("a", "2024-01-01", 1), ("a", "2024-01-11", 1), ("a", "2024-03-01", 1)]
     s = summarise(orders_frame(rows), end_day=day_number(date(2024, 1, 31)), time_unit_days=1).frame
@@ -75,10 +117,43 @@ def test_factorised_likelihood_equals_the_direct_one():
 
 
 def test_fit_on_the_published_summary():
+    from retainkit.models.bgnbd import _Factorised
+
     summary = pd.read_csv(need(DATA / "cdnow" / "cdnow_customers_summary.csv"))
-    fit = fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
+    x, t_x, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    fit = fit_bgnbd(x, t_x, T)
     assert sig3(fit.r, 0.2426) and sig3(fit.alpha, 4.4136) and sig3(fit.a, 0.7929) and sig3(fit.b, 2.4259)
     assert round(fit.log_likelihood, 2) == -9582.43
+    # This summary's recency and T are rounded to 0.01 week, which moves the maximum to
+    # α 4.41353, b 2.42575 (lifetimes reports the same): a true maximum — flat gradient, and a
+    # likelihood at least that of the paper's figures, which were fit on exact days.
+    terms = _Factorised(x, t_x, T, np.ones(len(x)))
+    ll, gradient = terms.log_likelihood_and_gradient(fit.r, fit.alpha, fit.a, fit.b)
+    assert [round(v, 4) for v in (fit.r, fit.alpha, fit.a, fit.b)] == [0.2426, 4.4135, 0.7929, 2.4258]
+    assert np.abs(gradient).max() / len(x) < 1e-7
+    assert ll >= terms.log_likelihood(0.2426, 4.4136, 0.7929, 2.4259)
+
+
+def test_analytic_gradients_equal_finite_differences():
+    from scipy import optimize
+
+    from retainkit.models.bgnbd import _Factorised
+    from retainkit.models.gammagamma import _SpendTerms
+
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 9, 400).astype(float)
+    T = rng.uniform(10, 40, 400).round(2)
+    t_x = np.where(x > 0, T * rng.uniform(0, 1, 400), 0).round(2)
+    terms = _Factorised(x, t_x, T, rng.integers(1, 4, 400).astype(float))
+    for params in ([0.3, 5.0, 0.8, 2.0], [2.0, 80.0, 3.0, 15.0], [0.05, 0.5, 0.2, 40.0]):
+        theta = np.log(params)
+        numeric = optimize.approx_fprime(theta, lambda z: terms.log_likelihood(*np.exp(z)), 1e-7)
+        assert np.allclose(terms.log_likelihood_and_gradient(*params)[1], numeric, rtol=1e-5, atol=1e-4)
+    spend = _SpendTerms(x[x > 0], rng.gamma(2.0, 20.0, int((x > 0).sum())))
+    for params in ([6.25, 3.74, 15.44], [1.0, 1.0, 30.0]):
+        numeric = optimize.approx_fprime(np.log(params), lambda z: spend.log_likelihood_and_gradient(*np.exp(z))[0],
+                                         1e-7)
+        assert np.allclose(spend.log_likelihood_and_gradient(*params)[1], numeric, rtol=1e-5, atol=1e-4)
 
 
 def test_expected_purchases_match_the_textbook_formula_and_stay_finite():
@@ -125,6 +200,14 @@ def test_a_diverging_fit_is_a_clear_error(tmp_path):
     assert "BG/NBD" in run.stderr and "--penalizer" in run.stderr and "Traceback" not in run.stderr
 
 
+def test_a_fit_where_everyone_drops_out_alike_is_a_clear_error(tmp_path):
+    # Ten customers whose dropout after a purchase looks the same for all: the likelihood
+    # rises without end as a, b → ∞ at a fixed ratio. One line, and what to try.
+    run = run_cli("predict", write_csv(tmp_path / "x.csv", TINY))
+    assert run.code == 2 and run.stderr.startswith("retainkit: error: the purchase model (BG/NBD) did not converge")
+    assert "--penalizer" in run.stderr and len(run.stderr.splitlines()) == 1
+
+
 def test_spend_that_nets_to_zero_is_a_clear_error(tmp_path):
     # CDNOW's purchases (BG/NBD fits them) with every repeat purchase worth nothing.
     sample = pd.read_csv(need(DATA / "cdnow" / "cdnow_sample.csv"), dtype={"customer_id": str})
@@ -137,6 +220,81 @@ def test_spend_that_nets_to_zero_is_a_clear_error(tmp_path):
     assert run.stderr.strip() == (
         "retainkit: error: 0 repeat buyers with a positive mean order value: too few to fit the spend model "
         "— check the amount column (refunds net to ≤ 0?) or use a longer period")
+
+
+# ---------------------------------------------------------------- without amounts
+
+TINY = """
+customer_id,order_date,amount
+a,2024-01-02,20
+a,2024-01-09,35
+a,2024-01-16,15
+a,2024-01-23,30
+a,2024-01-30,25
+b,2024-01-05,40
+b,2024-03-05,60
+b,2024-05-06,50
+b,2024-07-04,45
+b,2024-09-03,70
+b,2024-11-04,55
+b,2024-12-20,65
+c,2024-01-10,10
+d,2024-02-01,80
+d,2024-02-15,20
+e,2024-03-01,30
+f,2024-01-20,15
+f,2024-06-20,25
+f,2024-12-18,35
+g,2024-04-01,50
+h,2024-02-10,12
+h,2024-02-12,18
+h,2024-02-13,30
+h,2024-02-20,22
+i,2024-05-15,45
+j,2024-01-03,60
+j,2024-12-30,40
+"""
+NO_AMOUNT = "\n".join(line.rsplit(",", 1)[0] for line in TINY.strip().splitlines())
+
+
+def _rows(document: dict) -> dict[str, dict]:
+    columns = document["customers"]["columns"]
+    return {row[0]: dict(zip(columns, row, strict=True)) for row in document["customers"]["rows"]}
+
+
+def test_predict_without_amounts_runs_the_purchase_model(tmp_path):
+    # Issue 8 item 7: no amount column (nor quantity × price) → BG/NBD alone; spend and CLV
+    # null with a note saying why, in JSON, table and csv. (--penalizer: ten customers
+    # cannot pin the dropout mixing down, see the test above.)
+    with_amounts, without = write_csv(tmp_path / "a.csv", TINY), write_csv(tmp_path / "b.csv", NO_AMOUNT)
+    options = ("--penalizer", "0.01", "--format", "json")
+    run = run_cli("predict", without, *options)
+    assert run.code == 0, run.stderr
+    document, reference = run.json(), run_cli("predict", with_amounts, *options).json()
+    assert document["notes"] == [NO_AMOUNTS] and reference["notes"] == []
+    assert "--amount" in NO_AMOUNTS and "amount column" in NO_AMOUNTS
+    assert document["gamma_gamma"] is None and document["bgnbd"] == reference["bgnbd"]
+    assert document["totals"]["expected_revenue"] is None and document["totals"]["clv"] is None
+    assert document["totals"]["expected_purchases"] == reference["totals"]["expected_purchases"]
+    rows, expected = _rows(document), _rows(reference)
+    assert len(rows) == 10 and rows.keys() == expected.keys()
+    for customer, row in rows.items():
+        assert row["monetary_value"] is None and row["expected_order_value"] is None and row["clv"] is None
+        assert (row["p_alive"], row["expected_purchases"]) == (expected[customer]["p_alive"],
+                                                                expected[customer]["expected_purchases"])
+        assert expected[customer]["clv"] is not None
+    # Hand-checkable shape: a (weekly for a month, gone for 11 months) is almost surely
+    # lost; c (one order, never a repeat) is alive by the model's definition.
+    assert rows["a"]["p_alive"] < 0.01 and rows["c"]["p_alive"] == 1.0 and rows["b"]["p_alive"] > 0.5
+
+    table = run_cli("predict", without, "--penalizer", "0.01")
+    assert table.code == 0 and "note: expected_order_value and clv are null" in " ".join(table.stdout.split())
+    csv = run_cli("predict", without, "--penalizer", "0.01", "--format", "csv").stdout.splitlines()
+    assert csv[0].endswith("monetary_value,p_alive,expected_purchases,expected_order_value,clv")
+    cells = [line.split(",") for line in csv[1:]]
+    assert len(cells) == 10 and all(c[4] == c[7] == c[8] == "" and c[5] and c[6] for c in cells)
+    holdout = run_cli("predict", without, "--penalizer", "0.01", "--holdout", "2024-07-01", "--format", "json")
+    assert holdout.code == 0 and holdout.json()["notes"] == [NO_AMOUNTS] and holdout.json()["holdout"]
 
 
 # ---------------------------------------------------------------- Gamma-Gamma and CLV
@@ -170,8 +328,10 @@ def test_cdnow_calibration_reproduces_the_published_fits():
     assert run.code == 0, run.stderr
     document = run.json()
     bg, gg = document["bgnbd"], document["gamma_gamma"]
-    assert sig3(bg["r"], 0.2426) and sig3(bg["alpha"], 4.4136) and sig3(bg["a"], 0.7929) and sig3(bg["b"], 2.4259)
+    # Fader, Hardie & Lee (2005): r 0.2426, α 4.4136, a 0.7929, b 2.4259, LL −9582.43 — to 4 decimals.
+    assert [round(bg[k], 4) for k in ("r", "alpha", "a", "b")] == [0.2426, 4.4136, 0.7929, 2.4259]
     assert round(bg["log_likelihood"], 2) == -9582.43 and bg["customers"] == 2357
+    assert document["notes"] == []
     assert gg["customers"] == 946 and sig3(gg["p"], 6.25) and sig3(gg["q"], 3.74) and sig3(gg["gamma"], 15.44)
     holdout = document["holdout"]
     assert holdout["holdout_days"] == 273 and holdout["actual_total"] > 0
@@ -179,7 +339,12 @@ def test_cdnow_calibration_reproduces_the_published_fits():
     assert sum(g["customers"] for g in holdout["by_frequency"]) == 2357
     assert len(document["customers"]["rows"]) == 3
     table = run_cli("predict", path, "--amount", "dollar_value", "--holdout", "1997-10-01").stdout
-    assert "0.2426, 4.4136" in table and "Holdout" in table
+    assert "0.2426, 4.4136" in table and "0.7929, 2.4259" in table and "Holdout" in table
+    # The same purchases read without their amounts: the same purchase model, no spend.
+    bare = run_cli("predict", path, "--holdout", "1997-10-01", "--format", "json", "--sort", "customer_id")
+    assert bare.code == 0, bare.stderr
+    assert [round(bare.json()["bgnbd"][k], 4) for k in ("r", "alpha", "a", "b")] == [0.2426, 4.4136, 0.7929, 2.4259]
+    assert bare.json()["gamma_gamma"] is None and bare.json()["notes"] == [NO_AMOUNTS]
 
 
 def test_predict_csv_export_and_bad_holdout(tmp_path):

@@ -42,7 +42,12 @@ def log_likelihood(params: GammaGammaParams, x: np.ndarray, mean_value: np.ndarr
 
 
 def fit_gamma_gamma(x: np.ndarray, mean_value: np.ndarray, *, penalizer: float = 0.0) -> GammaGammaParams:
-    """Fit on the repeat buyers (x > 0) whose mean value is positive; the others are counted."""
+    """Fit on the repeat buyers (x > 0) whose mean value is positive; the others are counted.
+
+    Maximum likelihood on log-parameters with the analytic gradient
+    (:meth:`_SpendTerms.log_likelihood_and_gradient`) and the optimiser of
+    :func:`retainkit.models.bgnbd._minimise`; ``penalizer`` adds ``penalizer · (p² + q² + γ²)``.
+    """
     x = np.asarray(x, dtype=np.float64)
     mean_value = np.asarray(mean_value, dtype=np.float64)
     repeat = x > 0
@@ -55,24 +60,60 @@ def fit_gamma_gamma(x: np.ndarray, mean_value: np.ndarray, *, penalizer: float =
         )
     from retainkit.models.bgnbd import _minimise
 
-    ux, um = x[usable], mean_value[usable]
-    xs, xi = np.unique(ux, return_inverse=True)  # gammaln once per distinct x
-    log_m, log_x = np.log(um), np.log(ux)
+    terms = _SpendTerms(x[usable], mean_value[usable])
+    scale = 1.0 / terms.customers  # per-customer objective, as for BG/NBD
 
-    def objective(theta: np.ndarray) -> float:
-        p, q, g = np.exp(theta)
-        per_x = (special.gammaln(p * xs + q) - special.gammaln(p * xs))[xi]
-        ll = (per_x - special.gammaln(q) + q * np.log(g) + (p * ux - 1) * log_m + p * ux * log_x
-              - (p * ux + q) * np.log(g + ux * um))
-        return -float(np.sum(ll)) + penalizer * float(np.sum(np.exp(theta) ** 2))
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        params = np.exp(theta)
+        ll, gradient = terms.log_likelihood_and_gradient(*params)
+        penalty = penalizer * params**2
+        return scale * (-ll + float(penalty.sum())), scale * (-gradient + 2 * penalty)
 
-    result = _minimise(objective, [np.log([1.0, 1.0, max(float(np.mean(um)), 1e-6)]), np.zeros(3)])
-    p, q, g = np.exp(result.x)
-    if not np.isfinite(result.fun) or max(p, q, g) > 1e8:
+    result = _minimise(objective, [np.log([1.0, 1.0, max(float(np.mean(terms.m)), 1e-6)]), np.zeros(3)], _ran_off)
+    if result is None or _ran_off(result.x):
         raise RetainkitError("the spend model (Gamma-Gamma) did not converge",
                              "try --penalizer 0.001, or a longer period with more repeat buyers")
-    ll = float(np.sum(log_likelihood(GammaGammaParams(p, q, g), ux, um)))
-    return GammaGammaParams(float(p), float(q), float(g), ll, int(usable.sum()), left_out)
+    p, q, g = np.exp(result.x)
+    ll = float(np.sum(log_likelihood(GammaGammaParams(p, q, g), terms.x, terms.m)))
+    return GammaGammaParams(float(p), float(q), float(g), ll, terms.customers, left_out)
+
+
+EXTREME = 1e8  # a fitted p, q or γ beyond this is the optimiser running off, not an estimate
+
+
+def _ran_off(theta: np.ndarray) -> bool:
+    """True when log-parameters ``theta`` are not finite or a parameter exceeds :data:`EXTREME`."""
+    return not np.all(np.isfinite(theta)) or bool(np.any(np.exp(theta) > EXTREME))
+
+
+class _SpendTerms:
+    """The Gamma-Gamma log-likelihood of the usable repeat buyers, with ln Γ and ψ of px
+    computed once per distinct x."""
+
+    def __init__(self, x: np.ndarray, m: np.ndarray) -> None:
+        self.x, self.m, self.customers = x, m, len(x)
+        self.xs, self.xi = np.unique(x, return_inverse=True)
+        self.log_m, self.log_x = np.log(m), np.log(x)
+
+    def log_likelihood_and_gradient(self, p: float, q: float, g: float) -> tuple[float, np.ndarray]:
+        """Σ ln f(m̄ | p, q, γ, x) (:func:`log_likelihood`) and its gradient with respect to
+        (ln p, ln q, ln γ); with L = ln(γ + x·m̄) and ψ the digamma:
+
+            ∂/∂p = x · [ψ(px+q) − ψ(px) + ln m̄ + ln x − L]
+            ∂/∂q = ψ(px+q) − ψ(q) + ln γ − L
+            ∂/∂γ = q/γ − (px+q)/(γ + x·m̄)
+        """
+        x, xs, xi = self.x, self.xs, self.xi
+        px = p * x
+        log_rate = np.log(g + x * self.m)
+        ll = ((special.gammaln(p * xs + q) - special.gammaln(p * xs))[xi] - special.gammaln(q) + q * np.log(g)
+              + (px - 1) * self.log_m + px * self.log_x - (px + q) * log_rate)
+        psi_sum = special.digamma(p * xs + q)[xi]
+        d_p = x * (psi_sum - special.digamma(p * xs)[xi] + self.log_m + self.log_x - log_rate)
+        d_q = psi_sum - special.digamma(q) + np.log(g) - log_rate
+        d_g = q / g - (px + q) / (g + x * self.m)
+        gradient = np.array([p, q, g]) * np.array([d_p.sum(), d_q.sum(), d_g.sum()])
+        return float(ll.sum()), gradient
 
 
 def expected_order_value(params: GammaGammaParams, x: np.ndarray, mean_value: np.ndarray) -> np.ndarray:

@@ -3,6 +3,10 @@
 CLV over a horizon: Σ over months m (30.4375 days) of expected purchases in month m ×
 expected order value × margin, discounted by (1 + rate/12)^−m (an annual rate compounded
 monthly); the last month is cut at the horizon.
+
+Without amounts (no amount column, nor quantity × unit price) only the purchase model
+runs: P(alive) and expected purchases are computed, expected order value and CLV are null,
+and :data:`NO_AMOUNTS` says why in ``Prediction.notes``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from retainkit.models.summary import Summary, purchase_days_between, summarise
 
 DAYS_PER_MONTH = 30.4375
 FREQUENCY_GROUPS = 7  # holdout comparison: 0, 1, …, 6 and "7+" repeat purchases
+NO_AMOUNTS = ("expected_order_value and clv are null: the export has no amount column (nor quantity × unit price), "
+              "so the spend model (Gamma-Gamma) cannot be fit; p_alive and expected_purchases need only the order "
+              "dates — name the amount column with --amount (or --quantity and --price) to get spend and CLV")
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class Prediction:
     customers: pd.DataFrame
     totals: dict[str, Any]
     holdout: dict[str, Any] | None = None
+    notes: tuple[str, ...] = ()  # why a column or total is null, and what to do
 
 
 def clv(bg: BgNbdParams, value: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
@@ -55,7 +63,9 @@ def clv(bg: BgNbdParams, value: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: n
 
 
 def predict(summary: Summary, options: PredictOptions) -> Prediction:
-    """Fit both models on ``summary`` and predict every customer over the horizon."""
+    """Fit BG/NBD on ``summary`` — and Gamma-Gamma when it has amounts — and predict every
+    customer over the horizon (SPEC §6). Without amounts, spend and CLV are NaN, the spend
+    totals None, and ``notes`` says why."""
     f = summary.frame
     x, t_x, T = f["frequency"].to_numpy(float), f["recency"].to_numpy(float), f["T"].to_numpy(float)
     bg = fit_bgnbd(x, t_x, T, penalizer=options.penalizer)
@@ -65,9 +75,7 @@ def predict(summary: Summary, options: PredictOptions) -> Prediction:
     ux, ut, uT = rows.T
     back = back.ravel()
     purchases = expected_purchases(bg, horizon, ux, ut, uT)[back]
-    has_money = f["monetary_value"].notna().any()
-    gg = fit_gamma_gamma(x, f["monetary_value"].to_numpy(float), penalizer=options.penalizer) if has_money else None
-    value = expected_order_value(gg, x, f["monetary_value"].to_numpy(float)) if gg else np.full(len(x), np.nan)
+    gg, value = _spend(summary, x, options)
     table = f[["customer_id", "frequency", "recency", "T", "monetary_value"]].copy()
     table["p_alive"] = probability_alive(bg, ux, ut, uT)[back]
     table["expected_purchases"] = purchases
@@ -81,7 +89,18 @@ def predict(summary: Summary, options: PredictOptions) -> Prediction:
         "clv": float(np.nansum(table["clv"])) if gg else None,
         "expected_alive": float(table["p_alive"].sum()),
     }
-    return Prediction(bg, gg, table, totals)
+    notes = () if summary.has_amounts else (NO_AMOUNTS,)
+    return Prediction(bg, gg, table, totals, notes=notes)
+
+
+def _spend(summary: Summary, x: np.ndarray, options: PredictOptions) -> tuple[GammaGammaParams | None, np.ndarray]:
+    """The Gamma-Gamma fit and each customer's expected order value E[M | p, q, γ, m̄, x];
+    (None, NaN for all) when the orders had no amounts."""
+    money = summary.frame["monetary_value"].to_numpy(float)
+    if not summary.has_amounts or not np.isfinite(money).any():
+        return None, np.full(len(x), np.nan)
+    gg = fit_gamma_gamma(x, money, penalizer=options.penalizer)
+    return gg, expected_order_value(gg, x, money)
 
 
 def predict_with_holdout(orders: pd.DataFrame, *, holdout_day: int, end_day: int,
@@ -112,4 +131,4 @@ def predict_with_holdout(orders: pd.DataFrame, *, holdout_day: int, end_day: int
         "correlation": correlation,
         "by_frequency": by_group,
     }
-    return Prediction(result.bgnbd, result.gamma_gamma, table, result.totals, holdout)
+    return Prediction(result.bgnbd, result.gamma_gamma, table, result.totals, holdout, result.notes)

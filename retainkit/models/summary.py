@@ -5,6 +5,8 @@ purchase. frequency = distinct purchase days − 1; recency = days from the firs
 purchase day; T = days from the first purchase day to ``end``; both divided by
 ``time_unit_days``. The monetary value is the mean net value of the repeat purchase days
 (every day after the first); a refund counts on the latest purchase day on or before it.
+Without an amount column (SPEC §1: neither amount nor quantity × unit price) the monetary
+value is NaN for everyone: the purchase model needs only the days.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import pandas as pd
 
 from retainkit.reductions import distinct
 
-_SPREAD = np.int64(1 << 32)  # customer code × spread + day number: one sortable key
+_SPREAD = np.int64(1 << 32)  # customer code × spread + (day number + offset): one sortable key
+_OFFSET = np.int64(1 << 31)  # day numbers are signed (before 1970 < 0); the key's day part is not
 
 
 @dataclass(frozen=True)
@@ -26,12 +29,24 @@ class Summary:
     ``frame`` columns: ``customer_id``, ``frequency``, ``recency``, ``T`` (in time units),
     ``monetary_value`` (NaN when frequency is 0), ``first_purchase_day``.
     ``unplaced_refunds``: refunds dated before the customer's first purchase (left out).
+    ``has_amounts``: False when the orders had no ``amount`` column (monetary value all NaN).
     """
 
     frame: pd.DataFrame
     end_day: int
     time_unit_days: float
     unplaced_refunds: int
+    has_amounts: bool = True
+
+
+def _key(customer: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """One int64 per (customer code, day number), sorting by customer then day."""
+    return customer * _SPREAD + (day + _OFFSET)
+
+
+def _unkey(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(customer code, day number) back from :func:`_key`."""
+    return keys // _SPREAD, keys % _SPREAD - _OFFSET
 
 
 def summarise(orders: pd.DataFrame, *, end_day: int, time_unit_days: float = 7.0) -> Summary:
@@ -49,16 +64,17 @@ def summarise(orders: pd.DataFrame, *, end_day: int, time_unit_days: float = 7.0
     customer = orders["customer_id"].cat.codes.to_numpy().astype(np.int64)
     day = orders["order_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
     refund = orders["is_refund"].to_numpy()
-    amount = orders["amount"].to_numpy() if "amount" in orders else np.zeros(len(day))
+    has_amounts = "amount" in orders
+    amount = orders["amount"].to_numpy() if has_amounts else np.zeros(len(day))
     upto = day <= end_day
     buys = ~refund & upto
 
-    keys, _ = distinct(customer[buys] * _SPREAD + day[buys])  # purchase days, sorted by customer then day
-    owner, when = keys // _SPREAD, keys % _SPREAD
-    value = np.bincount(np.searchsorted(keys, customer[buys] * _SPREAD + day[buys]), weights=amount[buys],
+    keys, _ = distinct(_key(customer[buys], day[buys]))  # purchase days, sorted by customer then day
+    owner, when = _unkey(keys)
+    value = np.bincount(np.searchsorted(keys, _key(customer[buys], day[buys])), weights=amount[buys],
                         minlength=len(keys))
     refunds = refund & upto
-    at = np.searchsorted(keys, customer[refunds] * _SPREAD + day[refunds], side="right") - 1
+    at = np.searchsorted(keys, _key(customer[refunds], day[refunds]), side="right") - 1
     placed = (at >= 0) & (owner[np.maximum(at, 0)] == customer[refunds])
     value += np.bincount(at[placed], weights=amount[refunds][placed], minlength=len(keys))
 
@@ -69,7 +85,7 @@ def summarise(orders: pd.DataFrame, *, end_day: int, time_unit_days: float = 7.0
     frequency = days_per_customer - 1
     repeat_value = np.add.reduceat(value, starts) - value[starts] if len(keys) else np.zeros(0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(frequency > 0, repeat_value / np.maximum(frequency, 1), np.nan)
+        monetary = np.where((frequency > 0) & has_amounts, repeat_value / np.maximum(frequency, 1), np.nan)
     names = orders["customer_id"].cat.categories.to_numpy(dtype=object)
     frame = pd.DataFrame(
         {
@@ -81,7 +97,7 @@ def summarise(orders: pd.DataFrame, *, end_day: int, time_unit_days: float = 7.0
             "first_purchase_day": first_day,
         }
     )
-    return Summary(frame, end_day, time_unit_days, int((~placed).sum()))
+    return Summary(frame, end_day, time_unit_days, int((~placed).sum()), has_amounts)
 
 
 def purchase_days_between(orders: pd.DataFrame, customer_ids: pd.Series, *, after_day: int, end_day: int) -> np.ndarray:
@@ -89,7 +105,7 @@ def purchase_days_between(orders: pd.DataFrame, customer_ids: pd.Series, *, afte
     customer = orders["customer_id"].cat.codes.to_numpy().astype(np.int64)
     day = orders["order_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
     window = ~orders["is_refund"].to_numpy() & (day > after_day) & (day <= end_day)
-    keys, _ = distinct(customer[window] * _SPREAD + day[window])
-    counts = np.bincount(keys // _SPREAD, minlength=len(orders["customer_id"].cat.categories))
+    keys, _ = distinct(_key(customer[window], day[window]))
+    counts = np.bincount(_unkey(keys)[0], minlength=len(orders["customer_id"].cat.categories))
     codes = orders["customer_id"].cat.categories.get_indexer(customer_ids)
     return counts[codes]
