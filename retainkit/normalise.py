@@ -109,6 +109,9 @@ def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = Fal
     customer_codes, customer_names, markers = customers
     if markers:
         quality.missing_markers["customer_id"] = markers
+    date_markers = _text_markers(table.column("order_date"))
+    if date_markers:
+        quality.missing_markers["order_date"] = date_markers
     read_values: dict[str, np.ndarray] = {}
     lines = _Lines(
         customer=customer_codes,
@@ -184,6 +187,15 @@ def _encode_text_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index, dic
     remap, uniques = pd.factorize(cleaned)  # merge ids that differed only by spaces
     lookup = np.append(remap.astype(np.int32), np.int32(-1))
     return lookup[codes], pd.Index(uniques.astype(object), dtype=object), markers
+
+
+def _text_markers(column: pa.ChunkedArray) -> dict[str, int]:
+    """Rows per missing-value spelling in a text column (SPEC §1); {} for typed columns."""
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return {}
+    trimmed = pc.utf8_trim_whitespace(column)
+    found = pc.filter(trimmed, pc.is_in(trimmed, pa.array(MISSING_MARKERS)))
+    return {str(row["values"]): int(row["counts"]) for row in pc.value_counts(found).to_pylist()}
 
 
 def _marker_rows(distinct: pd.Series, marker: np.ndarray, codes: np.ndarray) -> dict[str, int]:

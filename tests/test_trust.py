@@ -269,3 +269,20 @@ def test_same_day_orders_alone_are_no_rhythm(tmp_path):
     rows = customer_rows(path)
     assert rows["C"]["orders"] == 2 and rows["C"]["purchase_days"] == 1
     assert rows["C"]["at_risk"] is False and rows["C"]["avg_days_between_orders"] is None
+
+
+# ---------------------------------------------------------------- missing-value markers (SPEC §1)
+
+
+def test_missing_markers_are_missing_and_each_spelling_counted(tmp_path):
+    # Customer NA and null are no customer (2 rows, 5 + 7); date NULL is no date (1 row); order id
+    # N/A makes its row an order of its own.
+    text = ("order_id,customer,date,amount\n1,A,2024-01-01,10\n2,NA,2024-01-02,5\n3,null,2024-01-03,7\n"
+            "4,B,NULL,3\nN/A,B,2024-01-04,4\nN/A,B,2024-01-05,6")
+    document = kpis(write_csv(tmp_path / "a.csv", text))
+    quality = document["data_quality"]
+    assert quality["missing_customer_rows"] == 2 and quality["missing_customer_amount"] == 12
+    assert quality["missing_date_rows"] == 1
+    assert quality["missing_markers"] == {"customer_id": {"NA": 1, "null": 1}, "order_date": {"NULL": 1}}
+    assert quality["empty_order_id_rows"] == 2
+    assert document["metrics"]["orders"] == 3 and document["metrics"]["revenue"] == 20
