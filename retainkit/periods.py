@@ -136,6 +136,9 @@ def resolve_period(
     last = from_day_number(int(order_days.max()))
     period_start = start or first
     period_end = end or last
+    if start is None and period_end < first:
+        raise RetainkitError(f"--to {period_end} is before the first order ({first})",
+                             f"pick a date from {first} to {last}")
     notes: list[str] = []
     if churn_window_days is None:
         if start:

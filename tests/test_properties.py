@@ -177,7 +177,8 @@ BASE_KEYS = ("customers_start", "customers_lost", "retention_rate", "churn_rate"
 @given(exports(), st.integers(0, 1000), st.sampled_from([None, 30, 90, 180, 365, 500]))
 def test_a_kpi_is_null_or_from_a_window_the_data_covers(lines, offset, window):
     """SPEC §2: a KPI from a window starting before the data's first order is null, with a note."""
-    document = kpis_of(lines, end=START + timedelta(days=offset + 100),
+    first_order = min(date.fromisoformat(line.split(",")[2]) for line in lines if not line.startswith("C"))
+    document = kpis_of(lines, end=first_order + timedelta(days=offset),
                        analysis=retainkit.AnalysisOptions(churn_window_days=window))
     period, metrics = document["period"], document["metrics"]
     data_start = date.fromisoformat(period["data_start"])

@@ -286,3 +286,9 @@ def test_missing_markers_are_missing_and_each_spelling_counted(tmp_path):
     assert quality["missing_markers"] == {"customer_id": {"NA": 1, "null": 1}, "order_date": {"NULL": 1}}
     assert quality["empty_order_id_rows"] == 2
     assert document["metrics"]["orders"] == 3 and document["metrics"]["revenue"] == 20
+
+
+def test_to_before_the_first_order_says_so(tmp_path):
+    run = run_cli("kpis", write_csv(tmp_path / "a.csv", SHOP), "--to", "2023-12-31")
+    assert run.code == 2
+    assert "--to 2023-12-31 is before the first order (2024-01-01)" in run.stderr and "swap" not in run.stderr

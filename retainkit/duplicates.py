@@ -1,0 +1,114 @@
+"""Exact duplicate rows and rows repeated across input files (SPEC §1).
+
+A row is a duplicate of another when every field read is equal. Inside one file it is
+counted and kept (dropped with ``--dedupe``); a row that repeats one of an *earlier* file —
+overlapping monthly exports, a copy such as ``orders (1).csv`` — is overlap: always counted
+once, with the pairs of files it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from retainkit.load import Source
+
+
+@dataclass
+class Repeats:
+    """Which rows to keep, and what was found: duplicates and overlap, rows and amounts."""
+
+    keep: np.ndarray
+    duplicate_rows: int = 0
+    duplicate_amount: float = 0.0
+    overlap_rows: int = 0
+    overlap_amount: float = 0.0
+    overlap_files: list[dict[str, object]] = field(default_factory=list)
+
+
+def mark_duplicates(
+    fields: dict[str, np.ndarray], group: np.ndarray, amount: np.ndarray | None, sources: tuple[Source, ...],
+    *, drop: bool,
+) -> Repeats:
+    """Rows to keep. Counts exact duplicates (every field read equal); drops them if asked.
+    A row repeating one of an earlier input file is overlap: always dropped, counted apart.
+
+    Rows are keyed by (``group`` code — the order, or the customer without order ids — and a
+    32-bit hash of ``fields``); duplicates share an order, so the key is nearly sorted
+    already and a stable argsort is close to linear. Equal keys are candidates, confirmed on
+    the exact values (a hash never decides).
+    """
+    n = len(group)
+    result = Repeats(np.ones(n, dtype=bool))
+    if n < 2:
+        return result
+    hashed = _row_hash(fields.values(), n)
+    hashed >>= np.uint64(32)
+    key = group.astype(np.uint64)
+    key <<= np.uint64(32)
+    key |= hashed
+    del hashed
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    same = key[1:] == key[:-1]
+    del key
+    if not same.any():
+        return result
+    candidates = np.unique(np.concatenate((order[1:][same], order[:-1][same])))
+    exact = pd.DataFrame({"group": group[candidates], **{k: v[candidates] for k, v in fields.items()}})
+    overlap = _overlap(exact, candidates, sources, amount, result)
+    repeats = candidates[~overlap][exact[~overlap].duplicated(keep="first").to_numpy()]
+    result.duplicate_rows = len(repeats)
+    if amount is not None:
+        result.duplicate_amount = float(np.nansum(amount[repeats]))
+    result.keep[candidates[overlap]] = False
+    if drop:
+        result.keep[repeats] = False
+    return result
+
+
+def _overlap(exact: pd.DataFrame, rows: np.ndarray, sources: tuple[Source, ...], amount: np.ndarray | None,
+             result: Repeats) -> np.ndarray:
+    """Rows (of the candidates ``rows``, in row order) that repeat a row of an *earlier* input
+    file, identical in every field read (SPEC §1, overlapping exports): always counted once.
+
+    Records the rows, their amount and the (file, earlier file) pairs in ``result``.
+    """
+    if len(sources) < 2:
+        return np.zeros(len(rows), dtype=bool)
+    starts = np.array([s.first_row for s in sources])
+    file = np.searchsorted(starts, rows, side="right") - 1
+    columns = list(exact.columns)
+    first_file = pd.Series(file).groupby([exact[c].to_numpy() for c in columns], dropna=False).transform("min")
+    first_file_np = first_file.to_numpy()
+    overlap = file > first_file_np
+    if not overlap.any():
+        return overlap
+    result.overlap_rows = int(overlap.sum())
+    if amount is not None:
+        result.overlap_amount = float(np.nansum(amount[rows[overlap]]))
+    pairs = pd.DataFrame({"later": file[overlap], "earlier": first_file_np[overlap]}).value_counts(sort=False)
+    result.overlap_files = [
+        {"file": sources[later].name, "earlier_file": sources[earlier].name, "rows": int(count)}
+        for (later, earlier), count in sorted(pairs.items())
+    ]
+    return overlap
+
+
+def _row_hash(columns, n: int) -> np.ndarray:
+    """A 64-bit mix of each row's values, computed in place (no 10M-row temporaries)."""
+    hashed = np.zeros(n, dtype=np.uint64)
+    scratch = np.empty(n, dtype=np.uint64)
+    for i, values in enumerate(columns):
+        if values.dtype.itemsize == 8:
+            scratch[...] = values.view(np.uint64)
+        else:
+            scratch[...] = values
+        scratch *= np.uint64(0x9E3779B97F4A7C15 + 2 * i)
+        hashed ^= scratch
+        np.left_shift(hashed, np.uint64(13), out=scratch)
+        hashed >>= np.uint64(51)
+        hashed |= scratch
+    return hashed

@@ -1,0 +1,164 @@
+"""Ids → integer codes (SPEC §1): customer, order, referrer and product ids.
+
+Ids are trimmed and compared on their distinct values; missing-value markers (``NA``,
+``NULL`` …) are no id and counted by spelling; ``17850.0`` is ``17850`` when every id of
+the column is an integer. After this, every reduction works on integer arrays.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from retainkit.parsing import MISSING_MARKERS
+
+_REFUND_ID = re.compile(r"^[Cc]\d")
+_INTEGER_ID = re.compile(r"^-?\d+(?:\.0+)?$")
+
+
+def encode_ids(table: pa.Table):
+    """Integer codes for customer, order, referrer and product ids (two threads)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        customer = pool.submit(_encode_text_ids, table.column("customer_id"))
+        order = (
+            pool.submit(_encode_order_ids, table.column("order_id"))
+            if "order_id" in table.column_names
+            else None
+        )
+        referrer = (
+            pool.submit(_encode_text_ids, table.column("referred_by"))
+            if "referred_by" in table.column_names
+            else None
+        )
+        product = (
+            pool.submit(_encode_text_ids, table.column("product")) if "product" in table.column_names else None
+        )
+        customers = customer.result()
+        n = table.num_rows
+        orders = order.result() if order else (np.arange(n, dtype=np.int64), np.zeros(n, dtype=bool), 0)
+        return customers, orders, referrer.result() if referrer else None, product.result() if product else None
+
+
+def _encode_text_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index, dict[str, int]]:
+    """Codes (int32, -1 for empty), the distinct cleaned ids they point to, and the rows per
+    missing-value marker (``NA``, ``NULL`` … are no id, SPEC §1).
+
+    Ids are stripped; empty text is no id; integer-valued floats (``17850.0``, as some
+    tools write integer ids) lose their ``.0`` when every id in the column is an integer,
+    so ``17850`` from one file and ``17850.0`` from another are one customer.
+    Exports keep a customer's lines together, so only the first value of each run of
+    equal values is hashed.
+    """
+    codes, dictionary = _encode_runs(column)
+    names = pd.Series(dictionary.to_pandas(), dtype=object)
+    if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
+        names = _numeric_ids(dictionary)
+    cleaned = names.astype("string").str.strip()
+    nonempty = cleaned[cleaned.notna() & (cleaned != "")]
+    if len(nonempty) and nonempty.str.fullmatch(_INTEGER_ID).all() and nonempty.str.contains(".", regex=False).any():
+        cleaned = cleaned.str.replace(r"\.0+$", "", regex=True)  # 17850.0 (a CSV) is 17850 (a Parquet file)
+    marker = cleaned.isin(MISSING_MARKERS).to_numpy(dtype=bool)
+    markers = _marker_rows(cleaned, marker, codes)
+    cleaned = cleaned.mask((cleaned == "") | marker)
+    remap, uniques = pd.factorize(cleaned)  # merge ids that differed only by spaces
+    lookup = np.append(remap.astype(np.int32), np.int32(-1))
+    return lookup[codes], pd.Index(uniques.astype(object), dtype=object), markers
+
+
+def text_markers(column: pa.ChunkedArray) -> dict[str, int]:
+    """Rows per missing-value spelling in a text column (SPEC §1); {} for typed columns."""
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return {}
+    trimmed = pc.utf8_trim_whitespace(column)
+    found = pc.filter(trimmed, pc.is_in(trimmed, pa.array(MISSING_MARKERS)))
+    return {str(row["values"]): int(row["counts"]) for row in pc.value_counts(found).to_pylist()}
+
+
+def _marker_rows(distinct: pd.Series, marker: np.ndarray, codes: np.ndarray) -> dict[str, int]:
+    """Rows per missing-value spelling (``NA``, ``NULL`` …) among the distinct values (SPEC §1)."""
+    if not marker.any():
+        return {}
+    rows = np.bincount(codes, minlength=len(distinct) + 1)
+    counts: dict[str, int] = {}
+    for index in np.flatnonzero(marker):
+        spelling = str(distinct.iloc[index])
+        counts[spelling] = counts.get(spelling, 0) + int(rows[index])
+    return counts
+
+
+def _numeric_ids(dictionary: pa.Array) -> pd.Series:
+    values = dictionary
+    if pa.types.is_floating(values.type):
+        as_float = values.to_numpy(zero_copy_only=False)
+        if np.all(np.isnan(as_float) | (as_float == np.round(as_float))):
+            values = pc.cast(values, pa.int64(), safe=False)
+    return pd.Series(pc.cast(values, pa.string()).to_pandas(), dtype=object)
+
+
+def _encode_runs(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Dictionary-encode ``column``; codes index the dictionary, ``len(dictionary)`` = null."""
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    n = len(array)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), pa.array([], type=array.type)
+    differs = pc.not_equal(array.slice(1), array.slice(0, n - 1))
+    null_changes = pc.xor(pc.is_null(array.slice(1)), pc.is_null(array.slice(0, n - 1)))
+    differs = pc.fill_null(pc.or_kleene(differs, null_changes), False)
+    starts = np.flatnonzero(np.concatenate(([True], differs.to_numpy(zero_copy_only=False))))
+    clustered = len(starts) < n // 2
+    values = array.take(pa.array(starts)) if clustered else array
+    encoded = pc.dictionary_encode(values)
+    dictionary = encoded.dictionary
+    codes = encoded.indices.fill_null(len(dictionary)).to_numpy(zero_copy_only=False).astype(np.int64)
+    if clustered:
+        codes = np.repeat(codes, np.diff(np.append(starts, n)))
+    return codes, dictionary
+
+
+def _encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Order codes per row, whether each row's id is a refund id (``C`` + digit), and how
+    many rows had no order id (empty, or a missing-value marker: each its own order).
+
+    Sorted ids (either direction, the usual export order) need no hash: each run of equal
+    values is one order. Otherwise ids are dictionary-encoded. Like customer ids, ids are
+    trimmed on their distinct values (ids equal once trimmed are one order); a row without
+    an id is an order of its own.
+    """
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        array = pc.cast(array, pa.string())
+    n = len(array)
+    if n > 1 and array.null_count == 0 and _is_sorted(array):
+        differs = pc.not_equal(array.slice(1), array.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+        codes = np.concatenate(([0], np.cumsum(differs, dtype=np.int64)))
+        distinct_ids = array.take(pa.array(np.flatnonzero(np.concatenate(([True], differs)))))
+    else:
+        encoded = pc.dictionary_encode(array)
+        distinct_ids = encoded.dictionary
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    trimmed = pc.utf8_trim_whitespace(distinct_ids)
+    is_marker = pc.is_in(trimmed, pa.array(MISSING_MARKERS))
+    if pc.any(is_marker).as_py():  # NA, NULL …: no order id (SPEC §1)
+        trimmed = pc.if_else(is_marker, pa.scalar("", pa.string()), trimmed)
+    if not pc.all(pc.equal(trimmed, distinct_ids)).as_py():
+        remap, uniques = pd.factorize(pd.Series(trimmed.to_pandas(), dtype=object).replace("", None))
+        codes = np.where(codes >= 0, np.append(remap, -1)[codes], -1)
+        trimmed = pa.array(uniques, type=pa.string())
+    missing = codes < 0
+    empty_rows = int(missing.sum())
+    if missing.any():
+        codes[missing] = len(trimmed) + np.arange(int(missing.sum()))
+        trimmed = pa.concat_arrays([trimmed, pa.nulls(int(missing.sum()), pa.string())])
+    is_refund_id = pc.fill_null(pc.match_substring_regex(trimmed, _REFUND_ID.pattern), False)
+    return codes, is_refund_id.to_numpy(zero_copy_only=False)[codes], empty_rows
+
+
+def _is_sorted(array: pa.Array) -> bool:
+    n = len(array)
+    head, tail = array.slice(0, n - 1), array.slice(1)
+    return bool(pc.all(pc.less_equal(head, tail)).as_py()) or bool(pc.all(pc.greater_equal(head, tail)).as_py())
