@@ -24,7 +24,7 @@ from retainkit.errors import RetainkitError
 
 app = typer.Typer(
     name="retainkit",
-    help="Customer-retention KPIs from any order export (CSV, TSV, .csv.gz, Parquet, or - for stdin).",
+    help="Customer-retention KPIs from any order export (CSV, TSV, .csv.gz, Parquet, Excel .xlsx, or - for stdin).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals would hold customers' data
@@ -100,7 +100,8 @@ class SummaryFormat(StrEnum):
 
 
 # Options shared by every command, declared once.
-Files = Annotated[list[str], typer.Argument(help="Order exports: files, folders of Parquet/CSV, or - for stdin.",
+Files = Annotated[list[str], typer.Argument(help="Order exports: files, folders of CSV/Parquet/Excel, or - for "
+                                            "stdin.",
                                             show_default=False, metavar="FILE")]
 CustomerCol = Annotated[str | None, typer.Option("--customer", help="Customer id column.", rich_help_panel=COLUMNS)]
 DateCol = Annotated[str | None, typer.Option("--date", help="Order date column.", rich_help_panel=COLUMNS)]
@@ -130,6 +131,8 @@ Decimal = Annotated[str | None, typer.Option("--decimal", help="Decimal mark of 
 Dedupe = Annotated[bool | None, typer.Option("--dedupe/--keep-duplicates", help="Drop exact duplicate rows "
                                              "(default: keep and report).", rich_help_panel=READING,
                                              show_default=False)]
+Sheet = Annotated[str | None, typer.Option("--sheet", help="Excel: the sheet to read (default: the first).",
+                                           rich_help_panel=READING)]
 ConfigFile = Annotated[Path | None, typer.Option("--config", help="Settings file (default: ./retainkit.toml).",
                                                  rich_help_panel=READING)]
 Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
@@ -158,7 +161,7 @@ _READ_PARAMETERS: tuple[tuple[str, Any], ...] = (
     ("customer", CustomerCol), ("date_col", DateCol), ("order", OrderCol), ("amount", AmountCol),
     ("quantity", QuantityCol), ("price", PriceCol), ("product", ProductCol), ("referrer", ReferrerCol),
     ("refund", RefundCol), ("encoding", Encoding), ("dayfirst", DayFirst), ("date_format", DateFormat),
-    ("tz", Tz), ("decimal", Decimal), ("dedupe", Dedupe), ("config", ConfigFile),
+    ("tz", Tz), ("decimal", Decimal), ("dedupe", Dedupe), ("sheet", Sheet), ("config", ConfigFile),
 )
 _COLUMN_PARAMETERS = {
     "customer": "customer", "date_col": "date", "order": "order", "amount": "amount", "quantity": "quantity",

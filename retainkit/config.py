@@ -9,6 +9,7 @@ the column mapping and default options; options given on the command line win::
 
     [options]
     tz = "Asia/Ho_Chi_Minh"
+    sheet = "Đơn hàng"     # Excel exports: the sheet to read
     churn_alert = 0.05
 """
 
@@ -48,6 +49,7 @@ class ReadOptions:
     tz: str = "UTC"
     decimal: str | None = None  # None: decided per column from its values (SPEC §1)
     dedupe: bool = False
+    sheet: str | None = None  # Excel: the sheet to read (default: the first)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ _OPTION_KEYS = {
     "tz": ("read", "tz"),
     "decimal": ("read", "decimal"),
     "dedupe": ("read", "dedupe"),
+    "sheet": ("read", "sheet"),
     "churn_window": ("analysis", "churn_window_days"),
     "churn_alert": ("analysis", "churn_alert"),
     "margin": ("analysis", "margin"),

@@ -1,0 +1,272 @@
+"""CSV and TSV text (a file, gzip-compressed or not, or bytes from stdin) → raw Arrow columns.
+
+Only the columns that map to a canonical field are read, with pyarrow. Headers are
+matched with their padding trimmed (``"  CUSTOMER ID "``), but read by their exact text.
+A quoted value may hold a newline. A row with the wrong number of fields is an error
+naming its line; so is a byte that is not UTF-8. Errors name the *physical* line of a
+row (a value spanning lines or a blank line moves the rows below it down), found only
+when an error needs it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from retainkit.config import ReadOptions
+from retainkit.errors import RetainkitError
+from retainkit.load_excel import NUMBER_FIELDS, TEXT_FIELDS
+from retainkit.load_formats import HEAD_BYTES
+from retainkit.schema import ColumnMapping, resolve_mapping
+
+#: Arrow reads this many bytes at a time, in parallel.
+BLOCK_SIZE = 1 << 24
+_DELIMITERS = (",", ";", "\t", "|")
+_READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
+@dataclass(frozen=True)
+class CsvInput:
+    """One CSV input: ``source`` is a path or the whole content; ``gzip`` when compressed."""
+
+    name: str
+    source: str | bytes
+    gzip: bool = False
+    encoding: str | None = None  # as given, or named by a byte-order mark
+
+    def arrow_stream(self) -> pa.NativeFile:
+        """The input for Arrow's reader, decompressed."""
+        if isinstance(self.source, bytes):
+            return pa.BufferReader(self.source)
+        return pa.input_stream(self.source, compression="gzip" if self.gzip else None)
+
+    def binary(self) -> BinaryIO:
+        """The input for Python, decompressed."""
+        if isinstance(self.source, bytes):
+            return io.BytesIO(self.source)
+        return gzip.open(self.source, "rb") if self.gzip else open(self.source, "rb")
+
+    def text(self) -> io.TextIOWrapper:
+        """The input as text, for the csv module (error paths only)."""
+        return io.TextIOWrapper(self.binary(), encoding=self.encoding or "utf-8-sig", errors="replace", newline="")
+
+
+def read_csv(csv_input: CsvInput, options: ReadOptions) -> tuple[pa.Table, ColumnMapping, LineNumbers]:
+    """Read the mapped columns of one CSV input; columns keep their (trimmed) header names."""
+    name = csv_input.name
+    _check_encoding(name, csv_input.encoding)
+    head = _head(csv_input)
+    if not head.strip():
+        raise RetainkitError(f"{name}: file is empty", "export some orders first")
+    delimiter = _sniff_delimiter(name, head)
+    raw_headers = _header_row(_decode(head, name, csv_input.encoding), delimiter)
+    headers = [h.strip() for h in raw_headers]
+    mapping = resolve_mapping(headers, options.columns, source=name)
+    raw_of: dict[str, str] = {}
+    for raw, trimmed in zip(raw_headers, headers, strict=True):
+        raw_of.setdefault(trimmed, raw)
+    include = [raw_of[h] for h in mapping.columns]
+    text_fields = [*TEXT_FIELDS, *NUMBER_FIELDS]
+    if options.date_format or options.dayfirst is not None:
+        text_fields.append("order_date")
+    types = {raw_of[mapping.fields[f]]: pa.string() for f in text_fields if f in mapping.fields}
+    try:
+        table = _arrow_csv(csv_input, delimiter, include, types)
+    except _ConversionError:
+        # A column arrow could not type (a date column with a stray value): read it all as
+        # text; the date parser names the row.
+        table = _arrow_csv(csv_input, delimiter, include, dict.fromkeys(include, pa.string()))
+    table = table.rename_columns(mapping.columns)
+    return table, mapping, LineNumbers(csv_input, delimiter, table.num_rows)
+
+
+class _ConversionError(Exception):
+    """Arrow inferred a type that a later value does not fit."""
+
+
+def _arrow_csv(csv_input: CsvInput, delimiter: str, include: list[str], types: dict[str, pa.DataType]) -> pa.Table:
+    name = csv_input.name
+    try:
+        return pacsv.read_csv(
+            csv_input.arrow_stream(),
+            read_options=pacsv.ReadOptions(encoding=csv_input.encoding or "utf8", block_size=BLOCK_SIZE),
+            # A quoted value may hold a newline: without this, a block boundary that falls
+            # inside one can silently drop or shift rows (costs ~3% of reading; see README).
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=include,
+                column_types=types,
+                # Only an empty cell is null here: NA, NULL, NaN … are decided and counted by
+                # normalise (SPEC §1), not swallowed by the reader.
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        text = _first_line(exc)
+        if "UTF8" in text or "utf-8" in text.lower():
+            raise _not_utf8(csv_input) from None
+        if "conversion error" in text:
+            raise _ConversionError(text) from None
+        if "Empty CSV" in text:
+            raise RetainkitError(f"{name}: file is empty", "export some orders first") from None
+        if "Expected" in text and "columns" in text:
+            raise _ragged_row(csv_input, delimiter) from None
+        raise RetainkitError(f"{name}: cannot read CSV ({text})", "check the delimiter and quoting") from None
+    except UnicodeDecodeError:
+        raise RetainkitError(f"{name}: cannot decode as {csv_input.encoding}", "check --encoding") from None
+    except _READ_ERRORS as exc:
+        raise RetainkitError(f"{name}: cannot read ({_os_reason(exc)})",
+                             "check that the file is still there and readable") from None
+
+
+# ---------------------------------------------------------------- header and delimiter
+
+
+def _head(csv_input: CsvInput) -> bytes:
+    if isinstance(csv_input.source, bytes) and not csv_input.gzip:
+        return csv_input.source[:HEAD_BYTES]
+    try:
+        with csv_input.binary() as handle:
+            return handle.read(HEAD_BYTES)
+    except _READ_ERRORS as exc:
+        raise RetainkitError(f"{csv_input.name}: cannot read ({_os_reason(exc)})") from None
+
+
+def _check_encoding(name: str, encoding: str | None) -> None:
+    if encoding is None:
+        return
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise RetainkitError(f"{name}: unknown encoding {encoding!r}", "e.g. --encoding cp1252") from None
+
+
+def _decode(head: bytes, name: str, encoding: str | None) -> str:
+    if encoding and encoding.replace("-", "").lower().startswith("utf16"):
+        head = head[: len(head) // 2 * 2]
+    try:
+        return head.decode(encoding or "utf-8").lstrip("\ufeff")
+    except UnicodeDecodeError as err:
+        if err.start >= len(head) - 4:
+            return head[: err.start].decode(encoding or "utf-8").lstrip("\ufeff")  # cut by the read size
+        if encoding is None:
+            line = head[: err.start].count(b"\n") + 1
+            raise RetainkitError(
+                f"{name}: not UTF-8 text (line {line}: byte 0x{head[err.start]:02X}) (read as UTF-8)",
+                "give the file's encoding, e.g. --encoding cp1252 or --encoding latin-1",
+            ) from None
+        raise RetainkitError(f"{name}: cannot decode as {encoding}", "check --encoding") from None
+
+
+def _sniff_delimiter(name: str, head: bytes) -> str:
+    lower = name.lower()
+    if lower.endswith((".tsv", ".tsv.gz")):
+        return "\t"
+    first = head.replace(b"\x00", b"").split(b"\n", 1)[0]
+    counts = {d: first.count(d.encode()) for d in _DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _header_row(text: str, delimiter: str) -> list[str]:
+    """The header fields exactly as Arrow names the columns (quotes removed, spaces kept)."""
+    return next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+
+
+# ---------------------------------------------------------------- lines, for errors
+
+
+@dataclass
+class LineNumbers:
+    """The physical line of each data row, worked out only when an error asks for one."""
+
+    csv_input: CsvInput
+    delimiter: str
+    rows: int
+    _one_line_each: bool | None = field(default=None, repr=False)
+
+    def __call__(self, row: int) -> int:
+        """Line of data row ``row`` (0-based); the header is line 1."""
+        if self._one_line_each is None:
+            self._one_line_each = self._count_newlines() in (self.rows, self.rows + 1)
+        if self._one_line_each:
+            return row + 2
+        for index, (line, _) in enumerate(_records(self.csv_input, self.delimiter)):
+            if index == row + 1:
+                return line
+        return row + 2
+
+    def _count_newlines(self) -> int:
+        count = 0
+        try:
+            with self.csv_input.binary() as handle:
+                while chunk := handle.read(BLOCK_SIZE):
+                    count += chunk.count(b"\n")
+        except _READ_ERRORS:
+            return -1
+        return count
+
+
+def _records(csv_input: CsvInput, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(first line, fields) of each record, header included; blank lines skipped as Arrow does."""
+    with csv_input.text() as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        line = 1
+        for record in reader:
+            if record:
+                yield line, record
+            line = reader.line_num + 1
+
+
+def _ragged_row(csv_input: CsvInput, delimiter: str) -> RetainkitError:
+    name = csv_input.name
+    expected = None
+    for line, record in _records(csv_input, delimiter):
+        if expected is None:
+            expected = len(record)
+        elif len(record) != expected:
+            shown = delimiter.join(record)
+            shown = shown if len(shown) <= 60 else shown[:57] + "…"
+            return RetainkitError(
+                f"{name}, line {line}: {len(record)} fields where the header has {expected} ({shown!r})",
+                "check that line's delimiters and quotes (a value with the delimiter needs quotes)",
+            )
+    return RetainkitError(f"{name}: rows with a different number of fields than the header",
+                          "check the delimiter and quoting")
+
+
+def _not_utf8(csv_input: CsvInput) -> RetainkitError:
+    where = ""
+    try:
+        with csv_input.binary() as handle:
+            for line_no, line in enumerate(handle, start=1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    where = f" (line {line_no}: byte 0x{line[err.start]:02X})"
+                    break
+    except _READ_ERRORS:
+        pass
+    return RetainkitError(
+        f"{csv_input.name}: not UTF-8 text{where} (read as UTF-8)",
+        "give the file's encoding, e.g. --encoding cp1252 or --encoding latin-1",
+    )
+
+
+def _os_reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or _first_line(exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
