@@ -206,7 +206,7 @@ def cohort_wide(long: pd.DataFrame) -> pd.DataFrame:
     cut = long.attrs.get("partial_period")
     cut_k = long[long["period"] == cut].set_index("cohort")["k"] if cut else pd.Series(dtype=np.int64)
     wide["partial_k"] = wide["cohort"].map(cut_k).astype("Int64")
-    wide.attrs = {"notes": list(long.attrs.get("notes", [])), "partial_period": cut}
+    wide.attrs = {**long.attrs, "notes": list(long.attrs.get("notes", [])), "partial_period": cut}
     return wide
 
 

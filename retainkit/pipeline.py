@@ -71,12 +71,25 @@ def kpi_report(
     return kpis_document(period_info, data.quality.as_dict(), metrics, files=list(files), act_on_this=actions)
 
 
+def with_quality(frame: pd.DataFrame, data: Normalised) -> pd.DataFrame:
+    """Attach the data-quality record to a result frame (``attrs["data_quality"]``, in JSON
+    beside the rows) and the rows repeated across files to its notes (SPEC §1, overlap)."""
+    from retainkit.render import overlap_warning
+
+    quality = data.quality.as_dict()
+    frame.attrs["data_quality"] = quality
+    overlap = overlap_warning(quality)
+    if overlap:
+        frame.attrs["notes"] = [*frame.attrs.get("notes", []), overlap]
+    return frame
+
+
 def customer_report(
     data: Normalised, *, end: date | None = None, options: CustomerOptions | None = None
 ) -> pd.DataFrame:
     """The per-customer table of SPEC §5 as of ``end`` (default: the last order)."""
     period = resolve_period(data.orders, end=end)
-    return customer_table(customer_windows(data.orders, period), options)
+    return with_quality(customer_table(customer_windows(data.orders, period), options), data)
 
 
 def at_risk_report(
@@ -86,12 +99,12 @@ def at_risk_report(
     period = resolve_period(data.orders, end=end)
     table = customer_table(customer_windows(data.orders, period), options)
     if not products:
-        return at_risk_customers(table)[list(AT_RISK_COLUMNS)]
+        return with_quality(at_risk_customers(table)[list(AT_RISK_COLUMNS)], data)
     if data.product_lines is None:
         raise RetainkitError(
             "--products needs a product column (product_id, sku, StockCode …)", "name it with --product COLUMN"
         )
-    return product_lapses(data.product_lines, table, period.end_day, options)
+    return with_quality(product_lapses(data.product_lines, table, period.end_day, options), data)
 
 
 def trend_report(
@@ -101,7 +114,8 @@ def trend_report(
     from retainkit.calendar import check_every
     from retainkit.cohorts import trend_table
 
-    return trend_table(data.orders, resolve_period(data.orders, start=start, end=end), check_every(every))
+    return with_quality(trend_table(data.orders, resolve_period(data.orders, start=start, end=end), check_every(every)),
+                        data)
 
 
 def cohort_report(
@@ -118,7 +132,8 @@ def cohort_report(
 
     if metric not in METRICS:
         raise RetainkitError(f"--metric {metric!r} is not a cohort metric", f"use one of {', '.join(METRICS)}")
-    return cohort_table(data.orders, resolve_period(data.orders, start=start, end=end), check_every(every), metric)
+    period = resolve_period(data.orders, start=start, end=end)
+    return with_quality(cohort_table(data.orders, period, check_every(every), metric), data)
 
 
 def report_data(
@@ -183,7 +198,7 @@ def segments_report(
     data: Normalised, *, end: date | None = None, options: CustomerOptions | None = None
 ) -> pd.DataFrame:
     """One row per RFM segment and per loyalty level (SPEC §5)."""
-    return segment_summary(customer_report(data, end=end, options=options))
+    return with_quality(segment_summary(customer_report(data, end=end, options=options)), data)
 
 
 @dataclass

@@ -54,8 +54,11 @@ def _plain(column: pd.Series) -> list[Any]:
 def frame_json(frame: pd.DataFrame) -> str:
     """``{"columns": [...], "rows": [[...], ...]}`` (SPEC §7)."""
     document: dict[str, Any] = {"columns": list(frame.columns), "rows": list(frame_records(frame))}
-    if "notes" in frame.attrs:  # trend, cohorts: why a value is null or a period partial (SPEC §2, §4)
+    document = clean(document)
+    if "notes" in frame.attrs:  # why a value is null, a period partial, rows counted once (SPEC §1, §2, §4)
         document["notes"] = list(frame.attrs["notes"])
+    if "data_quality" in frame.attrs:
+        document["data_quality"] = frame.attrs["data_quality"]
     return json.dumps(document, ensure_ascii=False, allow_nan=False) + "\n"
 
 
@@ -112,6 +115,7 @@ def frame_table(frame: pd.DataFrame, *, title: str, limit: int | None = TABLE_RO
     parts: list[Any] = [table]
     if limit is not None and len(frame) > limit:
         parts.append(Text(f"… {len(frame) - limit:,} more rows (use --top N, or --format csv for all)", style="dim"))
+    parts += [Text(note, style="dim") for note in frame.attrs.get("notes", [])]
     return Group(*parts)
 
 
@@ -119,10 +123,12 @@ def grouped_tables(frame: pd.DataFrame, *, by: str, titles: dict[str, str], bars
     """One Rich table per value of ``by`` (the column itself left out)."""
     from rich.console import Group
 
-    return Group(*(
-        frame_table(part.drop(columns=by), title=titles.get(key, key), limit=None, bars=bars)
-        for key, part in frame.groupby(by, sort=False)
-    ))
+    tables = []
+    for key, part in frame.groupby(by, sort=False):
+        shown = part.drop(columns=by)
+        shown.attrs = {}  # the notes go once, under the last table
+        tables.append(frame_table(shown, title=titles.get(key, key), limit=None, bars=bars))
+    return with_notes(Group(*tables), list(frame.attrs.get("notes", [])))
 
 
 def _cell(column: str, value: Any) -> str:

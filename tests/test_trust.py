@@ -292,3 +292,18 @@ def test_to_before_the_first_order_says_so(tmp_path):
     run = run_cli("kpis", write_csv(tmp_path / "a.csv", SHOP), "--to", "2023-12-31")
     assert run.code == 2
     assert "--to 2023-12-31 is before the first order (2024-01-01)" in run.stderr and "swap" not in run.stderr
+
+
+@pytest.mark.parametrize("command", ["customers", "at-risk", "segments", "trend", "cohorts"])
+def test_every_tabular_command_reports_the_overlap(tmp_path, command):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_csv(folder / "orders.csv", SHOP)
+    write_csv(folder / "orders (1).csv", SHOP)
+    run = run_cli(command, folder, "--format", "json")
+    assert run.code == 0, run.stderr
+    document = run.json()
+    assert document["data_quality"]["overlap_rows"] == 3
+    assert any("3 rows repeated from an earlier file" in note for note in document["notes"])
+    assert "3 rows repeated from an earlier file" in run.stderr
+    assert "repeated from an earlier file" in run_cli(command, folder).stdout.replace("\n", " ")
