@@ -307,3 +307,17 @@ def test_every_tabular_command_reports_the_overlap(tmp_path, command):
     assert any("3 rows repeated from an earlier file" in note for note in document["notes"])
     assert "3 rows repeated from an earlier file" in run.stderr
     assert "repeated from an earlier file" in run_cli(command, folder).stdout.replace("\n", " ")
+
+
+@pytest.mark.parametrize("fmt", ["html", "md", "json"])
+def test_the_report_reports_the_overlap(tmp_path, fmt):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_csv(folder / "orders.csv", SHOP)
+    write_csv(folder / "orders (1).csv", SHOP)
+    run = run_cli("report", folder, "--format", fmt)
+    assert run.code == 0, run.stderr
+    if fmt == "json":
+        assert run.json()["data_quality"]["overlap_rows"] == 3
+    else:
+        assert "3 rows repeated from an earlier file (counted once)" in run.stdout
