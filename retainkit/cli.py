@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
+import traceback
 import typing
 from collections.abc import Callable
 from dataclasses import replace
@@ -233,22 +234,41 @@ def _settings(given: dict[str, Any]):
 
 
 def _run(debug: bool, body: Callable[[], int | None]) -> NoReturn:
-    """Run a command body; errors become one line on stderr and exit status 2."""
+    """Run a command body; an error becomes one line on stderr and its exit status: 2 for
+    bad input or a missing optional extra, 3 for a bug. ``--debug`` adds the traceback."""
     try:
         code = body() or 0
-    except RetainkitError as err:
-        if debug:
-            raise
-        _fail(str(err), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except (typer.Exit, typer.Abort):
         raise
     except Exception as err:
+        message, status = _describe(err)
         if debug:
-            raise
-        _fail(f"internal error ({type(err).__name__}: {err}); rerun with --debug and report it", EXIT_INTERNAL)
+            traceback.print_exception(err, file=sys.stderr)
+        _fail(message, status)
     raise typer.Exit(code)
+
+
+#: Optional modules: what needs them, their name, and the extra that installs them.
+_OPTIONAL_MODULES = {
+    "scipy": ("predict", "SciPy", "predict"),
+    "jinja2": ("reports", "Jinja2", "report"),
+    "matplotlib": ("HTML reports", "matplotlib", "report"),
+}
+
+
+def _describe(err: Exception) -> tuple[str, int]:
+    """The error line for ``err`` and the exit status it means (SPEC §7)."""
+    if isinstance(err, RetainkitError):
+        return str(err), EXIT_BAD_INPUT
+    if isinstance(err, ImportError) and (err.name or "").split(".")[0] in _OPTIONAL_MODULES:
+        what, package, extra = _OPTIONAL_MODULES[(err.name or "").split(".")[0]]
+        return f"{what} needs {package}, which is not installed — pip install 'retainkit[{extra}]'", EXIT_BAD_INPUT
+    if isinstance(err, OSError) and err.errno is not None:
+        where = f"{err.filename}: " if err.filename else ""
+        return f"{where}{err.strerror or err} — check the path, its folder and its permissions", EXIT_BAD_INPUT
+    return f"internal error ({type(err).__name__}: {err}); rerun with --debug and report it", EXIT_INTERNAL
 
 
 def _fail(message: str, code: int) -> NoReturn:

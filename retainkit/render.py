@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from retainkit.errors import RetainkitError
+
 SCHEMA_VERSION = 1
 DASH = "—"
 
@@ -326,7 +328,11 @@ def _file_mode(path: Path) -> int:
 
 
 def write_output(content: str | bytes, output: Path | None) -> None:
-    """Write ``content`` to ``output`` atomically (temporary file, then rename), or to stdout."""
+    """Write ``content`` to ``output`` atomically (temporary file, then rename), or to stdout.
+
+    An output that cannot be written (a missing folder, a folder's name, no permission) is
+    a :class:`~retainkit.errors.RetainkitError` naming it, before anything is written.
+    """
     if output is None:
         if isinstance(content, bytes):
             sys.stdout.buffer.write(content)
@@ -335,10 +341,14 @@ def write_output(content: str | bytes, output: Path | None) -> None:
         sys.stdout.flush()
         return
     output = Path(output)
-    directory = output.parent if str(output.parent) else Path(".")
-    fd, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=directory)
-    os.chmod(temporary, _file_mode(output))  # mkstemp makes 0600; a report is for others to read
+    directory = _output_folder(output)
     try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise RetainkitError(f"--output {output}: cannot write in {directory} ({exc.strerror or exc})",
+                             "check the folder's permissions, or write elsewhere") from None
+    try:
+        os.chmod(temporary, _file_mode(output))  # mkstemp makes 0600; a report is for others to read
         if isinstance(content, bytes):
             with os.fdopen(fd, "wb") as handle:
                 handle.write(content)
@@ -346,6 +356,21 @@ def write_output(content: str | bytes, output: Path | None) -> None:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 handle.write(content)
         os.replace(temporary, output)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise RetainkitError(f"--output {output}: cannot write ({exc.strerror or exc})",
+                             "check the free space and permissions, or write elsewhere") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _output_folder(output: Path) -> Path:
+    """The folder ``output`` goes in; an error when it is missing or ``output`` is a folder."""
+    if output.is_dir():
+        raise RetainkitError(f"--output {output} is a folder", f"name a file in it, e.g. --output {output / 'out.txt'}")
+    directory = output.parent if str(output.parent) else Path(".")
+    if not directory.is_dir():
+        what = "is not a folder" if directory.exists() else "does not exist"
+        raise RetainkitError(f"--output {output}: folder {directory} {what}", f"create it first: mkdir -p {directory}")
+    return directory

@@ -6,7 +6,6 @@ import gzip
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from tests.conftest import GOLDEN, run_cli, write_csv
 
@@ -146,9 +145,11 @@ def test_corrupt_gzip(tmp_path):
     assert "x.csv.gz" in line
 
 
-def test_debug_shows_the_traceback(tmp_path):
-    with pytest.raises(Exception, match="no such file"):
-        run_cli("kpis", tmp_path / "missing.csv", "--debug")
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(tmp_path):
+    run = run_cli("kpis", tmp_path / "missing.csv", "--debug")
+    assert run.code == 2
+    assert "Traceback" in run.stderr
+    assert run.stderr.strip().splitlines()[-1].endswith("missing.csv: no such file or folder")
 
 
 def test_to_and_as_of_must_agree():
