@@ -219,3 +219,13 @@ def test_unreadable_files_are_named(tmp_path):
     broken = tmp_path / "broken.xls"
     broken.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
     assert "broken.xls: cannot read this workbook" in fails(broken)
+
+
+def test_date_cells_meet_text_dates_of_another_file_in_the_date_format(tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    workbook(folder / "jan.xlsx", [("A", dt.date(2024, 1, 5), 1.0, 10.0)])
+    write_csv(folder / "feb.csv", "Mã khách hàng,Ngày đặt hàng,Mã đơn hàng,Thành tiền\nA,05/02/2024,2,5")
+    document = kpis(folder, "--date-format", "%d/%m/%Y")
+    assert (document["period"]["from"], document["metrics"]["orders"]) == ("2024-01-05", 2)
+    assert document["metrics"]["repeat_customers"] == 1
