@@ -229,3 +229,38 @@ def test_date_cells_meet_text_dates_of_another_file_in_the_date_format(tmp_path)
     document = kpis(folder, "--date-format", "%d/%m/%Y")
     assert (document["period"]["from"], document["metrics"]["orders"]) == ("2024-01-05", 2)
     assert document["metrics"]["repeat_customers"] == 1
+
+
+def ods(path, rows):
+    """A minimal OpenDocument spreadsheet, written by hand (``D:`` marks a date cell)."""
+
+    def cell(value):
+        if isinstance(value, float):
+            return f'<table:table-cell office:value-type="float" office:value="{value}"><text:p>{value}</text:p></table:table-cell>'
+        if value.startswith("D:"):
+            return (f'<table:table-cell office:value-type="date" office:date-value="{value[2:]}">'
+                    f"<text:p>{value[2:]}</text:p></table:table-cell>")
+        return f'<table:table-cell office:value-type="string"><text:p>{value}</text:p></table:table-cell>'
+
+    body = "".join("<table:table-row>" + "".join(cell(v) for v in row) + "</table:table-row>" for row in rows)
+    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+               'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body>'
+               f'<office:spreadsheet><table:table table:name="Orders">{body}</table:table></office:spreadsheet>'
+               "</office:body></office:document-content>")
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", compress_type=zipfile.ZIP_STORED)
+        archive.writestr("content.xml", content)
+        archive.writestr("META-INF/manifest.xml", (
+            '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+            'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+            '<manifest:file-entry manifest:full-path="/" '
+            'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/></manifest:manifest>'))
+    return path
+
+
+def test_opendocument_spreadsheets_are_read_too(tmp_path):
+    rows = [["customer_id", "order_date", "amount"], ["A", "D:2024-01-05", 10.5], ["A", "D:2024-02-05", 2.25]]
+    document = kpis(ods(tmp_path / "orders.ods", rows))
+    assert (document["metrics"]["orders"], document["metrics"]["revenue"]) == (2, 12.75)

@@ -15,6 +15,7 @@ import pytest
 import retainkit.load
 import retainkit.load_csv
 import retainkit.pipeline
+from retainkit.config import ReadOptions
 from tests.conftest import GOLDEN, run_cli, write_csv
 
 SHOP = GOLDEN / "shop_small.csv"
@@ -155,6 +156,28 @@ def test_quoted_newlines_across_reading_blocks(monkeypatch, tmp_path):
     run = run_cli("kpis", path, "-f", "json")
     assert run.code == 0, run.stderr
     assert (run.json()["data_quality"]["rows"], run.json()["metrics"]["revenue"]) == (200, sum(range(200)))
+
+
+@pytest.mark.parametrize("block_size", [61, 97, 150, 233])
+@pytest.mark.parametrize("window", [16, 1 << 16])
+def test_quotes_are_tracked_exactly_when_a_quoted_newline_meets_a_block_end(monkeypatch, block_size, window):
+    # Quoted newlines in a few rows only: at some block ends Arrow must track quotes, at
+    # others the fast reading is exact; either way every row and amount is read.
+    notes = ['"a\nb"' if i % 17 == 3 else '"q, ""x"""' for i in range(120)]
+    text = "customer_id,order_date,note,amount\n" + "".join(
+        f"c{i},2024-01-{1 + i % 28:02d},{note},{i}\n" for i, note in enumerate(notes))
+    monkeypatch.setattr(retainkit.load_csv, "BLOCK_SIZE", block_size)
+    monkeypatch.setattr(retainkit.load_csv, "_END_WINDOW", window)
+    table, _, _ = retainkit.load_csv.read_csv(retainkit.load_csv.CsvInput("x", text.encode()), ReadOptions())
+    assert table.column("amount").to_pylist() == [str(i) for i in range(120)]
+
+
+def test_a_quoted_file_without_quoted_newlines_is_read_the_fast_way(monkeypatch):
+    text = "".join(f'"c{i}","2024-01-01","{i}"\n' for i in range(100)).encode()
+    monkeypatch.setattr(retainkit.load_csv, "BLOCK_SIZE", 200)
+    assert not retainkit.load_csv._newline_in_quotes_at_a_block_end(retainkit.load_csv.CsvInput("x", text))
+    multiline = text.replace(b'"c50"', b'"c\n50"')  # 200-byte blocks: every byte is near a block end
+    assert retainkit.load_csv._newline_in_quotes_at_a_block_end(retainkit.load_csv.CsvInput("x", multiline))
 
 
 def test_a_key_error_in_the_reader_is_not_an_encoding_problem(monkeypatch, tmp_path):
