@@ -85,7 +85,7 @@ def _open(name: str, source: str | bytes) -> Any:
                              "open it in Excel and save it as .xlsx, or export CSV") from None
 
 
-def _choose_sheet(workbook: Any, name: str, wanted: str | None) -> Any:
+def _choose_sheet(workbook: Any, name: str, wanted: str | int | None) -> Any:
     names = list(workbook.sheet_names)
     if not names:
         raise RetainkitError(f"{name}: the workbook has no sheets", "export some orders first")
@@ -95,6 +95,7 @@ def _choose_sheet(workbook: Any, name: str, wanted: str | None) -> Any:
         visible = [m.name for m in workbook.sheets_metadata
                    if m.visible == SheetVisibleEnum.Visible and m.typ == SheetTypeEnum.WorkSheet]
         return workbook.get_sheet_by_name((visible or names)[0])
+    wanted = str(wanted)  # a sheet named 2024 may come from the config file as a number
     chosen = wanted if wanted in names else next(
         (n for n in names if n.strip().casefold() == wanted.strip().casefold()), None)
     if chosen is None:

@@ -82,6 +82,18 @@ def test_sheet_option_and_config_key(tmp_path):
     assert kpis(book, "--config", config)["metrics"]["revenue"] == 7.0
 
 
+def test_the_first_visible_sheet_and_a_sheet_named_by_a_number(tmp_path):
+    other = (HEADER, ("Z", dt.date(2024, 1, 5), 9.0, 7.0))
+    book = workbook(tmp_path / "orders.xlsx", extra_sheets=[("2024", other)])
+    loaded = openpyxl.load_workbook(book)
+    loaded["Orders"].sheet_state = "hidden"
+    loaded.save(book)
+    assert kpis(book)["metrics"]["revenue"] == 7.0
+    config = tmp_path / "retainkit.toml"
+    config.write_text("[options]\nsheet = 2024\n", encoding="utf-8")
+    assert kpis(book, "--config", config)["metrics"]["revenue"] == 7.0
+
+
 def test_missing_sheet_lists_the_sheets(tmp_path):
     book = workbook(tmp_path / "orders.xlsx", extra_sheets=[("Tháng 1", [HEADER])])
     assert fails(book, "--sheet", "Feb") == ("retainkit: error: " + f"{book}: no sheet 'Feb' — its sheets: Orders, Tháng 1")
