@@ -16,9 +16,10 @@ import gzip
 import io
 import mmap
 import os
+import re
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 import numpy as np
@@ -38,6 +39,8 @@ _READ_ERRORS = (OSError, EOFError, zlib.error)
 #: Bytes either side of each block end in which a newline inside quotes makes Arrow track quotes.
 _END_WINDOW = 1 << 16
 _QUOTE, _NEWLINE = ord('"'), ord("\n")
+#: Excel's delimiter hint, a first line ``sep=;`` (some exports write it so Excel splits right).
+_SEP_LINE = re.compile(r'"?sep=([,;\t|])"?[ \t]*\r?\n')
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class CsvInput:
     source: str | bytes
     gzip: bool = False
     encoding: str | None = None  # as given, or named by a byte-order mark
+    sep_line: bool = False  # the first line is Excel's delimiter hint, ``sep=;``
 
     def arrow_stream(self) -> pa.NativeFile:
         """The input for Arrow's reader, decompressed."""
@@ -73,8 +77,14 @@ def read_csv(csv_input: CsvInput, options: ReadOptions) -> tuple[pa.Table, Colum
     head = _head(csv_input)
     if not head.strip():
         raise RetainkitError(f"{name}: file is empty", "export some orders first")
-    delimiter = _sniff_delimiter(name, head)
-    raw_headers = _header_row(_decode(head, name, csv_input.encoding), delimiter)
+    text = _decode(head, name, csv_input.encoding)
+    hint = _SEP_LINE.match(text)
+    if hint:
+        csv_input = replace(csv_input, sep_line=True)
+        delimiter, text = hint.group(1), text[hint.end():]
+    else:
+        delimiter = _sniff_delimiter(name, head)
+    raw_headers = _header_row(text, delimiter)
     headers = [h.strip() for h in raw_headers]
     mapping = resolve_mapping(headers, options.columns, source=name)
     raw_of: dict[str, str] = {}
@@ -104,7 +114,8 @@ def _arrow_csv(csv_input: CsvInput, delimiter: str, include: list[str], types: d
     try:
         return pacsv.read_csv(
             csv_input.arrow_stream(),
-            read_options=pacsv.ReadOptions(encoding=csv_input.encoding or "utf8", block_size=BLOCK_SIZE),
+            read_options=pacsv.ReadOptions(encoding=csv_input.encoding or "utf8", block_size=BLOCK_SIZE,
+                                           skip_rows=int(csv_input.sep_line)),
             parse_options=pacsv.ParseOptions(delimiter=delimiter,
                                              newlines_in_values=_newline_in_quotes_at_a_block_end(csv_input)),
             convert_options=pacsv.ConvertOptions(
@@ -262,14 +273,15 @@ class LineNumbers:
 
     def __call__(self, row: int) -> int:
         """Line of data row ``row`` (0-based); the header is line 1."""
+        above = 1 + int(self.csv_input.sep_line)  # the header, and the ``sep=`` line
         if self._one_line_each is None:
-            self._one_line_each = self._count_newlines() in (self.rows, self.rows + 1)
+            self._one_line_each = self._count_newlines() - above + 1 in (self.rows, self.rows + 1)
         if self._one_line_each:
-            return row + 2
+            return row + above + 1
         for index, (line, _) in enumerate(_records(self.csv_input, self.delimiter)):
             if index == row + 1:
                 return line
-        return row + 2
+        return row + above + 1
 
     def _count_newlines(self) -> int:
         count = 0
@@ -287,8 +299,8 @@ def _records(csv_input: CsvInput, delimiter: str) -> Iterator[tuple[int, list[st
     with csv_input.text() as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         line = 1
-        for record in reader:
-            if record:
+        for index, record in enumerate(reader):
+            if record and not (index == 0 and csv_input.sep_line):
                 yield line, record
             line = reader.line_num + 1
 

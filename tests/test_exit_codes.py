@@ -180,6 +180,15 @@ def test_a_quoted_file_without_quoted_newlines_is_read_the_fast_way(monkeypatch)
     assert retainkit.load_csv._newline_in_quotes_at_a_block_end(retainkit.load_csv.CsvInput("x", multiline))
 
 
+def test_excels_sep_hint_line_sets_the_delimiter_and_lines_still_count(tmp_path):
+    path = write_csv(tmp_path / "x.csv", "sep=;\ncustomer_id;order_date;amount\nA;2024-01-01;1,5\nA;2024-02-01;2,25")
+    run = run_cli("kpis", path, "-f", "json")
+    assert run.code == 0, run.stderr
+    assert run.json()["metrics"]["revenue"] == 3.75
+    bad = write_csv(tmp_path / "y.csv", 'sep=,\ncustomer_id,order_date,note\nA,2024-01-01,"x\ny"\nB,2024-13-01,z')
+    assert f"{bad}, line 6, column order_date: cannot read date '2024-13-01'" in one_line(run_cli("kpis", bad))
+
+
 def test_a_key_error_in_the_reader_is_not_an_encoding_problem(monkeypatch, tmp_path):
     def missing_column(*args, **kwargs):
         raise pa.ArrowKeyError("Column 'x' in include_columns does not exist in CSV file")
