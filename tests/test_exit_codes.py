@@ -186,7 +186,7 @@ def test_excels_sep_hint_line_sets_the_delimiter_and_lines_still_count(tmp_path)
     assert run.code == 0, run.stderr
     assert run.json()["metrics"]["revenue"] == 3.75
     bad = write_csv(tmp_path / "y.csv", 'sep=,\ncustomer_id,order_date,note\nA,2024-01-01,"x\ny"\nB,2024-13-01,z')
-    assert f"{bad}, line 6, column order_date: cannot read date '2024-13-01'" in one_line(run_cli("kpis", bad))
+    assert f"{bad}, line 5, column order_date: cannot read date '2024-13-01'" in one_line(run_cli("kpis", bad))
 
 
 def test_a_key_error_in_the_reader_is_not_an_encoding_problem(monkeypatch, tmp_path):
