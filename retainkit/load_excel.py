@@ -35,7 +35,6 @@ TEXT_FIELDS = ("customer_id", "order_id", "product", "referred_by")
 NUMBER_FIELDS = ("amount", "quantity", "unit_price", "refund_amount")
 #: Rows searched for the header (title rows may stand above it).
 HEADER_SEARCH_ROWS = 10
-_NUMBER_TYPES = (int, float)
 
 
 @dataclass(frozen=True)
@@ -60,8 +59,7 @@ def read_excel(name: str, source: str | bytes, options: ReadOptions) -> tuple[pa
     data = _without_blank_tail(rows[header_index + 1 :])
     positions = _positions(rows[header_index])
     columns = {
-        header: _column(field, [_cell(row, positions[header]) for row in data], options)
-        for field, header in mapping.fields.items()
+        header: _column(field, _cells(data, positions[header]), options) for field, header in mapping.fields.items()
     }
     first_row = sheet.start[0] + header_index + 2  # rows count from 1; the header is above
     return pa.table(columns), mapping, Sheet(sheet.name, first_row)
@@ -140,9 +138,9 @@ def _without_blank_tail(rows: list[list[Any]]) -> list[list[Any]]:
     return rows[:end]
 
 
-def _cell(row: Sequence[Any], index: int) -> Any:
-    value = row[index] if index < len(row) else None
-    return None if value == "" else value
+def _cells(rows: list[list[Any]], index: int) -> list[Any]:
+    """Column ``index`` of ``rows`` (calamine's are all as wide as the sheet); empty is None."""
+    return [None if (value := row[index]) == "" else value for row in rows]
 
 
 # ---------------------------------------------------------------- cells → Arrow
@@ -150,6 +148,8 @@ def _cell(row: Sequence[Any], index: int) -> Any:
 
 def _column(field: str, cells: list[Any], options: ReadOptions) -> pa.Array:
     if field in TEXT_FIELDS:
+        if set(map(type, cells)) <= {str, type(None)}:
+            return pa.array(cells, pa.string())
         return pa.array([_text(c) for c in cells], pa.string())
     if field == "order_date":
         return _dates(cells, options.date_format)
@@ -158,19 +158,19 @@ def _column(field: str, cells: list[Any], options: ReadOptions) -> pa.Array:
 
 def _numbers(cells: list[Any]) -> pa.Array:
     """float64 when every cell is a number; else text, number cells without a decimal mark."""
-    if all(c is None or (isinstance(c, _NUMBER_TYPES) and not isinstance(c, bool)) for c in cells):
+    if set(map(type, cells)) <= {float, int, type(None)}:
         return pa.array(cells, pa.float64())
     return pa.array([plain_number(c) if isinstance(c, float) else _text(c) for c in cells], pa.string())
 
 
 def _dates(cells: list[Any], date_format: str | None) -> pa.Array:
     """Timestamps from date cells; whole numbers as integers (``20240131``); text otherwise."""
-    present = [c for c in cells if c is not None]
-    if present and all(isinstance(c, dt.date) for c in present):
-        if any(isinstance(c, dt.datetime) for c in present):
+    types = set(map(type, cells)) - {type(None)}
+    if types and types <= {dt.date, dt.datetime}:
+        if dt.datetime in types:
             return pa.array([_as_datetime(c) for c in cells], pa.timestamp("us"))
         return pa.array(cells, pa.date32())
-    if present and all(isinstance(c, float) and c.is_integer() for c in present):
+    if types == {float} and all(c is None or c.is_integer() for c in cells):
         return pa.array([None if c is None else int(c) for c in cells], pa.int64())
     return pa.array([_date_text(c, date_format) for c in cells], pa.string())
 
