@@ -290,13 +290,19 @@ def _load(files: list[str], read_options: Any):
     from rich.console import Console
 
     from retainkit.pipeline import read_orders
+    from retainkit.render import overlap_warning
 
     console = Console(stderr=True)
     large = any(f == "-" or (Path(f).is_file() and Path(f).stat().st_size > LARGE_INPUT_BYTES) for f in files)
     if console.is_terminal and large:
         with console.status("Reading orders…", spinner="dots"):
-            return read_orders(files, read_options)
-    return read_orders(files, read_options)
+            data = read_orders(files, read_options)
+    else:
+        data = read_orders(files, read_options)
+    warning = overlap_warning(data.quality.as_dict())
+    if warning:
+        sys.stderr.write(f"retainkit: warning: {warning}\n")
+    return data
 
 
 def _emit(text: str, output: Path | None) -> None:
