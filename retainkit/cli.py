@@ -682,8 +682,9 @@ def predict(
                                                 rich_help_panel=MODEL)] = None,
     to: ToDate = None,
     as_of: AsOf = None,
-    sort: Annotated[str | None, typer.Option("--sort", help="Order customers by this column, largest first.",
-                                             rich_help_panel=OUTPUT)] = "clv",
+    sort: Annotated[str | None, typer.Option("--sort", help="Order customers by this column, largest first "
+                                             "(default: clv; expected_purchases without amounts).",
+                                             rich_help_panel=OUTPUT)] = None,
     top: Top = None,
     fmt: Annotated[FrameFormat, typer.Option("--format", "-f", help="Output format (the customer table for "
                                              "csv/jsonl/parquet/md).", rich_help_panel=OUTPUT)] = FrameFormat.table,
@@ -705,11 +706,12 @@ def predict(
                                    penalizer=penalizer)
         if sort is not None and sort not in result.customers.columns:
             raise RetainkitError(f"--sort {sort!r} is not a column", f"columns: {', '.join(result.customers.columns)}")
-        customers = select_customers(result.customers, sort=sort, top=top)
+        order = sort or ("clv" if result.gamma_gamma else "expected_purchases")
+        customers = select_customers(result.customers, sort=order, top=top)
         if fmt == "table":
             _print_table(render_predict.prediction_table(result, customers), output)
         elif fmt == "json":
-            _emit(render_predict.prediction_json(result, customers), output)
+            _emit(render_predict.prediction_json(result, customers, quality=data.quality.as_dict()), output)
         else:
             _emit_frame(customers, fmt, output, title="Predictions", top=top)
         return 0

@@ -13,11 +13,15 @@ from retainkit.render import clean, format_value
 from retainkit.render_frames import frame_records, frame_table
 
 
-def prediction_document(result: Prediction, customers: pd.DataFrame) -> dict[str, Any]:
+def prediction_document(
+    result: Prediction, customers: pd.DataFrame, *, quality: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The JSON document: both fits (``gamma_gamma`` null without amounts), totals, the
-    holdout check, ``notes`` (a list, empty when nothing needs saying) and the customers."""
+    holdout check, ``notes`` (a list, empty when nothing needs saying), the data-quality
+    record of the export and the customers."""
     return clean({
         "schema_version": 1,
+        "data_quality": quality,
         "bgnbd": result.bgnbd.as_dict(),
         "gamma_gamma": result.gamma_gamma.as_dict() if result.gamma_gamma else None,
         "totals": result.totals,
@@ -27,9 +31,10 @@ def prediction_document(result: Prediction, customers: pd.DataFrame) -> dict[str
     })
 
 
-def prediction_json(result: Prediction, customers: pd.DataFrame) -> str:
+def prediction_json(result: Prediction, customers: pd.DataFrame, *, quality: dict[str, Any] | None = None) -> str:
     """:func:`prediction_document` as one line of strict JSON (no NaN)."""
-    return json.dumps(prediction_document(result, customers), ensure_ascii=False, allow_nan=False) + "\n"
+    document = prediction_document(result, customers, quality=quality)
+    return json.dumps(document, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def prediction_table(result: Prediction, customers: pd.DataFrame):

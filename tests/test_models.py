@@ -295,6 +295,11 @@ def test_predict_without_amounts_runs_the_purchase_model(tmp_path):
     assert len(cells) == 10 and all(c[4] == c[7] == c[8] == "" and c[5] and c[6] for c in cells)
     holdout = run_cli("predict", without, "--penalizer", "0.01", "--holdout", "2024-07-01", "--format", "json")
     assert holdout.code == 0 and holdout.json()["notes"] == [NO_AMOUNTS] and holdout.json()["holdout"]
+    # Without amounts the customers come by expected purchases (CLV is null for all), with the
+    # export's data-quality record beside them.
+    purchases = [row["expected_purchases"] for row in _rows(document).values()]
+    assert purchases == sorted(purchases, reverse=True)
+    assert document["data_quality"]["rows"] > 0 and document["data_quality"]["has_amount"] is False
 
 
 # ---------------------------------------------------------------- Gamma-Gamma and CLV
