@@ -1,756 +1,375 @@
-"""The ``retainkit`` command line: options in, library calls, rendered output (SPEC §7).
+"""The ``retainkit`` command line: options in, library calls, one result out (SPEC §7).
 
-Commands only wire options to :mod:`retainkit.pipeline` and :mod:`retainkit.render`; the
-one place that turns a :class:`RetainkitError` into exit status 2 is :func:`_run`.
-Heavy modules (pandas, pyarrow) are imported inside the commands, so ``--help`` is quick.
+Each command wires its own options to :mod:`retainkit.pipeline` and hands the result to
+the output layer (:mod:`retainkit.output`); the shared options, config files and errors are
+:mod:`retainkit.cli_runtime`'s. Heavy modules (pandas, pyarrow) are imported inside the
+commands, so ``--help`` and ``--version`` are quick.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
+import re
 import sys
-import traceback
-import typing
-from collections.abc import Callable
-from dataclasses import replace
-from datetime import date
-from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
+from retainkit import __version__, defaults
+from retainkit.cli_options import (
+    CUSTOMERS,
+    MODEL,
+    OUTPUT,
+    PERIOD,
+    Ascending,
+    AsOf,
+    ChurnAlert,
+    ChurnWindow,
+    CohortLayout,
+    CohortMetric,
+    Every,
+    FailOnAlert,
+    Files,
+    FromDate,
+    Margin,
+    ReportEvery,
+    Sort,
+    ToDate,
+    Top,
+)
+from retainkit.cli_runtime import EXIT_ALERT, EXIT_BAD_INPUT, Invocation, command, end_date, parse_date, say
 from retainkit.errors import RetainkitError
+from retainkit.output import (
+    CohortResult,
+    FrameResult,
+    InspectResult,
+    KpiResult,
+    PredictionResult,
+    ReportResult,
+)
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors as one plain line naming the option, the value and what is allowed."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        standalone = kwargs.pop("standalone_mode", True)
+        given = list(kwargs.get("args") or (args[0] if args else None) or sys.argv[1:])
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Exit as err:
+            code = err.exit_code
+        except typer.Abort:
+            sys.stderr.write("retainkit: error: aborted\n")
+            code = 1
+        except Exception as err:
+            if getattr(err, "exit_code", None) != EXIT_BAD_INPUT or not hasattr(err, "format_message"):
+                raise
+            code = _usage_error(err, given)
+        code = code if isinstance(code, int) else 0
+        if standalone:
+            sys.exit(code)
+        return code
+
+
+_INVALID = re.compile(r"^Invalid value for '(?P<option>[^']+)': (?P<why>.*)$", re.S)
+_PLAIN_REASONS = (
+    (re.compile(r"valid integer"), "is not a whole number"),
+    (re.compile(r"valid number"), "is not a number"),
+    (re.compile(r"is not one of (?P<choices>.*?)\.?$"), "is not one of: {choices}"),
+)
+
+
+def _usage_error(err: Any, given: list[str]) -> int:
+    """Print a usage error (Click's UsageError) as one plain line — the option, the value and
+    what is allowed; the help when no arguments were given."""
+    ctx = getattr(err, "ctx", None)
+    if type(err).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        sys.stdout.write(ctx.get_help() + "\n")
+        return 0
+    command = ctx.command_path if ctx is not None else "retainkit"
+    sys.stderr.write(f"retainkit: error: {_plain(err.format_message(), given)} — see '{command} --help'\n")
+    return EXIT_BAD_INPUT
+
+
+def _plain(message: str, given: list[str]) -> str:
+    """``Invalid value for '--every': Value error, 'x' is not one of 'week', …`` as
+    ``--every 'x' is not one of: week, …``."""
+    found = _INVALID.match(message.strip())
+    if not found:
+        return message.strip().rstrip(".")
+    option, why = found["option"].split(" / ")[0], found["why"].replace("Value error, ", "")
+    value = next((given[i + 1] for i, arg in enumerate(given[:-1]) if arg == option), None)
+    value = next((arg.split("=", 1)[1] for arg in given if arg.startswith(option + "=")), value)
+    for pattern, plain in _PLAIN_REASONS:
+        match = pattern.search(why)
+        if match:
+            choices = (match.groupdict().get("choices") or "").replace("'", "")
+            return f"{option} {value!r} {plain.format(choices=choices)}"
+    return f"{option} {value!r}: {why.strip().rstrip('.')}"
+
 
 app = typer.Typer(
     name="retainkit",
-    help="Customer-retention KPIs from any order export (CSV, TSV, .csv.gz, Parquet, Excel .xlsx, or - for stdin).",
+    cls=OneLineErrors,
+    help="Customer-retention KPIs from any order export (CSV, TSV, .csv.gz, Excel, Parquet, or - for stdin).\n\n"
+         "Example: retainkit kpis orders.csv",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,  # locals would hold customers' data
-    rich_markup_mode="rich",
-)
-
-EXIT_ALERT = 1
-EXIT_BAD_INPUT = 2
-EXIT_INTERNAL = 3
-LARGE_INPUT_BYTES = 32 << 20
-
-COLUMNS = "Columns (default: found by header name)"
-READING = "Reading"
-PERIOD = "Period"
-OUTPUT = "Output"
-
-
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    md = "md"
-
-
-class InspectFormat(StrEnum):
-    table = "table"
-    json = "json"
-
-
-class FrameFormat(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-    jsonl = "jsonl"
-    md = "md"
-    parquet = "parquet"
-
-
-class Every(StrEnum):
-    week = "week"
-    month = "month"
-    quarter = "quarter"
-    year = "year"
-
-
-class CohortMetric(StrEnum):
-    customers = "customers"
-    revenue = "revenue"
-    orders = "orders"
-
-
-class CohortLayout(StrEnum):
-    long = "long"
-    wide = "wide"
-
-
-class ReportEvery(StrEnum):
-    week = "week"
-    month = "month"
-
-
-class ReportFormat(StrEnum):
-    html = "html"
-    md = "md"
-    json = "json"
-
-
-class SummaryFormat(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-    md = "md"
-
-
-# Options shared by every command, declared once.
-Files = Annotated[list[str], typer.Argument(help="Order exports: files, folders of CSV/Parquet/Excel, or - for "
-                                            "stdin.",
-                                            show_default=False, metavar="FILE")]
-CustomerCol = Annotated[str | None, typer.Option("--customer", help="Customer id column.", rich_help_panel=COLUMNS)]
-DateCol = Annotated[str | None, typer.Option("--date", help="Order date column.", rich_help_panel=COLUMNS)]
-OrderCol = Annotated[str | None, typer.Option("--order", help="Order id column (lines sharing it form one order).",
-                                              rich_help_panel=COLUMNS)]
-AmountCol = Annotated[str | None, typer.Option("--amount", help="Amount column (line or order total).",
-                                               rich_help_panel=COLUMNS)]
-QuantityCol = Annotated[str | None, typer.Option("--quantity", help="Quantity column (amount = quantity × price).",
-                                                 rich_help_panel=COLUMNS)]
-PriceCol = Annotated[str | None, typer.Option("--price", help="Unit price column.", rich_help_panel=COLUMNS)]
-ProductCol = Annotated[str | None, typer.Option("--product", help="Product id / SKU column.", rich_help_panel=COLUMNS)]
-ReferrerCol = Annotated[str | None, typer.Option("--referrer", help="Referred-by column.", rich_help_panel=COLUMNS)]
-RefundCol = Annotated[str | None, typer.Option("--refund", help="Refunded-amount column (e.g. Shopify's).",
-                                               rich_help_panel=COLUMNS)]
-Encoding = Annotated[str | None, typer.Option("--encoding", help="Text encoding of CSV input (default UTF-8).",
-                                              rich_help_panel=READING)]
-DayFirst = Annotated[bool | None, typer.Option("--dayfirst/--monthfirst", help="Order of day and month in dates "
-                                               "like 03/04/2024 (never guessed).", rich_help_panel=READING,
-                                               show_default=False)]
-DateFormat = Annotated[str | None, typer.Option("--date-format", help="strftime format of dates, e.g. %d/%m/%Y.",
-                                                rich_help_panel=READING)]
-Tz = Annotated[str | None, typer.Option("--tz", help="Time zone for dates with an offset (default: UTC).",
-                                        rich_help_panel=READING)]
-Decimal = Annotated[str | None, typer.Option("--decimal", help="Decimal mark of text amounts: . or , "
-                                             "(default: decided from each column's values, never guessed)",
-                                             rich_help_panel=READING)]
-Dedupe = Annotated[bool | None, typer.Option("--dedupe/--keep-duplicates", help="Drop exact duplicate rows "
-                                             "(default: keep and report).", rich_help_panel=READING,
-                                             show_default=False)]
-Sheet = Annotated[str | None, typer.Option("--sheet", help="Excel: the sheet to read (default: the first).",
-                                           rich_help_panel=READING)]
-ConfigFile = Annotated[Path | None, typer.Option("--config", help="Settings file (default: ./retainkit.toml).",
-                                                 rich_help_panel=READING)]
-Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
-FromDate = Annotated[str | None, typer.Option("--from", help="First day of the period (YYYY-MM-DD).",
-                                              rich_help_panel=PERIOD)]
-ToDate = Annotated[str | None, typer.Option("--to", help="Last day of the period (default: last order).",
-                                            rich_help_panel=PERIOD)]
-AsOf = Annotated[str | None, typer.Option("--as-of", help="Synonym of --to.", rich_help_panel=PERIOD)]
-ChurnWindow = Annotated[int | None, typer.Option("--churn-window", help="Churn window in days (default: the "
-                                                 "period's length with --from, else 365).", rich_help_panel=PERIOD)]
-CUSTOMERS = "Customers (SPEC §5)"
-InactiveDays = Annotated[int, typer.Option("--inactive-days", min=0, help="Days without an order before a "
-                                           "customer can be at risk.", rich_help_panel=CUSTOMERS)]
-LostDays = Annotated[int, typer.Option("--lost-days", min=1, help="Days without an order after which a customer "
-                                       "is lost.", rich_help_panel=CUSTOMERS)]
-VipTop = Annotated[float, typer.Option("--vip-top", min=0.0, max=1.0, help="Share of customers (by revenue over "
-                                       "the last 365 days) who are VIPs.", rich_help_panel=CUSTOMERS)]
-SummaryFmt = Annotated[SummaryFormat, typer.Option("--format", "-f", help="Output format.", rich_help_panel=OUTPUT)]
-Top = Annotated[int | None, typer.Option("--top", min=1, help="Show only the first N rows.", rich_help_panel=OUTPUT)]
-OutputFile = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).",
-                                                 rich_help_panel=OUTPUT)]
-
-
-#: The reading options every command takes: (parameter, annotation), all defaulting to None.
-_READ_PARAMETERS: tuple[tuple[str, Any], ...] = (
-    ("customer", CustomerCol), ("date_col", DateCol), ("order", OrderCol), ("amount", AmountCol),
-    ("quantity", QuantityCol), ("price", PriceCol), ("product", ProductCol), ("referrer", ReferrerCol),
-    ("refund", RefundCol), ("encoding", Encoding), ("dayfirst", DayFirst), ("date_format", DateFormat),
-    ("tz", Tz), ("decimal", Decimal), ("dedupe", Dedupe), ("sheet", Sheet), ("config", ConfigFile),
-)
-_COLUMN_PARAMETERS = {
-    "customer": "customer", "date_col": "date", "order": "order", "amount": "amount", "quantity": "quantity",
-    "price": "price", "product": "product", "referrer": "referrer", "refund": "refund",
-}
-
-
-def _adds_options(
-    options: tuple[tuple[str, Any, Any], ...], target: str, build: Callable[[dict[str, Any]], Any]
-) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """A decorator that adds ``options`` ((name, annotation, default), declared once) to a
-    command's signature and hands the command ``target=build(values given)`` instead."""
-
-    def decorate(command: Callable[..., None]) -> Callable[..., None]:
-        signature = inspect.signature(command)
-        hints = typing.get_type_hints(command, include_extras=True)
-        own = [p.replace(annotation=hints.get(p.name, p.annotation))
-               for p in signature.parameters.values() if p.name != target]
-        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-                 for name, annotation, default in options]
-
-        @functools.wraps(command)
-        def wrapper(**kwargs: Any) -> None:
-            given = {name: kwargs.pop(name) for name, _, _ in options}
-            return command(**kwargs, **{target: build(given)})
-
-        parameters = [*own, *added]
-        wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
-        return wrapper
-
-    return decorate
-
-
-#: Every command that reads exports takes the reading options; it receives ``settings``, a
-#: function giving the merged :class:`~retainkit.config.Config` (config file under the
-#: command line), called inside the command so that errors reach :func:`_run`.
-reads_exports = _adds_options(
-    tuple((name, annotation, None) for name, annotation in _READ_PARAMETERS), "settings",
-    lambda given: lambda: _settings(given),
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
-def _thresholds(given: dict[str, Any]):
-    from retainkit.customers import CustomerOptions
-
-    return CustomerOptions(**given)
-
-
-#: Commands that judge customers take the SPEC §5 thresholds; they receive ``thresholds``.
-customer_thresholds = _adds_options(
-    (("inactive_days", InactiveDays, 60), ("lost_days", LostDays, 365), ("vip_top", VipTop, 0.05)),
-    "thresholds", _thresholds,
-)
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"retainkit {__version__}\n")
+        raise typer.Exit(0)
 
 
-def _settings(given: dict[str, Any]):
-    """Config file settings with the command-line values laid over them."""
-    from retainkit.config import COLUMN_KEYS, load_config, merged
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, metavar="",
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Customer-retention KPIs from any order export (CSV, TSV, .csv.gz, Excel, Parquet, or - for stdin).
 
-    config = load_config(given.pop("config"))
-    columns = dict(config.read.columns)
-    for parameter, key in _COLUMN_PARAMETERS.items():
-        if given.get(parameter):
-            columns[COLUMN_KEYS[key]] = given[parameter]
-    read_values = {k: v for k, v in given.items() if k not in _COLUMN_PARAMETERS}
-    read_values["decimal"] = _decimal(read_values["decimal"])
-    return replace(config, read=merged(merged(config.read, **read_values), columns=columns))
-
-
-def _run(debug: bool, body: Callable[[], int | None]) -> NoReturn:
-    """Run a command body; an error becomes one line on stderr and its exit status: 2 for
-    bad input or a missing optional extra, 3 for a bug. ``--debug`` adds the traceback."""
-    try:
-        code = body() or 0
-    except KeyboardInterrupt:
-        _fail("interrupted", 130)
-    except (typer.Exit, typer.Abort):
-        raise
-    except Exception as err:
-        message, status = _describe(err)
-        if debug:
-            traceback.print_exception(err, file=sys.stderr)
-        _fail(message, status)
-    raise typer.Exit(code)
-
-
-#: Optional modules: what needs them, their name, and the extra that installs them.
-_OPTIONAL_MODULES = {
-    "scipy": ("predict", "SciPy", "predict"),
-    "jinja2": ("reports", "Jinja2", "report"),
-    "matplotlib": ("HTML reports", "matplotlib", "report"),
-}
-
-
-def _describe(err: Exception) -> tuple[str, int]:
-    """The error line for ``err`` and the exit status it means (SPEC §7)."""
-    if isinstance(err, RetainkitError):
-        return str(err), EXIT_BAD_INPUT
-    if isinstance(err, ImportError) and (err.name or "").split(".")[0] in _OPTIONAL_MODULES:
-        what, package, extra = _OPTIONAL_MODULES[(err.name or "").split(".")[0]]
-        return f"{what} needs {package}, which is not installed — pip install 'retainkit[{extra}]'", EXIT_BAD_INPUT
-    if isinstance(err, OSError) and err.errno is not None:
-        where = f"{err.filename}: " if err.filename else ""
-        return f"{where}{err.strerror or err} — check the path, its folder and its permissions", EXIT_BAD_INPUT
-    return f"internal error ({type(err).__name__}: {err}); rerun with --debug and report it", EXIT_INTERNAL
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    sys.stderr.write(f"retainkit: error: {message}\n")
-    raise typer.Exit(code)
-
-
-def _parse_date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise RetainkitError(f"{option} {value!r} is not a date", "write it as YYYY-MM-DD") from None
-
-
-def _load(files: list[str], read_options: Any):
-    """Load and normalise, with a spinner on a terminal while a large input loads."""
-    from rich.console import Console
-
-    from retainkit.pipeline import read_orders
-    from retainkit.render import overlap_warning
-
-    console = Console(stderr=True)
-    large = any(f == "-" or (Path(f).is_file() and Path(f).stat().st_size > LARGE_INPUT_BYTES) for f in files)
-    if console.is_terminal and large:
-        with console.status("Reading orders…", spinner="dots"):
-            data = read_orders(files, read_options)
-    else:
-        data = read_orders(files, read_options)
-    warning = overlap_warning(data.quality.as_dict())
-    if warning:
-        sys.stderr.write(f"retainkit: warning: {warning}\n")
-    return data
-
-
-def _emit(text: str, output: Path | None) -> None:
-    from retainkit.render import write_output
-
-    write_output(text, output)
-
-
-def _print_table(renderable: Any, output: Path | None) -> None:
-    from retainkit.render import rich_to_text
-
-    if output is not None:
-        _emit(rich_to_text(renderable), output)
-        return
-    from rich.console import Console
-
-    Console().print(renderable)
-
-
-def _end_date(to: str | None, as_of: str | None) -> date | None:
-    if to and as_of and to != as_of:
-        raise RetainkitError("--to and --as-of disagree", "give one of them")
-    return _parse_date(to or as_of, "--to")
-
-
-#: Columns a terminal table shows (exports carry every column).
-TABLE_COLUMNS = {
-    "customers": ("customer_id", "orders", "revenue", "recency_days", "avg_days_between_orders", "revenue_365",
-                  "rfm_segment", "is_vip", "at_risk", "level_name"),
-    "at-risk": ("customer_id", "revenue_365", "why", "rfm_segment", "level_name"),
-    "lapses": ("customer_id", "product", "purchase_days", "last_purchase", "days_since", "revenue_365",
-               "customer_at_risk"),
-}
-
-
-def _emit_frame(frame: Any, fmt: StrEnum, output: Path | None, *, title: str, top: int | None,
-                bars: str | None = None, view: str | None = None) -> None:
-    """Hand a result frame to the output layer in the format asked for."""
-    from retainkit import render_frames
-
-    if fmt == "table" and view == "segments":
-        titles = {"rfm_segment": "RFM segments", "loyalty_level": "Loyalty ladder"}
-        _print_table(render_frames.grouped_tables(frame, by="group", titles=titles, bars=bars), output)
-    elif fmt == "table":
-        shown = frame[list(TABLE_COLUMNS[view])] if view else frame
-        _print_table(render_frames.frame_table(shown, title=title, limit=top or render_frames.TABLE_ROWS,
-                                               bars=bars), output)
-    elif fmt == "csv":
-        _emit(render_frames.frame_csv(frame), output)
-    elif fmt == "json":
-        _emit(render_frames.frame_json(frame), output)
-    elif fmt == "jsonl":
-        _emit(render_frames.frame_jsonl(frame), output)
-    elif fmt == "md":
-        _emit(render_frames.frame_markdown(frame), output)
-    else:
-        if output is None and sys.stdout.isatty():
-            raise RetainkitError("Parquet is binary: not written to a terminal", "give --output FILE.parquet")
-        _emit(render_frames.frame_parquet(frame), output)
+    Example: retainkit kpis orders.csv
+    """
 
 
 @app.command()
-@reads_exports
-@customer_thresholds
+@command(KpiResult, thresholds=True)
 def kpis(
-    files: Files,
-    from_: FromDate = None,
-    to: ToDate = None,
-    as_of: AsOf = None,
-    churn_window: ChurnWindow = None,
-    churn_alert: Annotated[float | None, typer.Option("--churn-alert", help="Alert when the annual churn rate "
-                                                      "exceeds this (default: 0.07).", rich_help_panel=PERIOD)] = None,
-    margin: Annotated[float | None, typer.Option("--margin", help="Gross margin applied to CLV (e.g. 0.3).",
-                                                 rich_help_panel=PERIOD)] = None,
-    fmt: Annotated[
-        Format, typer.Option("--format", "-f", help="Output format.", rich_help_panel=OUTPUT)
-    ] = Format.table,
-    output: OutputFile = None,
-    fail_on_alert: Annotated[bool, typer.Option("--fail-on-alert", help="Exit 1 when the churn alert fires.",
-                                                rich_help_panel=OUTPUT)] = False,
-    thresholds: Any = None,
-    debug: Debug = False,
-    settings: Callable[[], Any] = _settings,
-) -> None:
-    """Headline retention KPIs: repeat rate, churn, retention, CLV, purchase frequency."""
+    files: Files, from_: FromDate = None, to: ToDate = None, as_of: AsOf = None, churn_window: ChurnWindow = None,
+    churn_alert: ChurnAlert = defaults.CHURN_ALERT, margin: Margin = None, fail_on_alert: FailOnAlert = False,
+    *, run: Invocation,
+) -> int:
+    """Headline retention KPIs: repeat rate, churn, retention, CLV, purchase frequency.
 
-    def body() -> int:
-        from retainkit import render
-        from retainkit.config import merged
-        from retainkit.pipeline import kpi_report
+    Example: retainkit kpis orders.csv --format json
+    """
+    from retainkit.config import AnalysisOptions
+    from retainkit.pipeline import kpi_report
 
-        end = _end_date(to, as_of)
-        config = settings()
-        analysis = merged(config.analysis, churn_window_days=churn_window, churn_alert=churn_alert, margin=margin)
-        data = _load(files, config.read)
-        document = kpi_report(
-            data, files=files, start=_parse_date(from_, "--from"), end=end, analysis=analysis,
-            customer_options=thresholds,
-        )
-        if fmt is Format.json:
-            _emit(render.to_json(document), output)
-        elif fmt is Format.csv:
-            _emit(render.kpis_csv(document), output)
-        elif fmt is Format.md:
-            _emit(render.kpis_markdown(document), output)
-        else:
-            _print_table(render.kpis_table(document), output)
-        alert = document["metrics"]["churn_alert"]
-        if alert:
-            sys.stderr.write(
-                f"retainkit: alert: annual churn rate {document['metrics']['annual_churn_rate']:.2%} "
-                f"is above {analysis.churn_alert:.2%}\n"
-            )
-        return EXIT_ALERT if (alert and fail_on_alert) else 0
+    data = run.load(files)
+    document = kpi_report(data, files=files, start=parse_date(from_, "--from"), end=end_date(to, as_of),
+                          analysis=AnalysisOptions(churn_window, churn_alert, margin), customer_options=run.thresholds)
+    run.emit(KpiResult(document))
+    metrics = document["metrics"]
+    if metrics["churn_alert"]:
+        say("alert", f"annual churn rate {metrics['annual_churn_rate']:.2%} is above {churn_alert:.2%}")
+    return EXIT_ALERT if metrics["churn_alert"] and fail_on_alert else 0
 
-    _run(debug, body)
+
+Segment = Annotated[str | None, typer.Option("--segment", help="Only this RFM segment (e.g. 'At risk').",
+                                             rich_help_panel=CUSTOMERS, metavar="NAME")]
+Level = Annotated[int | None, typer.Option("--level", help="Only this loyalty level (−1…5).",
+                                           rich_help_panel=CUSTOMERS, metavar="N")]
+Vip = Annotated[bool | None, typer.Option("--vip/--not-vip", help="Only VIPs / only non-VIPs.",
+                                          rich_help_panel=CUSTOMERS, show_default=False, metavar="")]
+AtRisk = Annotated[bool | None, typer.Option("--at-risk/--not-at-risk", help="Only customers at risk / not.",
+                                             rich_help_panel=CUSTOMERS, show_default=False, metavar="")]
 
 
 @app.command()
-@reads_exports
-@customer_thresholds
+@command(FrameResult, thresholds=True)
 def customers(
-    files: Files,
-    to: ToDate = None,
-    as_of: AsOf = None,
-    segment: Annotated[str | None, typer.Option("--segment", help="Only this RFM segment (e.g. 'At risk').",
-                                                rich_help_panel=CUSTOMERS)] = None,
-    level: Annotated[int | None, typer.Option("--level", min=-1, max=5, help="Only this loyalty level (−1…5).",
-                                              rich_help_panel=CUSTOMERS)] = None,
-    vip: Annotated[bool | None, typer.Option("--vip/--not-vip", help="Only VIPs / only non-VIPs.",
-                                             rich_help_panel=CUSTOMERS, show_default=False)] = None,
-    at_risk: Annotated[bool | None, typer.Option("--at-risk/--not-at-risk", help="Only customers at risk / not.",
-                                                 rich_help_panel=CUSTOMERS, show_default=False)] = None,
-    sort: Annotated[str | None, typer.Option("--sort", help="Order by this column, largest first "
-                                             "(e.g. revenue_365, recency_days).", rich_help_panel=OUTPUT)] = None,
-    ascending: Annotated[bool, typer.Option("--ascending", help="Smallest first.", rich_help_panel=OUTPUT)] = False,
-    top: Top = None,
-    thresholds: Any = None,
-    fmt: Annotated[FrameFormat, typer.Option("--format", "-f", help="Output format.",
-                                             rich_help_panel=OUTPUT)] = FrameFormat.table,
-    output: OutputFile = None,
-    debug: Debug = False,
-    settings: Callable[[], Any] = _settings,
-) -> None:
-    """One row per customer: orders, revenue, recency, RFM segment, VIP, at risk, loyalty level."""
+    files: Files, to: ToDate = None, as_of: AsOf = None, segment: Segment = None, level: Level = None,
+    vip: Vip = None, at_risk: AtRisk = None, sort: Sort = None, ascending: Ascending = False, top: Top = None,
+    *, run: Invocation,
+) -> int:
+    """One row per customer: orders, revenue, recency, RFM segment, VIP, at risk, loyalty level.
 
-    def body() -> int:
-        from retainkit.customers import COLUMNS, SEGMENTS, select_customers
-        from retainkit.pipeline import customer_report
+    Example: retainkit customers orders.csv --segment 'At risk' -o at-risk.csv
+    """
+    from retainkit.customers import COLUMNS, SEGMENTS, select_customers
+    from retainkit.pipeline import customer_report
 
-        if sort is not None and sort not in COLUMNS:
-            raise RetainkitError(f"--sort {sort!r} is not a column", f"columns: {', '.join(COLUMNS)}")
-        if segment is not None and segment.casefold() not in {s.casefold() for s in SEGMENTS}:
-            raise RetainkitError(f"--segment {segment!r} is not an RFM segment", f"segments: {', '.join(SEGMENTS)}")
-        end = _end_date(to, as_of)
-        data = _load(files, settings().read)
-        table = customer_report(data, end=end, options=thresholds)
-        chosen = select_customers(table, segment=segment, level=level, vip=vip, at_risk=at_risk, sort=sort,
-                                  descending=not ascending, top=top)
-        _emit_frame(chosen, fmt, output, title=f"Customers ({len(chosen):,} of {len(table):,})", top=top,
-                    view="customers")
-        return 0
+    _check_column("--sort", sort, COLUMNS)
+    if segment is not None and segment.casefold() not in {s.casefold() for s in SEGMENTS}:
+        raise RetainkitError(f"--segment {segment!r} is not an RFM segment", f"segments: {', '.join(SEGMENTS)}")
+    table = customer_report(run.load(files), end=end_date(to, as_of), options=run.thresholds)
+    chosen = select_customers(table, segment=segment, level=level, vip=vip, at_risk=at_risk, sort=sort,
+                              descending=not ascending, top=top)
+    run.emit(FrameResult(chosen, f"Customers ({len(chosen):,} of {len(table):,})", view="customers", limit=top))
+    return 0
 
-    _run(debug, body)
+
+def _check_column(option: str, name: str | None, columns: Any) -> None:
+    if name is not None and name not in columns:
+        raise RetainkitError(f"{option} {name!r} is not a column", f"columns: {', '.join(columns)}")
+
+
+Products = Annotated[bool, typer.Option("--products", help="The products each customer has stopped buying "
+                                        "(needs a product column).", rich_help_panel=CUSTOMERS, metavar="")]
 
 
 @app.command("at-risk")
-@reads_exports
-@customer_thresholds
-def at_risk_command(
-    files: Files,
-    to: ToDate = None,
-    as_of: AsOf = None,
-    products: Annotated[bool, typer.Option("--products", help="List the products each customer has stopped "
-                                           "buying (needs a product column).", rich_help_panel=CUSTOMERS)] = False,
-    thresholds: Any = None,
-    top: Top = None,
-    fmt: Annotated[FrameFormat, typer.Option("--format", "-f", help="Output format.",
-                                             rich_help_panel=OUTPUT)] = FrameFormat.table,
-    output: OutputFile = None,
-    debug: Debug = False,
-    settings: Callable[[], Any] = _settings,
-) -> None:
-    """Customers slipping away, most value at risk first, with why; or their lapsed products."""
+@command(FrameResult, thresholds=True)
+def at_risk(
+    files: Files, to: ToDate = None, as_of: AsOf = None, products: Products = False, sort: Sort = None,
+    ascending: Ascending = False, top: Top = None, *, run: Invocation,
+) -> int:
+    """Customers slipping away, most value at risk first, with why; or their lapsed products.
 
-    def body() -> int:
-        from retainkit.pipeline import at_risk_report, read_orders
+    Example: retainkit at-risk orders.csv --top 20
+    """
+    from retainkit.customers import select_customers
+    from retainkit.pipeline import at_risk_report
 
-        end = _end_date(to, as_of)
-        config = settings()
-        data = read_orders(files, config.read, product_lines=products) if products else _load(files, config.read)
-        frame = at_risk_report(data, end=end, options=thresholds,
-                               products=products)
-        frame = frame.head(top) if top else frame
-        title = "Product lapses" if products else "Customers at risk"
-        _emit_frame(frame, fmt, output, title=f"{title} ({len(frame):,})", top=top,
-                    view="lapses" if products else "at-risk")
-        return 0
-
-    _run(debug, body)
+    data = run.load(files, product_lines=products)
+    frame = at_risk_report(data, end=end_date(to, as_of), options=run.thresholds, products=products)
+    _check_column("--sort", sort, frame.columns)
+    frame = select_customers(frame, sort=sort, descending=not ascending, top=top)
+    title = "Product lapses" if products else "Customers at risk"
+    run.emit(FrameResult(frame, f"{title} ({len(frame):,})", view="lapses" if products else "at-risk", limit=top))
+    return 0
 
 
 @app.command()
-@reads_exports
-@customer_thresholds
-def segments(
-    files: Files,
-    to: ToDate = None,
-    as_of: AsOf = None,
-    thresholds: Any = None,
-    fmt: SummaryFmt = SummaryFormat.table,
-    output: OutputFile = None,
-    debug: Debug = False,
-    settings: Callable[[], Any] = _settings,
-) -> None:
-    """The customer base by RFM segment and by loyalty level: size, revenue share, recency."""
+@command(FrameResult, thresholds=True)
+def segments(files: Files, to: ToDate = None, as_of: AsOf = None, *, run: Invocation) -> int:
+    """The customer base by RFM segment and by loyalty level: size, revenue share, recency.
 
-    def body() -> int:
-        from retainkit.pipeline import segments_report
+    Example: retainkit segments orders.csv --format md
+    """
+    from retainkit.pipeline import segments_report
 
-        end = _end_date(to, as_of)
-        data = _load(files, settings().read)
-        frame = segments_report(data, end=end, options=thresholds)
-        _emit_frame(frame, fmt, output, title="Segments", top=None, bars="share_of_customers", view="segments")
-        return 0
+    frame = segments_report(run.load(files), end=end_date(to, as_of), options=run.thresholds)
+    run.emit(FrameResult(frame, "Segments", view="segments", bars="share_of_customers"))
+    return 0
 
-    _run(debug, body)
+
+TrendEvery = Annotated[Every, typer.Option("--every", help="Calendar period (ISO weeks start Monday).",
+                                           rich_help_panel=PERIOD, metavar="PERIOD")]
 
 
 @app.command()
-@reads_exports
+@command(FrameResult)
 def trend(
-    files: Files,
-    every: Annotated[Every, typer.Option("--every", help="Calendar period (ISO weeks start Monday).",
-                                         rich_help_panel=PERIOD)] = Every.month,
-    from_: FromDate = None,
-    to: ToDate = None,
-    as_of: AsOf = None,
-    fmt: SummaryFmt = SummaryFormat.table,
-    output: OutputFile = None,
-    debug: Debug = False,
-    settings: Callable[[], Any] = _settings,
-) -> None:
-    """KPIs per week, month, quarter or year, with retention and churn against the period before."""
+    files: Files, every: TrendEvery = Every.month, from_: FromDate = None, to: ToDate = None, as_of: AsOf = None,
+    *, run: Invocation,
+) -> int:
+    """KPIs per week, month, quarter or year, with retention and churn against the period before.
 
-    def body() -> int:
-        from retainkit import render_frames
-        from retainkit.pipeline import trend_report
+    Example: retainkit trend orders.csv --every quarter
+    """
+    from retainkit.pipeline import trend_report
 
-        end = _end_date(to, as_of)
-        data = _load(files, settings().read)
-        frame = trend_report(data, every=every.value, start=_parse_date(from_, "--from"), end=end)
-        if fmt == "table":
-            _print_table(render_frames.trend_view(frame, title=f"Trend by {every.value} (* = partial period)"),
-                         output)
-        else:
-            _emit_frame(frame, fmt, output, title="Trend", top=None)
-        return 0
+    frame = trend_report(run.load(files), every=every.value, start=parse_date(from_, "--from"), end=end_date(to, as_of))
+    run.emit(FrameResult(frame, f"Trend by {every.value} (* = partial period)", view="trend"))
+    return 0
 
-    _run(debug, body)
+
+CohortEvery = Annotated[Every, typer.Option("--every", help="Cohort period: when customers first ordered.",
+                                            rich_help_panel=PERIOD, metavar="PERIOD")]
+Metric = Annotated[CohortMetric, typer.Option("--metric", help="customers: share still buying; revenue / orders: "
+                                              "relative to the first period.", rich_help_panel=OUTPUT,
+                                              metavar="METRIC")]
+Layout = Annotated[CohortLayout, typer.Option("--layout", help="Files: one row per cell (long) or per cohort "
+                                              "(wide).", rich_help_panel=OUTPUT, metavar="LAYOUT")]
 
 
 @app.command()
-@reads_exports
+@command(CohortResult)
 def cohorts(
-    files: Files,
-    every: Annotated[Every, typer.Option("--every", help="Cohort period: when customers first ordered.",
-                                         rich_help_panel=PERIOD)] = Every.month,
-    metric: Annotated[CohortMetric, typer.Option("--metric", help="customers: share still buying; revenue / "
-                                                 "orders: relative to the first period.",
-                                                 rich_help_panel=OUTPUT)] = CohortMetric.customers,
-    layout: Annotated[CohortLayout, typer.Option("--layout", help="JSON/CSV shape: one row per cell (long) or per "
-                                                 "cohort (wide).", rich_help_panel=OUTPUT)] = CohortLayout.long,
-    from_: FromDate = None,
-    to: ToDate = None,
-    as_of: AsOf = None,
-    fmt: SummaryFmt = SummaryFormat.table,
-    output: OutputFile = None,
-    debug: Debug = False,
-    settings: Callable[[], Any] = _settings,
-) -> None:
-    """The cohort matrix: of each period's new customers, how many bought again k periods later."""
+    files: Files, every: CohortEvery = Every.month, metric: Metric = CohortMetric.customers,
+    layout: Layout = CohortLayout.long, from_: FromDate = None, to: ToDate = None, as_of: AsOf = None,
+    *, run: Invocation,
+) -> int:
+    """The cohort matrix: of each period's new customers, how many bought again k periods later.
 
-    def body() -> int:
-        from retainkit import render_frames
-        from retainkit.cohorts import cohort_wide
-        from retainkit.pipeline import cohort_report
+    Example: retainkit cohorts orders.csv --every quarter --layout wide -o cohorts.csv
+    """
+    from retainkit.pipeline import cohort_report
 
-        end = _end_date(to, as_of)
-        data = _load(files, settings().read)
-        long = cohort_report(data, every=every.value, metric=metric.value, start=_parse_date(from_, "--from"),
-                             end=end)
-        if fmt == "table":
-            title = f"Cohorts by {every.value}: {metric.value} retention (empty = after --to)"
-            _print_table(render_frames.cohort_heatmap(cohort_wide(long), title=title), output)
-        else:
-            _emit_frame(cohort_wide(long) if layout is CohortLayout.wide else long, fmt, output, title="Cohorts",
-                        top=None)
-        return 0
+    long = cohort_report(run.load(files), every=every.value, metric=metric.value, start=parse_date(from_, "--from"),
+                         end=end_date(to, as_of))
+    title = f"Cohorts by {every.value}: {metric.value} retention (empty = after --to)"
+    run.emit(CohortResult(long, title, wide_layout=layout is CohortLayout.wide))
+    return 0
 
-    _run(debug, body)
+
+ReportPeriod = Annotated[ReportEvery, typer.Option("--every", help="Report on the last complete week or month.",
+                                                   rich_help_panel=PERIOD, metavar="PERIOD")]
 
 
 @app.command()
-@reads_exports
-@customer_thresholds
+@command(ReportResult, thresholds=True)
 def report(
-    files: Files,
-    every: Annotated[ReportEvery, typer.Option("--every", help="Report on the last complete week or month.",
-                                               rich_help_panel=PERIOD)] = ReportEvery.week,
-    to: ToDate = None,
-    as_of: AsOf = None,
-    churn_alert: Annotated[float | None, typer.Option("--churn-alert", help="Alert when the annual churn rate "
-                                                      "exceeds this (default: 0.07).", rich_help_panel=PERIOD)] = None,
-    thresholds: Any = None,
-    fmt: Annotated[ReportFormat | None, typer.Option("--format", "-f", help="html, md or json (default: from the "
-                                                     "--output suffix, else md).", rich_help_panel=OUTPUT)] = None,
-    output: OutputFile = None,
-    fail_on_alert: Annotated[bool, typer.Option("--fail-on-alert", help="Exit 1 when an alert fires.",
-                                                rich_help_panel=OUTPUT)] = False,
-    debug: Debug = False,
-    settings: Callable[[], Any] = _settings,
-) -> None:
-    """The periodic report: last complete week or month against the one before and a year earlier."""
+    files: Files, every: ReportPeriod = ReportEvery.week, to: ToDate = None, as_of: AsOf = None,
+    churn_window: ChurnWindow = None, churn_alert: ChurnAlert = defaults.CHURN_ALERT,
+    fail_on_alert: FailOnAlert = False, *, run: Invocation,
+) -> int:
+    """The periodic report: last complete week or month against the one before and a year earlier.
 
-    def body() -> int:
-        from retainkit import render_report
-        from retainkit.pipeline import report_data
+    Example: retainkit report orders.csv --every month -o report.html
+    """
+    from retainkit.pipeline import report_data
 
-        chosen = fmt.value if fmt else _format_from_suffix(output)
-        end = _end_date(to, as_of)
-        config = settings()
-        data = _load(files, config.read)
-        threshold = churn_alert if churn_alert is not None else config.analysis.churn_alert
-        content = report_data(data, every=every.value, end=end, churn_alert=threshold,
-                              customer_options=thresholds)
-        render = {"html": render_report.report_html, "md": render_report.report_markdown,
-                  "json": render_report.report_json}[chosen]
-        _emit(render(content), output)
-        for alert in content["alerts"]:
-            sys.stderr.write(f"retainkit: alert: {alert['message']}\n")
-        return EXIT_ALERT if (content["alerts"] and fail_on_alert) else 0
-
-    _run(debug, body)
+    content = report_data(run.load(files), every=every.value, end=end_date(to, as_of), churn_alert=churn_alert,
+                          churn_window_days=churn_window, customer_options=run.thresholds)
+    run.emit(ReportResult(content))
+    for alert in content["alerts"]:
+        say("alert", alert["message"])
+    return EXIT_ALERT if content["alerts"] and fail_on_alert else 0
 
 
-def _format_from_suffix(output: Path | None) -> str:
-    if output is None:
-        return "md"
-    suffix = output.suffix.lower().lstrip(".")
-    formats = {"html": "html", "htm": "html", "md": "md", "markdown": "md", "json": "json"}
-    if suffix not in formats:
-        raise RetainkitError(f"--output {output}: cannot tell the format from {output.suffix!r}",
-                             "name it .html, .md or .json, or give --format")
-    return formats[suffix]
-
-
-MODEL = "Model (SPEC §6)"
+Horizon = Annotated[float, typer.Option("--horizon", help="Days ahead to predict.", rich_help_panel=MODEL,
+                                        metavar="DAYS")]
+TimeUnit = Annotated[float, typer.Option("--time-unit", help="Days per model time unit (7: weeks, as "
+                                         "in the literature).", rich_help_panel=MODEL, metavar="DAYS")]
+DiscountRate = Annotated[float, typer.Option("--discount-rate", help="Annual discount rate for CLV, "
+                                             "compounded monthly.", rich_help_panel=MODEL, metavar="RATE")]
+Penalizer = Annotated[float, typer.Option("--penalizer", help="L2 penalty on the parameters, for fits that "
+                                          "do not converge.", rich_help_panel=MODEL, metavar="WEIGHT")]
+Holdout = Annotated[str | None, typer.Option("--holdout", help="Fit on orders before this date; compare "
+                                             "predictions with what happened from it on.", rich_help_panel=MODEL,
+                                             metavar="DATE")]
 
 
 @app.command()
-@reads_exports
+@command(PredictionResult)
 def predict(
-    files: Files,
-    horizon: Annotated[float, typer.Option("--horizon", min=1, help="Days ahead to predict.",
-                                           rich_help_panel=MODEL)] = 365,
-    time_unit: Annotated[float, typer.Option("--time-unit", min=0.001, help="Days per model time unit "
-                                             "(7: weeks, as in the literature).", rich_help_panel=MODEL)] = 7,
-    discount_rate: Annotated[float, typer.Option("--discount-rate", min=0, help="Annual discount rate for CLV, "
-                                                 "compounded monthly.", rich_help_panel=MODEL)] = 0.1,
-    margin: Annotated[float, typer.Option("--margin", min=0, help="Gross margin applied to CLV.",
-                                          rich_help_panel=MODEL)] = 1.0,
-    penalizer: Annotated[float, typer.Option("--penalizer", min=0, help="L2 penalty on the parameters, for fits "
-                                             "that do not converge.", rich_help_panel=MODEL)] = 0.0,
-    holdout: Annotated[str | None, typer.Option("--holdout", help="Fit on orders before this date; compare "
-                                                "predictions with what happened from it on.",
-                                                rich_help_panel=MODEL)] = None,
-    to: ToDate = None,
-    as_of: AsOf = None,
-    sort: Annotated[str | None, typer.Option("--sort", help="Order customers by this column, largest first "
-                                             "(default: clv; expected_purchases without amounts).",
-                                             rich_help_panel=OUTPUT)] = None,
-    top: Top = None,
-    fmt: Annotated[FrameFormat, typer.Option("--format", "-f", help="Output format (the customer table for "
-                                             "csv/jsonl/parquet/md).", rich_help_panel=OUTPUT)] = FrameFormat.table,
-    output: OutputFile = None,
-    debug: Debug = False,
-    settings: Callable[[], Any] = _settings,
-) -> None:
-    """Who will buy again and what they are worth: BG/NBD + Gamma-Gamma, with an optional holdout check."""
+    files: Files, horizon: Horizon = defaults.HORIZON_DAYS, time_unit: TimeUnit = defaults.TIME_UNIT_DAYS,
+    discount_rate: DiscountRate = defaults.DISCOUNT_RATE, margin: Margin = None,
+    penalizer: Penalizer = defaults.PENALIZER, holdout: Holdout = None, to: ToDate = None, as_of: AsOf = None,
+    sort: Sort = None, ascending: Ascending = False, top: Top = None, *, run: Invocation,
+) -> int:
+    """Who will buy again and what they are worth: BG/NBD + Gamma-Gamma, with an optional holdout check.
 
-    def body() -> int:
-        from retainkit import render_predict
-        from retainkit.customers import select_customers
-        from retainkit.pipeline import prediction_report
+    Example: retainkit predict orders.csv --holdout 2024-07-01
+    """
+    from retainkit.customers import select_customers
+    from retainkit.pipeline import prediction_report
 
-        end = _end_date(to, as_of)
-        data = _load(files, settings().read)
-        result = prediction_report(data, end=end, holdout=_parse_date(holdout, "--holdout"), horizon_days=horizon,
-                                   time_unit_days=time_unit, discount_rate=discount_rate, margin=margin,
-                                   penalizer=penalizer)
-        if sort is not None and sort not in result.customers.columns:
-            raise RetainkitError(f"--sort {sort!r} is not a column", f"columns: {', '.join(result.customers.columns)}")
-        order = sort or ("clv" if result.gamma_gamma else "expected_purchases")
-        customers = select_customers(result.customers, sort=order, top=top)
-        if fmt == "table":
-            _print_table(render_predict.prediction_table(result, customers), output)
-        elif fmt == "json":
-            _emit(render_predict.prediction_json(result, customers, quality=data.quality.as_dict()), output)
-        else:
-            _emit_frame(customers, fmt, output, title="Predictions", top=top)
-        return 0
-
-    _run(debug, body)
+    data = run.load(files)
+    result = prediction_report(data, end=end_date(to, as_of), holdout=parse_date(holdout, "--holdout"),
+                               horizon_days=horizon, time_unit_days=time_unit, discount_rate=discount_rate,
+                               margin=1.0 if margin is None else margin, penalizer=penalizer)
+    _check_column("--sort", sort, result.customers.columns)
+    order = sort or ("clv" if result.gamma_gamma else "expected_purchases")
+    chosen = select_customers(result.customers, sort=order, descending=not ascending, top=top)
+    run.emit(PredictionResult(result, chosen, data.quality.as_dict()))
+    return 0
 
 
 @app.command("inspect")
-@reads_exports
-def inspect_export_command(
-    files: Files,
-    fmt: Annotated[InspectFormat, typer.Option("--format", "-f", help="Output format.")] = InspectFormat.table,
-    output: OutputFile = None,
-    debug: Debug = False,
-    settings: Callable[[], Any] = _settings,
-) -> None:
-    """How retainkit reads a file: column mapping, rows, date range, samples, data quality."""
+@command(InspectResult)
+def inspect_export(files: Files, *, run: Invocation) -> int:
+    """How retainkit reads a file: column mapping, rows, date range, samples, data quality.
 
-    def body() -> int:
-        from retainkit import render_inspect
-        from retainkit.pipeline import inspect_export
+    Example: retainkit inspect orders.xlsx --sheet Orders
+    """
+    from retainkit.pipeline import inspect_export as inspect_files
 
-        report = inspect_export(files, settings().read)
-        if fmt is InspectFormat.json:
-            _emit(render_inspect.inspect_json(report), output)
-        else:
-            _print_table(render_inspect.inspect_table(report), output)
-        if report.problem:
-            sys.stderr.write(f"retainkit: error: {report.problem}\n")
-            return EXIT_BAD_INPUT
-        return 0
-
-    _run(debug, body)
-
-
-def _decimal(value: str | None) -> str | None:
-    if value is not None and value not in (".", ","):
-        raise RetainkitError(f"--decimal {value!r} must be . or ,")
-    return value
+    result = inspect_files(files, run.read)
+    run.emit(InspectResult(result))
+    if result.problem:
+        sys.stderr.write(f"retainkit: error: {result.problem}\n")
+        return EXIT_BAD_INPUT
+    return 0
 
 
 def main() -> None:

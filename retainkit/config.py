@@ -15,11 +15,13 @@ the column mapping and default options; options given on the command line win::
 
 from __future__ import annotations
 
+import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from retainkit import defaults
 from retainkit.errors import RetainkitError
 
 CONFIG_NAME = "retainkit.toml"
@@ -46,7 +48,7 @@ class ReadOptions:
     encoding: str | None = None
     dayfirst: bool | None = None
     date_format: str | None = None
-    tz: str = "UTC"
+    tz: str = defaults.TZ
     decimal: str | None = None  # None: decided per column from its values (SPEC §1)
     dedupe: bool = False
     sheet: str | None = None  # Excel: the sheet to read (default: the first)
@@ -57,76 +59,72 @@ class AnalysisOptions:
     """How to compute the KPIs (SPEC §2, §3)."""
 
     churn_window_days: int | None = None
-    churn_alert: float = 0.07
+    churn_alert: float = defaults.CHURN_ALERT
     margin: float | None = None
 
 
-_OPTION_KEYS = {
-    "encoding": ("read", "encoding"),
-    "dayfirst": ("read", "dayfirst"),
-    "date_format": ("read", "date_format"),
-    "tz": ("read", "tz"),
-    "decimal": ("read", "decimal"),
-    "dedupe": ("read", "dedupe"),
-    "sheet": ("read", "sheet"),
-    "churn_window": ("analysis", "churn_window_days"),
-    "churn_alert": ("analysis", "churn_alert"),
-    "margin": ("analysis", "margin"),
-}
-
-
 @dataclass(frozen=True)
-class Config:
-    """Settings from a config file; empty when there is none."""
+class Settings:
+    """What the config files say: the column mapping and options, each option with the
+    file it came from (for error messages)."""
 
-    read: ReadOptions = field(default_factory=ReadOptions)
-    analysis: AnalysisOptions = field(default_factory=AnalysisOptions)
-    path: Path | None = None
+    columns: dict[str, str] = field(default_factory=dict)  # canonical field -> raw header
+    options: dict[str, tuple[Any, Path]] = field(default_factory=dict)
+    files: tuple[Path, ...] = ()
 
 
-def load_config(path: Path | None = None, *, cwd: Path | None = None) -> Config:
-    """Read ``path``, or ``retainkit.toml`` in ``cwd`` when present; else defaults."""
-    if path is None:
-        candidate = (cwd or Path.cwd()) / CONFIG_NAME
-        if not candidate.is_file():
-            return Config()
-        path = candidate
+def config_files(explicit: Path | None = None, *, cwd: Path | None = None) -> list[Path]:
+    """The config files that apply, weakest first (see the module docstring)."""
+    home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    found = [home / "retainkit" / "config.toml"]
+    env = os.environ.get("RETAINKIT_CONFIG")
+    if env:
+        if not Path(env).is_file():
+            raise RetainkitError(f"RETAINKIT_CONFIG={env}: config file not found")
+        found.append(Path(env))
+    else:
+        found.append((cwd or Path.cwd()) / CONFIG_NAME)
+    found = [path for path in found if path.is_file()]
+    if explicit is not None:
+        if not Path(explicit).is_file():
+            raise RetainkitError(f"--config {explicit}: config file not found")
+        found.append(Path(explicit))
+    return found
+
+
+def load_settings(explicit: Path | None = None, *, cwd: Path | None = None) -> Settings:
+    """Every config file that applies, later files over earlier ones."""
+    columns: dict[str, str] = {}
+    options: dict[str, tuple[Any, Path]] = {}
+    files = config_files(explicit, cwd=cwd)
+    for path in files:
+        data = _read_toml(path)
+        unknown = set(data) - {"columns", "options"}
+        if unknown:
+            raise RetainkitError(f"{path}: unknown section [{sorted(unknown)[0]}]", "use [columns] and [options]")
+        for key, header in _table(data, "columns", path).items():
+            if key not in COLUMN_KEYS:
+                raise RetainkitError(f"{path}: unknown key {key!r} in [columns]",
+                                     f"known keys: {', '.join(COLUMN_KEYS)}")
+            if not isinstance(header, str):
+                raise RetainkitError(f"{path}: [columns] {key} = {header!r} must be a header name in quotes")
+            columns[COLUMN_KEYS[key]] = header
+        for key, value in _table(data, "options", path).items():
+            options[key.replace("-", "_")] = (value, path)
+    return Settings(columns, options, tuple(files))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RetainkitError(f"{path}: config file not found") from None
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RetainkitError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RetainkitError(f"{path}: not valid TOML ({exc})") from None
-    return _config_from_dict(data, path)
 
 
-def _config_from_dict(data: dict[str, Any], path: Path) -> Config:
-    unknown = set(data) - {"columns", "options"}
-    if unknown:
-        raise RetainkitError(f"{path}: unknown section [{sorted(unknown)[0]}]", "use [columns] and [options]")
-    columns = {}
-    for key, header in data.get("columns", {}).items():
-        if key not in COLUMN_KEYS:
-            raise RetainkitError(
-                f"{path}: unknown key {key!r} in [columns]", f"known keys: {', '.join(COLUMN_KEYS)}"
-            )
-        columns[COLUMN_KEYS[key]] = str(header)
-    read: dict[str, Any] = {"columns": columns}
-    analysis: dict[str, Any] = {}
-    for key, value in data.get("options", {}).items():
-        if key not in _OPTION_KEYS:
-            raise RetainkitError(
-                f"{path}: unknown key {key!r} in [options]", f"known keys: {', '.join(_OPTION_KEYS)}"
-            )
-        group, name = _OPTION_KEYS[key]
-        (read if group == "read" else analysis)[name] = value
-    try:
-        return Config(ReadOptions(**read), AnalysisOptions(**analysis), path)
-    except TypeError as exc:  # pragma: no cover - guarded by the key checks above
-        raise RetainkitError(f"{path}: {exc}") from None
-
-
-def merged(base: Any, **overrides: Any) -> Any:
-    """``base`` with every override that is not None applied (command line over config)."""
-    names = {f.name for f in fields(base)}
-    return replace(base, **{k: v for k, v in overrides.items() if v is not None and k in names})
+def _table(data: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise RetainkitError(f"{path}: {name} must be a table: [{name}]")
+    return table

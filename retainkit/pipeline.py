@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from retainkit import defaults
 from retainkit.amounts import read_numbers
 from retainkit.config import AnalysisOptions, ReadOptions
 from retainkit.customers import (
@@ -141,13 +142,15 @@ def report_data(
     *,
     every: str = "week",
     end: date | None = None,
-    churn_alert: float = 0.07,
+    churn_alert: float = defaults.CHURN_ALERT,
+    churn_window_days: int | None = None,
     customer_options: CustomerOptions | None = None,
 ) -> dict[str, Any]:
     """The content of ``retainkit report`` (render it with :mod:`retainkit.render_report`)."""
     from retainkit.report import ReportOptions, build_report
 
-    options = ReportOptions(every=every, churn_alert=churn_alert, customers=customer_options or CustomerOptions())
+    options = ReportOptions(every=every, churn_alert=churn_alert, churn_window_days=churn_window_days,
+                            customers=customer_options or CustomerOptions())
     return build_report(data.orders, data.quality.as_dict(), options, end=end)
 
 

@@ -152,14 +152,14 @@ def to_json(document: Mapping[str, Any]) -> str:
     return json.dumps(clean(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def kpis_csv(document: Mapping[str, Any]) -> str:
+def kpis_csv(document: Mapping[str, Any], *, delimiter: str = ",") -> str:
     """One header row and one value row: period, metrics, data quality (cron appends rows)."""
     row: dict[str, Any] = {"period_from": document["period"]["from"], "period_to": document["period"]["to"]}
     row["churn_window_days"] = document["period"]["churn_window_days"]
     row.update(document["metrics"])
     row.update(_flat_actions(document.get("act_on_this")))
     row.update({f"dq_{k}": v for k, v in document["data_quality"].items() if not isinstance(v, list | dict)})
-    return rows_csv(list(row), [list(row.values())])
+    return rows_csv(list(row), [list(row.values())], delimiter=delimiter)
 
 
 def all_notes(document: Mapping[str, Any]) -> list[str]:
@@ -191,9 +191,10 @@ def _action_lines(actions: Mapping[str, Any]) -> list[tuple[str, str]]:
     return lines
 
 
-def rows_csv(columns: list[str], rows: Iterable[list[Any]]) -> str:
+def rows_csv(columns: list[str], rows: Iterable[list[Any]], *, delimiter: str = ",") -> str:
+    """CSV (or TSV with ``delimiter="\\t"``) with a header row; formula-safe text cells."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n", delimiter=delimiter)
     writer.writerow(columns)
     for row in rows:
         writer.writerow(["" if v is None else _csv_scalar(v) for v in (clean(x) for x in row)])

@@ -70,9 +70,10 @@ def frame_jsonl(frame: pd.DataFrame) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
-def frame_csv(frame: pd.DataFrame) -> str:
-    """CSV with a header; text cells that could start a formula are escaped."""
-    return rows_csv(list(frame.columns), frame_records(frame))
+def frame_csv(frame: pd.DataFrame, *, delimiter: str = ",") -> str:
+    """CSV (TSV with ``delimiter="\\t"``) with a header; text cells that could start a formula
+    are escaped."""
+    return rows_csv(list(frame.columns), frame_records(frame), delimiter=delimiter)
 
 
 def frame_parquet(frame: pd.DataFrame) -> bytes:

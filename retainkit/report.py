@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from retainkit import defaults
 from retainkit.calendar import index_of, partial_reason, period_end, period_label, period_start
 from retainkit.cohorts import cohort_table, cohort_wide, trend_table, value_columns
 from retainkit.customers import CustomerOptions, at_risk_customers, customer_table
@@ -47,7 +48,8 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
 @dataclass(frozen=True)
 class ReportOptions:
     every: str = "week"
-    churn_alert: float = 0.07
+    churn_alert: float = defaults.CHURN_ALERT
+    churn_window_days: int | None = None  # None: the default of SPEC §2
     customers: CustomerOptions = field(default_factory=CustomerOptions)
 
 
@@ -83,7 +85,7 @@ def build_report(
     previous = _comparison(current - 1, this, rows, every, whole)
     year_before = _comparison(current - year, this, rows, every, whole)
 
-    kpi_period = resolve_period(orders, end=as_of)
+    kpi_period = resolve_period(orders, end=as_of, churn_window_days=options.churn_window_days)
     windows = customer_windows(orders, kpi_period)
     kpis = kpis_from_windows(windows, KpiOptions(churn_alert=options.churn_alert))
     table = customer_table(windows, options.customers)

@@ -179,7 +179,7 @@ def test_date_format_reads_what_iso_cannot(tmp_path):
 
 
 def test_churn_window_must_be_positive():
-    assert "--churn-window 0 must be at least 1 day" in fails(GOLDEN / "shop_small.csv", "--churn-window", "0")
+    assert "--churn-window 0 is out of range: from 1 to 36500" in fails(GOLDEN / "shop_small.csv", "--churn-window", "0")
 
 
 def test_config_unknown_section_and_option(tmp_path):

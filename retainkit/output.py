@@ -1,0 +1,243 @@
+"""The one output layer: a command's result, a format, a destination (SPEC §7).
+
+Every command hands its result to :func:`emit`. The result's type declares the formats it
+supports and renders itself in each; :func:`choose_format` settles the format from
+``--format`` and the ``--output`` suffix (a suffix that contradicts ``--format`` is an
+error); :func:`emit` writes text, bytes or a Rich table to stdout or atomically to a file.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar
+
+from retainkit.errors import RetainkitError
+
+
+class Format(StrEnum):
+    """Every output format of every command (each result supports some of them)."""
+
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    tsv = "tsv"
+    md = "md"
+    parquet = "parquet"
+    html = "html"
+
+
+#: The format an ``--output`` suffix names.
+SUFFIX_FORMATS: dict[str, Format] = {
+    ".json": Format.json, ".jsonl": Format.jsonl, ".ndjson": Format.jsonl, ".csv": Format.csv,
+    ".tsv": Format.tsv, ".tab": Format.tsv, ".md": Format.md, ".markdown": Format.md,
+    ".parquet": Format.parquet, ".pq": Format.parquet, ".html": Format.html, ".htm": Format.html,
+    ".txt": Format.table,
+}
+STDOUT = "-"
+FRAME_FORMATS = (Format.table, Format.json, Format.jsonl, Format.csv, Format.tsv, Format.md, Format.parquet)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where and how a result goes: ``--format``, ``--output`` (``-`` or None: stdout) and
+    ``--no-header`` (CSV/TSV appended to an existing file)."""
+
+    fmt: Format | None = None
+    output: Path | None = None
+    header: bool = True
+
+    @property
+    def path(self) -> Path | None:
+        return None if self.output is None or str(self.output) == STDOUT else self.output
+
+
+class Result:
+    """A command's result: the formats it supports (the first is its default) and how it
+    renders in each — text, bytes, or a Rich renderable for ``table``."""
+
+    formats: ClassVar[tuple[Format, ...]] = (Format.table,)
+
+    def render(self, fmt: Format) -> Any:  # pragma: no cover - every result overrides it
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class KpiResult(Result):
+    """The ``kpis`` document."""
+
+    document: dict[str, Any]
+    formats: ClassVar[tuple[Format, ...]] = (Format.table, Format.json, Format.csv, Format.tsv, Format.md)
+
+    def render(self, fmt: Format) -> Any:
+        from retainkit import render
+
+        if fmt is Format.table:
+            return render.kpis_table(self.document)
+        if fmt is Format.json:
+            return render.to_json(self.document)
+        if fmt is Format.md:
+            return render.kpis_markdown(self.document)
+        return render.kpis_csv(self.document, delimiter="\t" if fmt is Format.tsv else ",")
+
+
+#: Columns a terminal table shows for each view (exports carry every column).
+TABLE_COLUMNS = {
+    "customers": ("customer_id", "orders", "revenue", "recency_days", "avg_days_between_orders", "revenue_365",
+                  "rfm_segment", "is_vip", "at_risk", "level_name"),
+    "at-risk": ("customer_id", "revenue_365", "why", "rfm_segment", "level_name"),
+    "lapses": ("customer_id", "product", "purchase_days", "last_purchase", "days_since", "revenue_365",
+               "customer_at_risk"),
+}
+SEGMENT_TITLES = {"rfm_segment": "RFM segments", "loyalty_level": "Loyalty ladder"}
+
+
+@dataclass(frozen=True)
+class FrameResult(Result):
+    """A table of rows (customers, at risk, lapses, segments, trend, a cohort layout).
+
+    ``view`` picks the terminal rendering: the columns of :data:`TABLE_COLUMNS`, grouped
+    tables (``segments``) or the trend view; ``limit`` caps the rows a terminal shows.
+    """
+
+    frame: Any  # pandas.DataFrame
+    title: str
+    view: str | None = None
+    limit: int | None = None
+    bars: str | None = None
+    formats: ClassVar[tuple[Format, ...]] = FRAME_FORMATS
+
+    def render(self, fmt: Format) -> Any:
+        from retainkit import render_frames as rf
+
+        if fmt is Format.table:
+            return self._table()
+        renderers = {Format.json: rf.frame_json, Format.jsonl: rf.frame_jsonl, Format.csv: rf.frame_csv,
+                     Format.md: rf.frame_markdown, Format.parquet: rf.frame_parquet}
+        if fmt is Format.tsv:
+            return rf.frame_csv(self.frame, delimiter="\t")
+        return renderers[fmt](self.frame)
+
+    def _table(self) -> Any:
+        from retainkit import render_frames as rf
+
+        if self.view == "segments":
+            return rf.grouped_tables(self.frame, by="group", titles=SEGMENT_TITLES, bars=self.bars)
+        if self.view == "trend":
+            return rf.trend_view(self.frame, title=self.title)
+        shown = self.frame[list(TABLE_COLUMNS[self.view])] if self.view in TABLE_COLUMNS else self.frame
+        return rf.frame_table(shown, title=self.title, limit=self.limit or rf.TABLE_ROWS, bars=self.bars)
+
+
+@dataclass(frozen=True)
+class CohortResult(Result):
+    """The cohort matrix: a heatmap on a terminal; the long or wide layout in files."""
+
+    long: Any  # pandas.DataFrame, one row per (cohort, k)
+    title: str
+    wide_layout: bool = False
+    formats: ClassVar[tuple[Format, ...]] = FRAME_FORMATS
+
+    def render(self, fmt: Format) -> Any:
+        from retainkit import render_frames
+        from retainkit.cohorts import cohort_wide
+
+        if fmt is Format.table:
+            return render_frames.cohort_heatmap(cohort_wide(self.long), title=self.title)
+        frame = cohort_wide(self.long) if self.wide_layout else self.long
+        return FrameResult(frame, self.title).render(fmt)
+
+
+@dataclass(frozen=True)
+class ReportResult(Result):
+    """The periodic report (default Markdown; HTML is one self-contained file)."""
+
+    content: dict[str, Any]
+    formats: ClassVar[tuple[Format, ...]] = (Format.md, Format.html, Format.json)
+
+    def render(self, fmt: Format) -> Any:
+        from retainkit import render_report
+
+        renderers = {Format.html: render_report.report_html, Format.md: render_report.report_markdown,
+                     Format.json: render_report.report_json}
+        return renderers[fmt](self.content)
+
+
+@dataclass(frozen=True)
+class PredictionResult(Result):
+    """``predict``: fits, totals, holdout and customers; files other than JSON hold the
+    customer table."""
+
+    prediction: Any  # retainkit.models.predict.Prediction
+    customers: Any  # pandas.DataFrame
+    quality: dict[str, Any] = field(default_factory=dict)
+    formats: ClassVar[tuple[Format, ...]] = FRAME_FORMATS
+
+    def render(self, fmt: Format) -> Any:
+        from retainkit import render_predict
+
+        if fmt is Format.table:
+            return render_predict.prediction_table(self.prediction, self.customers)
+        if fmt is Format.json:
+            return render_predict.prediction_json(self.prediction, self.customers, quality=self.quality)
+        return FrameResult(self.customers, "Predictions").render(fmt)
+
+
+@dataclass(frozen=True)
+class InspectResult(Result):
+    """``inspect``: how a file is read."""
+
+    report: Any  # retainkit.pipeline.InspectReport
+    formats: ClassVar[tuple[Format, ...]] = (Format.table, Format.json)
+
+    def render(self, fmt: Format) -> Any:
+        from retainkit import render_inspect
+
+        if fmt is Format.json:
+            return render_inspect.inspect_json(self.report)
+        return render_inspect.inspect_table(self.report)
+
+
+def choose_format(result: Result, destination: Destination) -> Format:
+    """``--format`` if given, else the ``--output`` suffix's, else the result's default; a
+    suffix that names another format than ``--format`` is an error, as is a format the
+    result does not have."""
+    path = destination.path
+    suffix = path.suffix.lower() if path is not None else ""
+    named = SUFFIX_FORMATS.get(suffix)
+    if suffix and named is None and destination.fmt is None:
+        raise RetainkitError(f"--output {path}: cannot tell the format from {path.suffix!r}",  # type: ignore[union-attr]
+                             f"name it {', '.join(sorted(SUFFIX_FORMATS))}, or give --format")
+    fmt = destination.fmt or named or result.formats[0]
+    if destination.fmt and named and named is not destination.fmt and named is not Format.table:
+        raise RetainkitError(f"--output {path} names {named.value} but --format is {destination.fmt.value}",
+                             f"drop --format, or name the file .{destination.fmt.value}")
+    if fmt not in result.formats:
+        choices = ", ".join(f.value for f in result.formats)
+        where = f"--output {path}" if fmt is named and not destination.fmt else f"--format {fmt.value}"
+        raise RetainkitError(f"{where}: this command writes {choices}", f"use one of: {choices}")
+    return fmt
+
+
+def emit(result: Result, destination: Destination) -> None:
+    """Render ``result`` in the chosen format and write it (SPEC §7)."""
+    from retainkit.render import rich_to_text, write_output
+
+    fmt = choose_format(result, destination)
+    rendered = result.render(fmt)
+    path = destination.path
+    if fmt is Format.parquet and path is None and sys.stdout.isatty():
+        raise RetainkitError("Parquet is binary: not written to a terminal", "give --output FILE.parquet")
+    if not isinstance(rendered, str | bytes):  # a Rich renderable
+        if path is None:
+            from rich.console import Console
+
+            Console().print(rendered)
+            return
+        rendered = rich_to_text(rendered)
+    if not destination.header and fmt in (Format.csv, Format.tsv) and isinstance(rendered, str):
+        rendered = rendered.split("\n", 1)[1] if "\n" in rendered else ""
+    write_output(rendered, path)
