@@ -66,8 +66,8 @@ class Invocation:
         about rows repeated across files."""
         from rich.console import Console
 
+        from retainkit.duplicates import overlap_sentence
         from retainkit.pipeline import read_orders
-        from retainkit.render import overlap_warning
 
         console = Console(stderr=True)
         large = any(f == "-" or (Path(f).is_file() and Path(f).stat().st_size > LARGE_INPUT_BYTES) for f in files)
@@ -76,7 +76,7 @@ class Invocation:
                 data = read_orders(files, self.read, product_lines=product_lines)
         else:
             data = read_orders(files, self.read, product_lines=product_lines)
-        warning = overlap_warning(data.quality.as_dict())
+        warning = overlap_sentence(data.quality.as_dict())
         if warning:
             say("warning", warning)
         return data

@@ -8,7 +8,9 @@ once, with the pairs of files it came from.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -112,3 +114,13 @@ def _row_hash(columns, n: int) -> np.ndarray:
         hashed >>= np.uint64(51)
         hashed |= scratch
     return hashed
+
+
+def overlap_sentence(quality: Mapping[str, Any]) -> str | None:
+    """What was counted once because it repeated an earlier file (SPEC §1), or None: the
+    warning on stderr and the note under every table."""
+    if not quality.get("overlap_rows"):
+        return None
+    pairs = "; ".join(f"{p['file']} repeats {p['rows']:,} rows of {p['earlier_file']}"
+                      for p in quality.get("overlap_files", []))
+    return f"{quality['overlap_rows']:,} rows repeated from an earlier file were counted once ({pairs})"

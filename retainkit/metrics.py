@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,14 +44,49 @@ class KpiOptions:
     margin: float | None = None
 
 
-Metric = Callable[[CustomerWindows, KpiOptions], Value]
+Metric = Callable[[CustomerWindows, KpiOptions], Any]
 #: Every KPI of SPEC §3, in output order.
 METRICS: dict[str, Metric] = {}
 
 
-def _metric(fn: Metric) -> Metric:
-    METRICS[fn.__name__] = fn
-    return fn
+@dataclass(frozen=True)
+class KpiSpec:
+    """What the views need to know of a KPI: its label, its kind (``count``, ``money``,
+    ``rate``, ``days``, ``years``, ``number``, ``alert``), its group in the table, the SPEC
+    section defining it, and the bounds its value keeps (None: open)."""
+
+    key: str
+    label: str
+    kind: str
+    group: str
+    low: float | None = None
+    high: float | None = None
+    spec: str = "§3"
+
+
+#: The registry the table, Markdown, trend and report views and the property tests derive from.
+KPIS: dict[str, KpiSpec] = {}
+
+
+def _metric(
+    label: str, kind: str, group: str, bounds: tuple[float | None, float | None]
+) -> Callable[[Metric], Metric]:
+    """Register a KPI function with what its views need (a new KPI touches this module only)."""
+
+    def register(fn: Metric) -> Metric:
+        METRICS[fn.__name__] = fn
+        KPIS[fn.__name__] = KpiSpec(fn.__name__, label, kind, group, *bounds)
+        return fn
+
+    return register
+
+
+def kpi_groups() -> dict[str, tuple[KpiSpec, ...]]:
+    """The KPIs by group, in registry order (the kpis table and Markdown)."""
+    groups: dict[str, list[KpiSpec]] = {}
+    for spec in KPIS.values():
+        groups.setdefault(spec.group, []).append(spec)
+    return {name: tuple(specs) for name, specs in groups.items()}
 
 
 def ratio(numerator: float, denominator: float) -> float:
@@ -86,37 +122,37 @@ def _returning(w: CustomerWindows) -> pd.Series:
 # ---------------------------------------------------------------- volume
 
 
-@_metric
+@_metric("Customers", "count", "Volume", (0, None))
 def customers(w: CustomerWindows, _: KpiOptions) -> int:
     """|C|: customers with at least one order in the period."""
     return int(_in_c(w).sum())
 
 
-@_metric
+@_metric("Orders", "count", "Volume", (0, None))
 def orders(w: CustomerWindows, _: KpiOptions) -> int:
     """|O|: orders in the period (refunds are not orders)."""
     return int(w.frame["orders_in_period"].sum())
 
 
-@_metric
+@_metric("Revenue (net)", "money", "Volume", (None, None))
 def revenue(w: CustomerWindows, _: KpiOptions) -> float:
     """R: net revenue in the period = orders − refunds dated in it, to the cent. NaN without amounts."""
     return round(float(w.frame["revenue_in_period"].sum()), 2) if w.has_amount else NAN
 
 
-@_metric
+@_metric("Average order value", "money", "Volume", (None, None))
 def average_order_value(w: CustomerWindows, o: KpiOptions) -> float:
     """R / |O|. NaN when there is no order."""
     return ratio(revenue(w, o), orders(w, o))
 
 
-@_metric
+@_metric("Purchase frequency (orders per customer)", "number", "Volume", (None, None))
 def purchase_frequency(w: CustomerWindows, o: KpiOptions) -> float:
     """|O| / |C| (seed 001, KPI #4). NaN when there is no customer."""
     return ratio(orders(w, o), customers(w, o))
 
 
-@_metric
+@_metric("New customers", "count", "Volume", (0, None))
 def new_customers(w: CustomerWindows, _: KpiOptions) -> int:
     """Customers in C whose first order ever is in the period (history before it counts)."""
     return int((_in_c(w) & (w.frame["first_order_day"] >= w.period.start_day)).sum())
@@ -125,31 +161,31 @@ def new_customers(w: CustomerWindows, _: KpiOptions) -> int:
 # ---------------------------------------------------------------- repeat
 
 
-@_metric
+@_metric("Repeat customers (≥2 orders in period)", "count", "Repeat", (0, None))
 def repeat_customers(w: CustomerWindows, _: KpiOptions) -> int:
     """Customers with ≥ 2 orders inside the period."""
     return int((w.frame["orders_in_period"] >= 2).sum())
 
 
-@_metric
+@_metric("Repeat customer rate", "rate", "Repeat", (0.0, 1.0))
 def repeat_customer_rate(w: CustomerWindows, o: KpiOptions) -> float:
     """repeat_customers / |C| (seed 001, KPI #1). NaN when C is empty."""
     return ratio(repeat_customers(w, o), customers(w, o))
 
 
-@_metric
+@_metric("Returning customers (≥2 orders to date)", "count", "Repeat", (0, None))
 def returning_customers(w: CustomerWindows, _: KpiOptions) -> int:
     """Customers in C with ≥ 2 orders up to ``to``, the earlier one possibly before the period."""
     return int(_returning(w).sum())
 
 
-@_metric
+@_metric("Returning customer rate", "rate", "Repeat", (0.0, 1.0))
 def returning_customer_rate(w: CustomerWindows, o: KpiOptions) -> float:
     """returning_customers / |C| (Shopify's returning customer rate). NaN when C is empty."""
     return ratio(returning_customers(w, o), customers(w, o))
 
 
-@_metric
+@_metric("Revenue share of returning customers", "rate", "Repeat", (None, None))
 def returning_revenue_share(w: CustomerWindows, o: KpiOptions) -> float:
     """Net revenue in the period of returning customers / R (seed 003). NaN when R = 0."""
     if not w.has_amount:
@@ -157,7 +193,7 @@ def returning_revenue_share(w: CustomerWindows, o: KpiOptions) -> float:
     return ratio(float(w.frame["revenue_in_period"][_returning(w)].sum()), revenue(w, o))
 
 
-@_metric
+@_metric("Average days between orders", "days", "Repeat", (0.0, None))
 def avg_days_between_orders(w: CustomerWindows, _: KpiOptions) -> float:
     """Mean gap in days between consecutive **purchase days** of a customer (orders on one
     calendar day are one purchase), over gaps whose later day is in the period (SPEC §3,
@@ -175,7 +211,7 @@ def avg_days_between_orders(w: CustomerWindows, _: KpiOptions) -> float:
     return ratio(span, gaps)
 
 
-@_metric
+@_metric("Revenue share of top 20% customers", "rate", "Repeat", (None, None))
 def top_20pct_revenue_share(w: CustomerWindows, o: KpiOptions) -> float:
     """Revenue of the ⌈0.2·|C|⌉ customers of C with the most revenue in the period / R
     (seed 002, VIP). ⌈0.2·|C|⌉ is computed in integers: (|C| + 4) div 5. NaN when R = 0."""
@@ -192,20 +228,20 @@ def top_20pct_revenue_share(w: CustomerWindows, o: KpiOptions) -> float:
 # ---------------------------------------------------------------- churn and retention
 
 
-@_metric
+@_metric("Customers in base window", "count", "Churn and retention", (0, None))
 def customers_start(w: CustomerWindows, _: KpiOptions) -> int | float:
     """S: customers with ≥ 1 order in the base window (to − 2L, to − L] (seed 001, KPI #2).
     NaN when the data does not reach back to the base window's first day (SPEC §2)."""
     return int(w.frame["active_base"].sum()) if w.period.base_covered else NAN
 
 
-@_metric
+@_metric("Customers in current window", "count", "Churn and retention", (0, None))
 def customers_end(w: CustomerWindows, _: KpiOptions) -> int | float:
     """E: customers with ≥ 1 order in the current window (to − L, to]. NaN when not covered."""
     return int(w.frame["active_current"].sum()) if w.period.current_covered else NAN
 
 
-@_metric
+@_metric("Customers lost", "count", "Churn and retention", (0, None))
 def customers_lost(w: CustomerWindows, _: KpiOptions) -> int | float:
     """Customers in S with no order in the current window. NaN when the base window is not covered."""
     if not w.period.base_covered:
@@ -213,27 +249,27 @@ def customers_lost(w: CustomerWindows, _: KpiOptions) -> int | float:
     return int((w.frame["active_base"] & ~w.frame["active_current"]).sum())
 
 
-@_metric
+@_metric("Retention rate", "rate", "Churn and retention", (0.0, 1.0))
 def retention_rate(w: CustomerWindows, o: KpiOptions) -> float:
     """(|S| − customers_lost) / |S|. NaN when S is empty."""
     start = customers_start(w, o)
     return ratio(start - customers_lost(w, o), start)
 
 
-@_metric
+@_metric("Churn rate", "rate", "Churn and retention", (0.0, 1.0))
 def churn_rate(w: CustomerWindows, o: KpiOptions) -> float:
     """customers_lost / |S| (seed 001, KPI #2). NaN when S is empty."""
     return ratio(customers_lost(w, o), customers_start(w, o))
 
 
-@_metric
+@_metric("Net churn rate (S−E)/S", "rate", "Churn and retention", (None, 1.0))
 def churn_rate_net(w: CustomerWindows, o: KpiOptions) -> float:
     """(|S| − |E|) / |S|, the article's literal formula; negative when the base grows."""
     start = customers_start(w, o)
     return ratio(start - customers_end(w, o), start)
 
 
-@_metric
+@_metric("Annual churn rate", "rate", "Churn and retention", (0.0, 1.0))
 def annual_churn_rate(w: CustomerWindows, o: KpiOptions) -> float:
     """1 − (1 − churn_rate)^(365 / L), the churn rate over a year. NaN with churn_rate."""
     churn = churn_rate(w, o)
@@ -242,7 +278,7 @@ def annual_churn_rate(w: CustomerWindows, o: KpiOptions) -> float:
     return 1.0 - (1.0 - churn) ** (ANNUAL_DAYS / w.period.churn_window_days)
 
 
-@_metric
+@_metric("Churn alert", "alert", "Churn and retention", (None, None))
 def churn_alert(w: CustomerWindows, o: KpiOptions) -> bool | None:
     """annual_churn_rate > the alert threshold (default 0.07); None when churn is undefined."""
     annual = annual_churn_rate(w, o)
@@ -252,7 +288,7 @@ def churn_alert(w: CustomerWindows, o: KpiOptions) -> bool | None:
 # ---------------------------------------------------------------- value
 
 
-@_metric
+@_metric("Annual revenue per customer", "money", "Value", (None, None))
 def annual_revenue_per_customer(w: CustomerWindows, _: KpiOptions) -> float:
     """Net revenue in (to − 365, to] / customers with an order in it (seed 001, KPI #3).
     NaN without amounts, or when the data does not reach back 365 days (SPEC §2)."""
@@ -261,21 +297,21 @@ def annual_revenue_per_customer(w: CustomerWindows, _: KpiOptions) -> float:
     return ratio(float(w.frame["revenue_365"].sum()), float(w.frame["active_365"].sum()))
 
 
-@_metric
+@_metric("Average lifespan (years)", "years", "Value", (0.0, None))
 def avg_lifespan_years(w: CustomerWindows, o: KpiOptions) -> float:
     """1 / annual_churn_rate. NaN when the annual churn rate is 0 or undefined."""
     annual = annual_churn_rate(w, o)
     return NAN if math.isnan(annual) or annual == 0 else 1.0 / annual
 
 
-@_metric
+@_metric("Customer lifetime value", "money", "Value", (None, None))
 def customer_lifetime_value(w: CustomerWindows, o: KpiOptions) -> float:
     """annual_revenue_per_customer × avg_lifespan_years (× margin when given) (seed 001, KPI #3)."""
     value = annual_revenue_per_customer(w, o) * avg_lifespan_years(w, o)
     return value * o.margin if o.margin is not None else value
 
 
-@_metric
+@_metric("Referral rate", "rate", "Value", (0.0, 1.0))
 def referral_rate(w: CustomerWindows, o: KpiOptions) -> float:
     """New customers whose first order names a referrer / new_customers (seed 003).
     NaN without a referral column or without new customers."""

@@ -7,7 +7,7 @@ the command line prints.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retainkit import defaults
+from retainkit import defaults, values
 from retainkit.amounts import read_numbers
 from retainkit.config import AnalysisOptions, ReadOptions
 from retainkit.customers import (
@@ -27,13 +27,13 @@ from retainkit.customers import (
     product_lapses,
     segment_summary,
 )
+from retainkit.duplicates import overlap_sentence
 from retainkit.errors import RetainkitError
 from retainkit.load import NUMBER_FIELDS, RawExport, load_export
 from retainkit.metrics import KpiOptions, kpis_from_windows
 from retainkit.normalise import Normalised, normalise
 from retainkit.periods import orders_after, resolve_period
 from retainkit.reductions import customer_windows
-from retainkit.render import kpis_document
 
 SAMPLE_ROWS = 10_000
 SAMPLE_VALUES = 5
@@ -72,14 +72,33 @@ def kpi_report(
     return kpis_document(period_info, data.quality.as_dict(), metrics, files=list(files), act_on_this=actions)
 
 
+def kpis_document(
+    period: Mapping[str, Any],
+    quality: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    *,
+    files: list[str],
+    act_on_this: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON object of ``retainkit kpis`` (SPEC §7)."""
+    document = {
+        "schema_version": values.SCHEMA_VERSION,
+        "files": files,
+        "period": dict(period),
+        "data_quality": dict(quality),
+        "metrics": dict(metrics),
+    }
+    if act_on_this is not None:
+        document["act_on_this"] = dict(act_on_this)
+    return values.clean(document)
+
+
 def with_quality(frame: pd.DataFrame, data: Normalised) -> pd.DataFrame:
     """Attach the data-quality record to a result frame (``attrs["data_quality"]``, in JSON
     beside the rows) and the rows repeated across files to its notes (SPEC §1, overlap)."""
-    from retainkit.render import overlap_warning
-
     quality = data.quality.as_dict()
     frame.attrs["data_quality"] = quality
-    overlap = overlap_warning(quality)
+    overlap = overlap_sentence(quality)
     if overlap:
         frame.attrs["notes"] = [*frame.attrs.get("notes", []), overlap]
     return frame

@@ -131,8 +131,8 @@ def purchase_days(
     customer: np.ndarray, day: np.ndarray, mask: np.ndarray, n: int, start_day: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per customer, the distinct days with an order (SPEC §3, §5: orders on one calendar day
-    are one purchase for rhythm): up to ``to`` and from ``start_day`` on. One hash of
-    (customer, day) keys, no sort.
+    are one purchase for rhythm): up to ``to`` and from ``start_day`` on. One sort of the
+    (customer, day) keys (radix-friendly int64; about ten times faster here than a hash).
 
     >>> [a.tolist() for a in purchase_days(np.array([0, 0, 0, 1]), np.array([5, 5, 9, 7]),
     ...                                    np.ones(4, dtype=bool), 2, 6)]
@@ -142,7 +142,8 @@ def purchase_days(
         return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     days = day[mask]
     low = int(days.min())
-    keys = pd.unique((customer[mask].astype(np.int64) << 32) | (days - low))
+    keys = np.sort((customer[mask].astype(np.int64) << 32) | (days - low))
+    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
     who, when = keys >> 32, (keys & 0xFFFFFFFF) + low
     return np.bincount(who, minlength=n), np.bincount(who[when >= start_day], minlength=n)
 

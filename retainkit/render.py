@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import sys
 import tempfile
@@ -19,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from retainkit.errors import RetainkitError
+from retainkit.values import clean
 
-SCHEMA_VERSION = 1
 DASH = "—"
 
 #: How each KPI is shown, grouped as the table shows them.
@@ -78,19 +77,6 @@ QUALITY_LABELS: tuple[tuple[str, str, str | None], ...] = (
 # ---------------------------------------------------------------- values
 
 
-def clean(value: Any) -> Any:
-    """JSON-safe value: NaN/Infinity → None, numpy scalars → Python, recursively."""
-    if isinstance(value, Mapping):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def format_value(value: Any, kind: str) -> str:
     """Human form of one KPI for tables: rates as percentages, money to the cent.
 
@@ -125,27 +111,6 @@ def safe_cell(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------- kpis
-
-
-def kpis_document(
-    period: Mapping[str, Any],
-    quality: Mapping[str, Any],
-    metrics: Mapping[str, Any],
-    *,
-    files: list[str],
-    act_on_this: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The JSON object of ``retainkit kpis`` (SPEC §7)."""
-    document = {
-        "schema_version": SCHEMA_VERSION,
-        "files": files,
-        "period": dict(period),
-        "data_quality": dict(quality),
-        "metrics": dict(metrics),
-    }
-    if act_on_this is not None:
-        document["act_on_this"] = dict(act_on_this)
-    return clean(document)
 
 
 def to_json(document: Mapping[str, Any]) -> str:
@@ -296,15 +261,6 @@ def quality_rows(quality: Mapping[str, Any]) -> list[tuple[str, str, str]]:
             rows += [(f"  {pair['file']} repeats {pair['earlier_file']}", f"{pair['rows']:,}", "")
                      for pair in quality.get("overlap_files", [])]
     return rows
-
-
-def overlap_warning(quality: Mapping[str, Any]) -> str | None:
-    """The stderr warning for rows repeated across input files (SPEC §1), or None."""
-    if not quality.get("overlap_rows"):
-        return None
-    pairs = "; ".join(f"{p['file']} repeats {p['rows']:,} rows of {p['earlier_file']}"
-                      for p in quality.get("overlap_files", []))
-    return f"{quality['overlap_rows']:,} rows repeated from an earlier file were counted once ({pairs})"
 
 
 # ---------------------------------------------------------------- writing

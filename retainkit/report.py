@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retainkit import defaults
+from retainkit import defaults, values
 from retainkit.calendar import index_of, partial_reason, period_end, period_label, period_start
 from retainkit.cohorts import cohort_table, cohort_wide, trend_table, value_columns
 from retainkit.customers import CustomerOptions, at_risk_customers, customer_table
@@ -24,7 +24,6 @@ from retainkit.metrics import KpiOptions, kpis_from_windows
 from retainkit.periods import Period, resolve_period
 from retainkit.reductions import customer_windows
 
-SCHEMA_VERSION = 1
 PERIODS_PER_YEAR = {"week": 52, "month": 12}
 SERIES_LENGTH = 13  # periods in each small chart
 COHORTS_SHOWN = 12
@@ -93,7 +92,7 @@ def build_report(
     headline = [_headline(key, label, kind, this, previous, year_before) for key, label, kind in HEADLINE]
     cohorts = _cohorts(orders, whole, as_of)
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": values.SCHEMA_VERSION,
         "every": every,
         "as_of": as_of.isoformat(),
         "period": _period_info(current, every) | {"partial": bool(this["partial"])},
