@@ -52,11 +52,11 @@ from retainkit.output import (
 class OneLineErrors(TyperGroup):
     """Usage errors as one plain line naming the option, the value and what is allowed."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         standalone = kwargs.pop("standalone_mode", True)
         given = list(kwargs.get("args") or (args[0] if args else None) or sys.argv[1:])
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[misc]
         except typer.Exit as err:
             code = err.exit_code
         except typer.Abort:

@@ -17,6 +17,7 @@ import io
 import mmap
 import os
 import re
+import typing
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -63,7 +64,7 @@ class CsvInput:
         """The input for Python, decompressed."""
         if isinstance(self.source, bytes):
             return io.BytesIO(self.source)
-        return gzip.open(self.source, "rb") if self.gzip else open(self.source, "rb")
+        return typing.cast(BinaryIO, gzip.open(self.source, "rb") if self.gzip else open(self.source, "rb"))
 
     def text(self) -> io.TextIOWrapper:
         """The input as text, for the csv module (error paths only)."""

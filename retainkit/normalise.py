@@ -331,6 +331,7 @@ def _refund_column(
 def _product_lines(
     lines: _Lines, is_line: np.ndarray, customer_names: pd.Index, products: tuple[np.ndarray, pd.Index]
 ) -> pd.DataFrame:
+    assert lines.product is not None  # only called with a product column
     named = is_line & (lines.product >= 0)
     day = lines.seconds[named] // SECONDS_PER_DAY
     return pd.DataFrame(

@@ -109,18 +109,18 @@ def resolve_mapping(
     for header in headers:
         by_fold.setdefault(fold_header(header), header)
     chosen: dict[str, str] = {}
-    for name, header in (overrides or {}).items():
-        if header:
-            chosen[name] = _find_override(name, header, headers, by_fold, source)
+    for name, given in (overrides or {}).items():
+        if given:
+            chosen[name] = _find_override(name, given, headers, by_fold, source)
     taken = set(chosen.values())
     for name, aliases in ALIASES.items():
         if name in chosen:
             continue
         for alias in _aliases_for(name, aliases, by_fold):
-            header = by_fold.get(fold_header(alias))
-            if header is not None and header not in taken:
-                chosen[name] = header
-                taken.add(header)
+            found = by_fold.get(fold_header(alias))
+            if found is not None and found not in taken:
+                chosen[name] = found
+                taken.add(found)
                 break
     _check_required(chosen, headers, source)
     ordered = {name: chosen[name] for name in ALIASES if name in chosen}
