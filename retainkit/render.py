@@ -195,10 +195,12 @@ def kpis_markdown(document: Mapping[str, Any]) -> str:
 
 
 def kpis_table(document: Mapping[str, Any]):
-    """Rich renderable: period, the four KPI groups side by side in pairs, data quality."""
+    """Rich renderable: the period, the four KPI groups, what to act on and data quality,
+    as label/value lines that fit the width they are printed at (values never cut)."""
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
+
+    from retainkit.render_width import pairs_table
 
     period = document["period"]
     head = Text.assemble(
@@ -211,32 +213,24 @@ def kpis_table(document: Mapping[str, Any]):
     parts: list[Any] = [head]
     metrics = document["metrics"]
     for group, items in KPI_GROUPS.items():
-        table = Table(title=group, title_justify="left", title_style="bold", show_header=False, box=None,
-                      padding=(0, 2), min_width=60)
-        table.add_column("KPI")
-        table.add_column("Value", justify="right")
-        for key, label, kind in items:
-            text = format_value(metrics[key], kind)
-            style = "bold red" if kind == "alert" and metrics[key] else ""
-            table.add_row(label, Text(text, style=style))
-        parts.append(table)
+        rows = [(label, Text(format_value(metrics[key], kind), style="bold red" if kind == "alert" and metrics[key]
+                             else "")) for key, label, kind in items]
+        parts.append(pairs_table(group, rows))
     if document.get("act_on_this"):
-        actions = Table(title="Act on this", title_justify="left", title_style="bold", show_header=False,
-                        box=None, padding=(0, 2), min_width=60)
-        actions.add_column("")
-        actions.add_column("", justify="right", overflow="fold")
-        for label, value in _action_lines(document["act_on_this"]):
-            actions.add_row(label, value)
-        parts.append(actions)
-    quality = Table(title="Data quality", title_justify="left", title_style="bold", box=None, padding=(0, 2))
-    quality.add_column("")
-    quality.add_column("Rows", justify="right")
-    quality.add_column("Amount", justify="right")
-    for label, rows, amount in quality_rows(document["data_quality"]):
-        quality.add_row(label, rows, amount)
-    parts.append(quality)
+        parts.append(pairs_table("Act on this", _action_lines(document["act_on_this"])))
+    parts.append(quality_table(document["data_quality"]))
     parts += [Text(f"note: {note}", style="yellow") for note in all_notes(document)]
     return Group(*parts)
+
+
+def quality_table(quality: Mapping[str, Any]):
+    """The data-quality lines (:func:`quality_rows`) under their title: rows and amounts never
+    cut, labels wrapped between words."""
+    from retainkit.render_width import PLAIN, Col, FitTable
+
+    columns = [Col("check", "", "wrap"), Col("rows", "Rows", justify="right"), Col("amount", "Amount", justify="right")]
+    return FitTable(columns, quality_rows(quality), title="Data quality", look=PLAIN, droppable=False,
+                    records_below=None)
 
 
 def _span(window: Mapping[str, str]) -> str:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from retainkit.render import DASH, clean, rows_csv
+
+if TYPE_CHECKING:
+    from retainkit.render_width import Kind
 
 TABLE_ROWS = 50  # rows a terminal table shows unless --top says otherwise
 #: Headers of terminal tables (exports keep the snake_case column names).
@@ -90,29 +93,24 @@ def frame_parquet(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def frame_table(frame: pd.DataFrame, *, title: str, limit: int | None = TABLE_ROWS, bars: str | None = None):
-    """A Rich table of ``frame``; at most ``limit`` rows, with a note of the rest.
+def frame_table(frame: pd.DataFrame, *, title: str, limit: int | None = TABLE_ROWS, bars: str | None = None,
+                importance: Sequence[str] | None = None):
+    """A table of ``frame`` that fits the width it is printed at (:mod:`retainkit.render_width`);
+    at most ``limit`` rows, with a note of the rest.
 
-    ``bars`` names a 0–1 column drawn as an inline bar beside its value.
+    ``bars`` names a 0–1 column drawn as an inline bar beside its value; ``importance`` orders
+    the columns, most important first, for narrow widths (default: the declaration of
+    :data:`TABLE_IMPORTANCE` that covers the frame's columns).
     """
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
+    from retainkit.render_width import FitTable
+
     shown = frame if limit is None else frame.head(limit)
-    table = Table(title=title, title_justify="left", title_style="bold", header_style="bold")
-    for column in frame.columns:
-        numeric = pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column])
-        table.add_column(LABELS.get(column, column), justify="right" if numeric else "left", overflow="fold")
-        if column == bars:
-            table.add_column("", style="cyan", no_wrap=True)
-    for record in frame_records(shown):
-        cells: list[Any] = []
-        for column, value in zip(frame.columns, record, strict=True):
-            cells.append(Text(_cell(column, value)))  # data is text, never Rich markup
-            if column == bars:
-                cells.append("█" * round(12 * max(0.0, min(1.0, value or 0.0))))
-        table.add_row(*cells)
+    columns, rows = frame_cells(frame, shown, bars=bars)
+    order = list(importance if importance is not None else importance_for(list(frame.columns)))
+    table = FitTable(columns, rows, title=title, importance=order)
     parts: list[Any] = [table]
     if limit is not None and len(frame) > limit:
         parts.append(Text(f"… {len(frame) - limit:,} more rows (use --top N, or --format csv for all)", style="dim"))
@@ -120,8 +118,87 @@ def frame_table(frame: pd.DataFrame, *, title: str, limit: int | None = TABLE_RO
     return Group(*parts)
 
 
+def frame_cells(frame: pd.DataFrame, shown: pd.DataFrame, *, bars: str | None = None):
+    """The :class:`~retainkit.render_width.Col` of each column of ``frame`` (and of the bar
+    after ``bars``) and the cells of the rows of ``shown``, formatted for a table."""
+    from rich.text import Text
+
+    from retainkit.render_width import Col
+
+    columns = []
+    for column in frame.columns:
+        kind = column_kind(frame[column])
+        numeric = kind == "fixed" and _is_number(frame[column])
+        columns.append(Col(column, LABELS.get(column, column), kind, "right" if numeric else "left"))
+        if column == bars:
+            columns.append(Col(f"{column}_bar", "", "bar"))
+    rows = []
+    for record in frame_records(shown):
+        cells: list[Any] = []
+        for column, value in zip(frame.columns, record, strict=True):
+            cells.append(Text(_cell(column, value)))  # data is text, never Rich markup
+            if column == bars:
+                cells.append(Text("█" * round(12 * max(0.0, min(1.0, value or 0.0))), style="cyan"))
+        rows.append(cells)
+    return columns, rows
+
+
+#: Text columns holding periods or dates: never shortened.
+FIXED_TEXT = {"period", "cohort", "first_order", "last_order", "expected_next_order", "last_purchase"}
+#: Ids and names: one line, shortened with an ellipsis when narrow.
+SHORT_TEXT = {"customer_id", "product", "rfm_segment", "level_name", "name"}
+#: Prose: wrapped between words.
+WRAP_TEXT = {"why"}
+
+#: Each table's columns, most important first: at narrow widths the last go first.
+TABLE_IMPORTANCE: dict[str, tuple[str, ...]] = {
+    "customers": ("customer_id", "revenue", "orders", "recency_days", "at_risk", "rfm_segment", "level_name",
+                  "revenue_365", "avg_days_between_orders", "is_vip", "days_overdue", "expected_next_order",
+                  "last_order", "first_order", "average_order_value", "tenure_days", "purchase_days", "level",
+                  "r_score", "f_score", "m_score"),
+    "at-risk": ("customer_id", "revenue_365", "why", "rfm_segment", "level_name", "recency_days", "orders",
+                "revenue", "avg_days_between_orders", "days_overdue", "last_order", "expected_next_order", "is_vip"),
+    "lapses": ("customer_id", "product", "days_since", "last_purchase", "revenue_365", "purchase_days",
+               "customer_at_risk"),
+    "predict": ("customer_id", "clv", "expected_purchases", "p_alive", "expected_order_value", "actual_purchases",
+                "frequency", "recency", "monetary_value", "T"),
+    "segments": ("name", "customers", "share_of_customers", "revenue_share", "median_recency_days",
+                 "average_order_value"),
+}
+
+
+def importance_for(columns: list[str]) -> tuple[str, ...]:
+    """The declared order of :data:`TABLE_IMPORTANCE` that covers ``columns`` (else the one
+    sharing most of them; ``()`` when none does: the frame's own order)."""
+    wanted = set(columns)
+    covering = [order for order in TABLE_IMPORTANCE.values() if wanted <= set(order)]
+    if covering:
+        return covering[0]
+    best = max(TABLE_IMPORTANCE.values(), key=lambda order: len(wanted & set(order)))
+    return best if wanted & set(best) else ()
+
+
+def column_kind(column: pd.Series) -> Kind:
+    """How a table fits ``column``: ``fixed`` (numbers, flags, dates), ``short`` (ids, names,
+    other text) or ``wrap`` (prose)."""
+    name = str(column.name)
+    if name in WRAP_TEXT:
+        return "wrap"
+    if name in SHORT_TEXT:
+        return "short"
+    if name in FIXED_TEXT or _is_number(column) or pd.api.types.is_bool_dtype(column) \
+            or pd.api.types.is_datetime64_any_dtype(column):
+        return "fixed"
+    return "short"
+
+
+def _is_number(column: pd.Series) -> bool:
+    """A numeric column that is not a flag."""
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
 def grouped_tables(frame: pd.DataFrame, *, by: str, titles: dict[str, str], bars: str | None = None):
-    """One Rich table per value of ``by`` (the column itself left out)."""
+    """One table per value of ``by`` (the column itself left out)."""
     from rich.console import Group
 
     tables = []
@@ -161,21 +238,23 @@ TREND_SHOWN = (
 FALLING_IS_GOOD = {"churn_rate"}
 
 
+#: The trend's columns, most important first: at narrow widths the last go first.
+TREND_IMPORTANCE = ("period", "customers", "revenue", "retention_rate", "churn_rate", "orders", "new_customers",
+                    "repeat_customer_rate", "average_order_value")
+
+
 def trend_view(frame: pd.DataFrame, *, title: str):
-    """Rich table of a trend: each KPI with an arrow for its change from the previous period;
-    a partial period marked ``*`` and the notes under the table (SPEC §4)."""
-    from rich.table import Table
+    """Table of a trend that fits its width: each KPI with an arrow for its change from the
+    previous period; a partial period marked ``*`` and the notes under the table (SPEC §4)."""
     from rich.text import Text
 
     from retainkit.render import format_value
+    from retainkit.render_width import Col, FitTable
 
-    table = Table(title=title, title_justify="left", title_style="bold", header_style="bold")
-    table.add_column("Period", no_wrap=True)
-    for _, label, _ in TREND_SHOWN:
-        table.add_column(label, justify="right")
-    columns = list(frame.columns)
+    columns = [Col("period", "Period")] + [Col(key, label, "fixed", "right") for key, label, _ in TREND_SHOWN]
+    rows = []
     for row in frame_records(frame):
-        record = dict(zip(columns, row, strict=True))
+        record = dict(zip(frame.columns, row, strict=True))
         cells: list[Any] = [Text(record["period"] + (" *" if record["partial"] else ""))]
         for key, _, kind in TREND_SHOWN:
             text = Text(format_value(record[key], kind))
@@ -184,8 +263,8 @@ def trend_view(frame: pd.DataFrame, *, title: str):
                 good = (change > 0) != (key in FALLING_IS_GOOD)
                 text.append(" ▲" if change > 0 else " ▼", style="green" if good else "red")
             cells.append(text)
-        table.add_row(*cells)
-    return with_notes(table, frame.attrs.get("notes", []))
+        rows.append(cells)
+    return with_notes(FitTable(columns, rows, title=title, importance=TREND_IMPORTANCE), frame.attrs.get("notes", []))
 
 
 def with_notes(renderable: Any, notes: list[str]):
@@ -197,36 +276,51 @@ def with_notes(renderable: Any, notes: list[str]):
 
 
 def cohort_heatmap(wide: pd.DataFrame, *, title: str):
-    """Rich table of the cohort matrix, each cell shaded by its value; empty after ``to``;
-    a partial cohort or a cell in the incomplete period containing ``to`` marked ``*`` and left
-    unshaded, the notes under the table (SPEC §4)."""
-    from rich.table import Table
+    """Table of the cohort matrix, each cell shaded by its value; empty after ``to``; a
+    partial cohort or a cell in the incomplete period containing ``to`` marked ``*`` and left
+    unshaded, the notes under the table (SPEC §4). Where the width is short, the latest
+    periods (largest k) are left out and named under the table; a value is never cut."""
+    from retainkit.cohorts import value_columns
+    from retainkit.render_width import DENSE, Col, FitTable
+
+    ks = value_columns(wide)
+    columns = [Col("cohort", "Cohort"), Col("cohort_size", "Size", "fixed", "right")]
+    rows = [[_cohort_name(record), f"{int(record['cohort_size']):,}", *(_cohort_cell(record, k) for k in ks)]
+            for record in wide.to_dict("records")]
+    same = max((len(row[n].plain) for row in rows for n in range(3, len(row))), default=0)  # k ≥ 1 line up
+    columns += [Col(k, k, "fixed", "right", width=same if n else 0) for n, k in enumerate(ks)]
+    table = FitTable(columns, rows, title=title, importance=("cohort", "cohort_size", *ks), records_below=None,
+                     look=DENSE, describe_dropped=_periods_left_out)
+    return with_notes(table, wide.attrs.get("notes", []))
+
+
+def _cohort_name(record: dict[str, Any]):
+    """A cohort's label, ``*`` when it is partial."""
     from rich.text import Text
 
-    from retainkit.cohorts import value_columns
+    return Text(str(record["cohort"]) + (" *" if record.get("partial", False) else ""))
 
-    table = Table(title=title, title_justify="left", title_style="bold", header_style="bold")
-    table.add_column("Cohort", no_wrap=True)
-    table.add_column("Size", justify="right", no_wrap=True)
-    ks = value_columns(wide)
-    for k in ks:
-        table.add_column(k, justify="right")
-    for record in wide.to_dict("records"):
-        row_partial = bool(record.get("partial", False))
-        cut = record.get("partial_k")
-        cells: list[Any] = [Text(str(record["cohort"]) + (" *" if row_partial else "")),
-                            f"{int(record['cohort_size']):,}"]
-        for k in ks:
-            value = record[k]
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                cells.append("")
-            elif row_partial or (cut is not None and not pd.isna(cut) and int(k) == int(cut)):
-                cells.append(Text(f"{value * 100:.0f}%*", style="dim italic"))
-            else:
-                shade = int(40 + 180 * max(0.0, min(1.0, value)))
-                cells.append(Text(f"{value * 100:.0f}%", style=f"on rgb(20,{shade // 2},{shade})"))
-        table.add_row(*cells)
-    return with_notes(table, wide.attrs.get("notes", []))
+
+def _cohort_cell(record: dict[str, Any], k: str):
+    """One shaded cell of the heatmap (``""`` after ``to``; dim with ``*`` when partial)."""
+    from rich.text import Text
+
+    value = record[k]
+    cut = record.get("partial_k")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return Text("")
+    if record.get("partial", False) or (cut is not None and not pd.isna(cut) and int(k) == int(cut)):
+        return Text(f"{value * 100:.0f}%*", style="dim italic")
+    shade = int(40 + 180 * max(0.0, min(1.0, value)))
+    return Text(f"{value * 100:.0f}%", style=f"on rgb(20,{shade // 2},{shade})")
+
+
+def _periods_left_out(keys: list[str]) -> str:
+    """The note under a heatmap whose latest periods did not fit."""
+    from retainkit.render_width import HINT
+
+    span = f"period {keys[0]}" if len(keys) == 1 else f"periods {min(keys, key=int)}–{max(keys, key=int)}"
+    return f"{span} after each cohort's first not shown at this width; {HINT}"
 
 
 def frame_markdown(frame: pd.DataFrame) -> str:

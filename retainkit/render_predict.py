@@ -38,44 +38,50 @@ def prediction_json(result: Prediction, customers: pd.DataFrame, *, quality: dic
 
 
 def prediction_table(result: Prediction, customers: pd.DataFrame):
-    """Rich renderables: fitted models and totals, the holdout check, the customers, then
-    one ``note:`` line per note."""
+    """Rich renderables that fit the width they are printed at: fitted models and totals,
+    the holdout check, the customers, then one ``note:`` line per note."""
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
-    parts: list[Any] = []
-    fit = Table(title="Fitted models", title_justify="left", title_style="bold", show_header=False, box=None,
-                padding=(0, 2))
-    fit.add_column("")
-    fit.add_column("", justify="right")
-    bg = result.bgnbd
-    fit.add_row("BG/NBD r, α", f"{bg.r:.4f}, {bg.alpha:.4f}")
-    fit.add_row("BG/NBD a, b", f"{bg.a:.4f}, {bg.b:.4f}")
-    fit.add_row("BG/NBD log-likelihood", f"{bg.log_likelihood:,.2f} ({bg.customers:,} customers)")
-    if result.gamma_gamma:
-        gg = result.gamma_gamma
-        fit.add_row("Gamma-Gamma p, q, γ", f"{gg.p:.4f}, {gg.q:.4f}, {gg.gamma:.4f}")
-        fit.add_row("Gamma-Gamma customers", f"{gg.customers:,} repeat buyers ({gg.left_out:,} with mean ≤ 0 left out)")
-    totals = result.totals
-    fit.add_row(f"Expected repeat purchases, next {totals['horizon_days']:g} days",
-                format_value(totals["expected_purchases"], "number"))
-    fit.add_row("Expected revenue", format_value(totals["expected_revenue"], "money"))
-    fit.add_row("CLV of the base (discounted)", format_value(totals["clv"], "money"))
-    parts.append(fit)
+    from retainkit.render_width import pairs_table
+
+    parts: list[Any] = [pairs_table("Fitted models", _fit_lines(result), value_kind="wrap", min_width=None)]
     if result.holdout:
         h = result.holdout
-        check = Table(title=f"Holdout: {h['holdout_days']} days after calibration", title_justify="left",
-                      title_style="bold", header_style="bold")
-        for column in ("Repeat purchases so far", "Customers", "Predicted (mean)", "Actual (mean)"):
-            check.add_column(column, justify="right")
-        for g in h["by_frequency"]:
-            check.add_row(g["frequency"], f"{g['customers']:,}", f"{g['predicted_mean']:.3f}",
-                          f"{g['actual_mean']:.3f}")
-        check.add_row("all", "", f"{h['predicted_total']:,.1f} total", f"{h['actual_total']:,} total")
-        parts.append(check)
-        parts.append(f"Per customer: mean absolute error {h['mean_absolute_error']:.3f}, correlation "
-                     f"{format_value(h['correlation'], 'number')}")
+        parts.append(_holdout_table(h))
+        parts.append(Text(f"Per customer: mean absolute error {h['mean_absolute_error']:.3f}, correlation "
+                          f"{format_value(h['correlation'], 'number')}"))
     parts.append(frame_table(customers, title="Customers", limit=20))
     parts += [Text(f"note: {note}", style="yellow") for note in result.notes]
     return Group(*parts)
+
+
+def _fit_lines(result: Prediction) -> list[tuple[str, str]]:
+    """(label, value) of the fitted parameters and the totals."""
+    bg = result.bgnbd
+    lines = [("BG/NBD r, α", f"{bg.r:.4f}, {bg.alpha:.4f}"), ("BG/NBD a, b", f"{bg.a:.4f}, {bg.b:.4f}"),
+             ("BG/NBD log-likelihood", f"{bg.log_likelihood:,.2f} ({bg.customers:,} customers)")]
+    if result.gamma_gamma:
+        gg = result.gamma_gamma
+        lines += [("Gamma-Gamma p, q, γ", f"{gg.p:.4f}, {gg.q:.4f}, {gg.gamma:.4f}"),
+                  ("Gamma-Gamma customers", f"{gg.customers:,} repeat buyers ({gg.left_out:,} with mean ≤ 0 left out)")]
+    totals = result.totals
+    lines += [(f"Expected repeat purchases, next {totals['horizon_days']:g} days",
+               format_value(totals["expected_purchases"], "number")),
+              ("Expected revenue", format_value(totals["expected_revenue"], "money")),
+              ("CLV of the base (discounted)", format_value(totals["clv"], "money"))]
+    return lines
+
+
+def _holdout_table(h: dict[str, Any]):
+    """Predicted against actual repeat purchases in the holdout, by purchases so far."""
+    from retainkit.render_width import Col, FitTable
+
+    columns = [Col("frequency", "Repeat purchases so far", justify="right"),
+               Col("customers", "Customers", justify="right"),
+               Col("predicted_mean", "Predicted (mean)", justify="right"),
+               Col("actual_mean", "Actual (mean)", justify="right")]
+    rows = [(str(g["frequency"]), f"{g['customers']:,}", f"{g['predicted_mean']:.3f}", f"{g['actual_mean']:.3f}")
+            for g in h["by_frequency"]]
+    rows.append(("all", "", f"{h['predicted_total']:,.1f} total", f"{h['actual_total']:,} total"))
+    return FitTable(columns, rows, title=f"Holdout: {h['holdout_days']} days after calibration")
