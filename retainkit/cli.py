@@ -75,7 +75,7 @@ class OneLineErrors(TyperGroup):
 _INVALID = re.compile(r"^Invalid value for '(?P<option>[^']+)': (?P<why>.*)$", re.S)
 _PLAIN_REASONS = (
     (re.compile(r"valid integer"), "is not a whole number"),
-    (re.compile(r"valid number"), "is not a number"),
+    (re.compile(r"valid (?:number|float)"), "is not a number"),
     (re.compile(r"is not one of (?P<choices>.*?)\.?$"), "is not one of: {choices}"),
 )
 

@@ -126,7 +126,7 @@ def test_quiet_silences_warnings_and_alerts_not_exit_codes(tmp_path):
     (["kpis", SHOP, "--churn-alert", "5"], "--churn-alert 5 is out of range: from 0 to 1 (a fraction: 0.05 is 5 %)"),
     (["kpis", SHOP, "--margin", "nan"], "--margin nan is not a finite number"),
     (["customers", SHOP, "--inactive-days", "-3"], "--inactive-days -3 is too small: at least 0"),
-    (["kpis", SHOP, "--bogus"], "No such option: --bogus"),
+    (["kpis", SHOP, "--bogus"], "--bogus"),
     (["kpis"], "Missing argument 'FILE'"),
 ])
 def test_usage_errors_are_one_plain_line(args, line):
