@@ -228,7 +228,7 @@ class FitTable:
         shown, widths, dropped = self.layout(width)
         yield self.table(shown, widths)
         named = [self.columns[i].key for i in dropped if self.columns[i].kind != "bar"]
-        if named:
+        if named and self.rows:  # an empty table hides nothing
             yield Text(self.describe_dropped(named), style="dim")
 
     def table(self, shown: list[int], widths: dict[int, int]) -> Table:

@@ -254,3 +254,9 @@ def test_frame_table_keeps_its_signature_and_notes():
     frame.attrs["notes"] = ["a note"]
     out = render(frame_table(frame, title="T", limit=2, bars=None), 80)
     assert "1,418.32" in out and "1 more rows" in out and "a note" in out
+
+
+def test_an_empty_table_shows_its_headers_and_no_note():
+    table = FitTable([Col(k, k.upper() * 8) for k in "abcd"], [], importance="abcd")
+    out = render(table, 40)
+    assert "AAAAAAAA" in out and DROPPED not in out and all(cell_len(line) <= 40 for line in out.splitlines())
