@@ -150,12 +150,13 @@ def kpis(
     Example: retainkit kpis orders.csv --format json
     """
     from retainkit.config import AnalysisOptions
+    from retainkit.metrics import kpi_views
     from retainkit.pipeline import kpi_report
 
     data = run.load(files)
     document = kpi_report(data, files=files, start=parse_date(from_, "--from"), end=end_date(to, as_of),
                           analysis=AnalysisOptions(churn_window, churn_alert, margin), customer_options=run.thresholds)
-    run.emit(KpiResult(document))
+    run.emit(KpiResult(document, kpi_views()))
     metrics = document["metrics"]
     if metrics["churn_alert"]:
         say("alert", f"annual churn rate {metrics['annual_churn_rate']:.2%} is above {churn_alert:.2%}")
@@ -282,12 +283,13 @@ def cohorts(
 
     Example: retainkit cohorts orders.csv --every quarter --layout wide -o cohorts.csv
     """
+    from retainkit.cohorts import cohort_wide
     from retainkit.pipeline import cohort_report
 
     long = cohort_report(run.load(files), every=every.value, metric=metric.value, start=parse_date(from_, "--from"),
                          end=end_date(to, as_of))
     title = f"Cohorts by {every.value}: {metric.value} retention (empty = after --to)"
-    run.emit(CohortResult(long, title, wide_layout=layout is CohortLayout.wide))
+    run.emit(CohortResult(long, cohort_wide(long), title, wide_layout=layout is CohortLayout.wide))
     return 0
 
 

@@ -81,6 +81,11 @@ def _metric(
     return register
 
 
+def kpi_views() -> dict[str, tuple[tuple[str, str, str], ...]]:
+    """Group → (key, label, kind) of each KPI, as the table and Markdown views show them."""
+    return {group: tuple((s.key, s.label, s.kind) for s in specs) for group, specs in kpi_groups().items()}
+
+
 def kpi_groups() -> dict[str, tuple[KpiSpec, ...]]:
     """The KPIs by group, in registry order (the kpis table and Markdown)."""
     groups: dict[str, list[KpiSpec]] = {}

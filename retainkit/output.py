@@ -70,17 +70,18 @@ class KpiResult(Result):
     """The ``kpis`` document."""
 
     document: dict[str, Any]
+    views: Any  # group → (key, label, kind): the metric registry's view of each KPI
     formats: ClassVar[tuple[Format, ...]] = (Format.table, Format.json, Format.csv, Format.tsv, Format.md)
 
     def render(self, fmt: Format) -> Any:
         from retainkit import render
 
         if fmt is Format.table:
-            return render.kpis_table(self.document)
+            return render.kpis_table(self.document, self.views)
         if fmt is Format.json:
             return render.to_json(self.document)
         if fmt is Format.md:
-            return render.kpis_markdown(self.document)
+            return render.kpis_markdown(self.document, self.views)
         return render.kpis_csv(self.document, delimiter="\t" if fmt is Format.tsv else ",")
 
 
@@ -137,18 +138,17 @@ class CohortResult(Result):
     """The cohort matrix: a heatmap on a terminal; the long or wide layout in files."""
 
     long: Any  # pandas.DataFrame, one row per (cohort, k)
+    wide: Any  # pandas.DataFrame, one row per cohort
     title: str
     wide_layout: bool = False
     formats: ClassVar[tuple[Format, ...]] = FRAME_FORMATS
 
     def render(self, fmt: Format) -> Any:
         from retainkit import render_frames
-        from retainkit.cohorts import cohort_wide
 
         if fmt is Format.table:
-            return render_frames.cohort_heatmap(cohort_wide(self.long), title=self.title)
-        frame = cohort_wide(self.long) if self.wide_layout else self.long
-        return FrameResult(frame, self.title).render(fmt)
+            return render_frames.cohort_heatmap(self.wide, title=self.title)
+        return FrameResult(self.wide if self.wide_layout else self.long, self.title).render(fmt)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,42 +22,9 @@ from retainkit.values import clean
 
 DASH = "—"
 
-#: How each KPI is shown, grouped as the table shows them.
-KPI_GROUPS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "Volume": (
-        ("customers", "Customers", "count"),
-        ("orders", "Orders", "count"),
-        ("revenue", "Revenue (net)", "money"),
-        ("average_order_value", "Average order value", "money"),
-        ("purchase_frequency", "Purchase frequency (orders per customer)", "number"),
-        ("new_customers", "New customers", "count"),
-    ),
-    "Repeat": (
-        ("repeat_customers", "Repeat customers (≥2 orders in period)", "count"),
-        ("repeat_customer_rate", "Repeat customer rate", "rate"),
-        ("returning_customers", "Returning customers (≥2 orders to date)", "count"),
-        ("returning_customer_rate", "Returning customer rate", "rate"),
-        ("returning_revenue_share", "Revenue share of returning customers", "rate"),
-        ("avg_days_between_orders", "Average days between orders", "days"),
-        ("top_20pct_revenue_share", "Revenue share of top 20% customers", "rate"),
-    ),
-    "Churn and retention": (
-        ("customers_start", "Customers in base window", "count"),
-        ("customers_end", "Customers in current window", "count"),
-        ("customers_lost", "Customers lost", "count"),
-        ("retention_rate", "Retention rate", "rate"),
-        ("churn_rate", "Churn rate", "rate"),
-        ("churn_rate_net", "Net churn rate (S−E)/S", "rate"),
-        ("annual_churn_rate", "Annual churn rate", "rate"),
-        ("churn_alert", "Churn alert", "alert"),
-    ),
-    "Value": (
-        ("annual_revenue_per_customer", "Annual revenue per customer", "money"),
-        ("avg_lifespan_years", "Average lifespan (years)", "years"),
-        ("customer_lifetime_value", "Customer lifetime value", "money"),
-        ("referral_rate", "Referral rate", "rate"),
-    ),
-}
+#: How each KPI is shown: group → (key, label, kind) in table order. The library's metric
+#: registry (:func:`retainkit.metrics.kpi_views`) makes it; the output layer only reads it.
+KpiViews = Mapping[str, Sequence[tuple[str, str, str]]]
 
 QUALITY_LABELS: tuple[tuple[str, str, str | None], ...] = (
     ("rows", "Rows read", None),
@@ -172,14 +139,15 @@ def _csv_scalar(value: Any) -> Any:
     return safe_cell(value)
 
 
-def kpis_markdown(document: Mapping[str, Any]) -> str:
+def kpis_markdown(document: Mapping[str, Any], views: KpiViews) -> str:
+    """The ``kpis`` document as GitHub Markdown: period, KPI groups, actions, data quality, notes."""
     period = document["period"]
     lines = [f"# Retention KPIs, {period['from']} to {period['to']}", ""]
     lines.append(
         f"Churn window: {period['churn_window_days']} days (current {_span(period['current_window'])}, "
         f"base {_span(period['base_window'])})."
     )
-    for group, items in KPI_GROUPS.items():
+    for group, items in views.items():
         lines += ["", f"## {group}", "", "| KPI | Value |", "|---|---:|"]
         lines += [f"| {label} | {format_value(document['metrics'][key], kind)} |" for key, label, kind in items]
     if document.get("act_on_this"):
@@ -194,7 +162,7 @@ def kpis_markdown(document: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def kpis_table(document: Mapping[str, Any]):
+def kpis_table(document: Mapping[str, Any], views: KpiViews):
     """Rich renderable: the period, the four KPI groups, what to act on and data quality,
     as label/value lines that fit the width they are printed at (values never cut)."""
     from rich.console import Group
@@ -212,7 +180,7 @@ def kpis_table(document: Mapping[str, Any]):
     )
     parts: list[Any] = [head]
     metrics = document["metrics"]
-    for group, items in KPI_GROUPS.items():
+    for group, items in views.items():
         rows = [(label, Text(format_value(metrics[key], kind), style="bold red" if kind == "alert" and metrics[key]
                              else "")) for key, label, kind in items]
         parts.append(pairs_table(group, rows))
@@ -264,9 +232,9 @@ def rich_to_text(renderable: Any, *, width: int = 100) -> str:
     """Render a Rich renderable to plain text (for ``--output`` of a table)."""
     from rich.console import Console
 
-    console = Console(file=io.StringIO(), width=width, no_color=True, color_system=None)
-    console.print(renderable)
-    return console.file.getvalue()
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, no_color=True, color_system=None).print(renderable)
+    return buffer.getvalue()
 
 
 def _file_mode(path: Path) -> int:

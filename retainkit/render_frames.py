@@ -280,7 +280,6 @@ def cohort_heatmap(wide: pd.DataFrame, *, title: str):
     partial cohort or a cell in the incomplete period containing ``to`` marked ``*`` and left
     unshaded, the notes under the table (SPEC §4). Where the width is short, the latest
     periods (largest k) are left out and named under the table; a value is never cut."""
-    from retainkit.cohorts import value_columns
     from retainkit.render_width import DENSE, Col, FitTable
 
     ks = value_columns(wide)
@@ -351,3 +350,8 @@ def frame_markdown(frame: pd.DataFrame) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     notes = [note.replace("*", "\\*", 1) if note.startswith("*") else note for note in frame.attrs.get("notes", [])]
     return "\n".join(lines) + "\n" + "".join(f"\n{note}\n" for note in notes)
+
+
+def value_columns(wide: pd.DataFrame) -> list[str]:
+    """The k columns of a wide cohort matrix (``"0"``, ``"1"``, …)."""
+    return [c for c in wide.columns if str(c).isdigit()]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from retainkit.pipeline import InspectReport
 from retainkit.render import to_json
+
+if TYPE_CHECKING:  # the output layer reads results; it does not import the library's modules
+    from retainkit.pipeline import InspectReport
 
 
 def inspect_json(report: InspectReport) -> str:

@@ -4,13 +4,15 @@ and the notes saying why a column is null (SPEC §6, §7)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from retainkit.models.predict import Prediction
 from retainkit.render import clean, format_value
 from retainkit.render_frames import frame_records, frame_table
+
+if TYPE_CHECKING:  # the output layer reads results; it does not import the library's modules
+    from retainkit.models.predict import Prediction
 
 
 def prediction_document(

@@ -13,7 +13,8 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
-from retainkit.render import KPI_GROUPS, format_value, rich_to_text
+from retainkit.metrics import kpi_views
+from retainkit.render import format_value, rich_to_text
 from retainkit.render_frames import TREND_SHOWN, _cell, frame_table
 from retainkit.render_width import Col, FitTable, shorten, wrap_atoms
 from tests.conftest import DATA, GOLDEN, ROOT, need, run_cli
@@ -108,7 +109,7 @@ def test_at_risk_and_lapses_numbers_and_dates_are_whole(width, path):
 def test_kpis_values_are_whole(width, path):
     out = at_width(width, "kpis", path)
     metrics = run_cli("kpis", path, "--format", "json").json()["metrics"]
-    for items in KPI_GROUPS.values():
+    for items in kpi_views().values():
         for key, label, kind in items:
             assert whole(format_value(metrics[key], kind), out), (key, label)
 
