@@ -1,51 +1,122 @@
-"""Invariants over random exports (hypothesis), driven by the metric registry."""
+"""Invariants over random exports (hypothesis), on in-memory data through the library.
+
+The command line and the file readers are covered end to end elsewhere; here every example
+is built in memory, so that hundreds of them run in seconds:
+
+* properties of the KPIs alone (bounds, coverage) run on the canonical orders frame, built
+  directly as :func:`tests.conftest.orders_frame` does, through
+  :func:`retainkit.pipeline.kpi_report` — and the document must conform to the ``kpis``
+  JSON Schema;
+* properties of normalisation (row order, files split or overlapping, rows without a
+  customer, every row in one bucket) run on a :class:`retainkit.load.RawExport` built from
+  Arrow tables — one :class:`retainkit.load.Source` per "file", the columns typed as the CSV
+  reader types them — through :func:`retainkit.normalise.normalise` and
+  :func:`retainkit.metrics.compute_kpis`.
+"""
 
 from __future__ import annotations
 
 import math
 import random
-import tempfile
 from datetime import date, timedelta
-from pathlib import Path
+from typing import Any
 
+import jsonschema
+import pyarrow as pa
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import retainkit
-from retainkit.metrics import METRICS
+from retainkit.config import AnalysisOptions, ReadOptions
+from retainkit.load import RawExport, Source
+from retainkit.metrics import KPIS, METRICS, compute_kpis
+from retainkit.normalise import DataQuality, Normalised, normalise
+from retainkit.periods import orders_after, resolve_period
+from retainkit.pipeline import kpi_report
+from retainkit.schema import resolve_mapping
+from retainkit.schemas import load_schema
+from tests.conftest import orders_frame
 
+#: SPEC §3: the customer-count rates lie in [0, 1] (the registry must say so too).
 COUNT_RATES = ("repeat_customer_rate", "returning_customer_rate", "retention_rate", "churn_rate",
                "annual_churn_rate", "referral_rate")
-HEADER = "order_id,customer_id,order_date,amount,referred_by"
+HEADERS = ("order_id", "customer_id", "order_date", "amount", "referred_by")
+MAPPING = resolve_mapping(HEADERS)
 START = date(2022, 1, 1)
+KPIS_SCHEMA = jsonschema.Draft202012Validator(load_schema("kpis"))
+
+#: One export row as the CSV reader hands it on: order id, customer (None = empty cell),
+#: date, amount as text, referrer (None = empty cell).
+Row = tuple[str, str | None, date, str, str | None]
+
+
+#: Days spanned by the exports that are normalised: under a year, so that no order date
+#: stands alone more than 365 days from the others (an implausible date, SPEC §1).
+READ_DAYS = 300
 
 
 @st.composite
-def exports(draw):
-    """CSV lines: orders of 1–3 lines each, some refunds (C-prefixed ids), some referrals."""
+def exports(draw, days: int = 1000) -> list[Row]:
+    """Rows of an export: orders of 1–3 lines each dated in the ``days`` (+ 60 for refunds)
+    after START, some refunds (C-prefixed ids), some referrals."""
     n_orders = draw(st.integers(1, 25))
-    lines = []
+    rows: list[Row] = []
     for number in range(n_orders):
         customer = draw(st.sampled_from("ABCDEFG"))
-        day = START + timedelta(days=draw(st.integers(0, 1000)))
-        referrer = draw(st.sampled_from(["", "", "A", "B"]))
+        day = START + timedelta(days=draw(st.integers(0, days)))
+        referrer = draw(st.sampled_from([None, None, "A", "B"]))
         for _ in range(draw(st.integers(1, 3))):
             cents = draw(st.integers(0, 50_000))
-            lines.append(f"{1000 + number},{customer},{day},{cents / 100:.2f},{referrer}")
+            rows.append((str(1000 + number), customer, day, f"{cents / 100:.2f}", referrer))
         if draw(st.integers(0, 9)) == 0:
             later = day + timedelta(days=draw(st.integers(0, 60)))
-            lines.append(f"C{1000 + number},{customer},{later},-{draw(st.integers(1, 5000)) / 100:.2f},")
-    return lines
+            rows.append((f"C{1000 + number}", customer, later, f"-{draw(st.integers(1, 5000)) / 100:.2f}", None))
+    return rows
 
 
-def kpis_of(*files_lines: list[str], **kwargs):
-    with tempfile.TemporaryDirectory() as folder:
-        paths = []
-        for i, lines in enumerate(files_lines):
-            path = Path(folder) / f"part{i}.csv"
-            path.write_text("\n".join([HEADER, *lines]) + "\n")
-            paths.append(str(path))
-        return retainkit.kpi_report(retainkit.read_orders(paths), **kwargs)
+def raw_export(*files: list[Row]) -> RawExport:
+    """A :class:`RawExport` of one Arrow table per "file", as :func:`retainkit.load.load_export`
+    combines them: text columns as strings, ISO dates as ``date32``, one ``Source`` each."""
+    tables, sources, offset = [], [], 0
+    for number, rows in enumerate(files):
+        columns = dict(zip(HEADERS, zip(*rows, strict=True), strict=True)) if rows else dict.fromkeys(HEADERS, ())
+        tables.append(pa.table({
+            field: pa.array(columns[header], pa.date32() if field == "order_date" else pa.string())
+            for field, header in MAPPING.fields.items()
+        }))
+        sources.append(Source(f"part{number}.csv", "csv", offset, len(rows)))
+        offset += len(rows)
+    return RawExport(pa.concat_tables(tables), tuple(sources), MAPPING)
+
+
+def read(*files: list[Row]) -> Normalised:
+    """``files`` normalised as exports are (SPEC §1), from memory."""
+    return normalise(raw_export(*files), ReadOptions())
+
+
+def kpis_of(*files: list[Row]) -> dict[str, Any]:
+    """Period, data quality and every KPI of ``files`` (the ``kpis`` document without its
+    "act on this" part, which these properties do not look at)."""
+    data = read(*files)
+    period = resolve_period(data.orders)
+    metrics = {k: None if isinstance(v, float) and math.isnan(v) else v
+               for k, v in compute_kpis(data.orders, period).items()}
+    return {"period": period.as_dict() | {"orders_after_to_ignored": orders_after(data.orders, period)},
+            "data_quality": data.quality.as_dict(), "metrics": metrics}
+
+
+def events_of(rows: list[Row]) -> Normalised:
+    """The canonical orders frame of ``rows`` built directly (SPEC §1: the lines of an order
+    summed on its date; a C-prefixed row a refund), without normalisation."""
+    orders: dict[str, list] = {}
+    refunds = []
+    for order_id, customer, day, amount, referrer in rows:
+        if order_id.startswith("C"):
+            refunds.append((customer, day.isoformat(), float(amount), True, None))
+        elif order_id in orders:
+            orders[order_id][2] += float(amount)
+        else:
+            orders[order_id] = [customer, day.isoformat(), float(amount), False, referrer]
+    return Normalised(orders_frame([tuple(o) for o in orders.values()] + refunds, referrals=True), DataQuality())
 
 
 def same(a: dict, b: dict) -> bool:
@@ -62,46 +133,53 @@ def same(a: dict, b: dict) -> bool:
 common = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def test_the_registry_bounds_are_the_spec_s():
+    assert all((KPIS[key].low, KPIS[key].high) == (0, 1) for key in COUNT_RATES)
+    assert KPIS["churn_rate_net"].high == 1 and KPIS["churn_rate_net"].low is None
+
+
 @common
 @given(exports(), st.integers(0, 1000), st.sampled_from([None, 30, 90, 365]))
-def test_rates_stay_in_bounds(lines, offset, window):
-    document = kpis_of(lines, start=START + timedelta(days=offset // 2), end=START + timedelta(days=offset + 200),
-                       analysis=retainkit.AnalysisOptions(churn_window_days=window))
+def test_rates_stay_in_bounds(rows, offset, window):
+    document = kpi_report(events_of(rows), start=START + timedelta(days=offset // 2),
+                          end=START + timedelta(days=offset + 200), analysis=AnalysisOptions(churn_window_days=window))
     metrics = document["metrics"]
-    assert set(metrics) == set(METRICS)
-    for key in COUNT_RATES:
-        assert metrics[key] is None or 0.0 <= metrics[key] <= 1.0, (key, metrics[key])
-    assert metrics["churn_rate_net"] is None or metrics["churn_rate_net"] <= 1.0
+    assert list(metrics) == list(METRICS) == list(KPIS)
+    for key, spec in KPIS.items():  # the registry's bounds, which hold the SPEC's (test above)
+        value = metrics[key]
+        assert value is None or spec.low is None or value >= spec.low, (key, value)
+        assert value is None or spec.high is None or value <= spec.high, (key, value)
     assert metrics["repeat_customers"] <= metrics["returning_customers"] <= metrics["customers"]
     assert metrics["new_customers"] <= metrics["customers"]
+    KPIS_SCHEMA.validate(document)  # types, nulls and the schema's bounds (SPEC §7)
 
 
 @common
-@given(exports(), st.randoms(use_true_random=False))
-def test_row_order_is_irrelevant(lines, rnd: random.Random):
-    shuffled = lines[:]
+@given(exports(READ_DAYS), st.randoms(use_true_random=False))
+def test_row_order_is_irrelevant(rows, rnd: random.Random):
+    shuffled = rows[:]
     rnd.shuffle(shuffled)
-    a, b = kpis_of(lines), kpis_of(shuffled)
+    a, b = kpis_of(rows), kpis_of(shuffled)
     assert same(a["metrics"], b["metrics"])
     assert same(a["data_quality"], b["data_quality"])
 
 
 @common
-@given(exports(), st.integers(0, 100))
-def test_one_file_split_in_two_changes_nothing(lines, cut):
-    assume(len(set(lines)) == len(lines))  # a row repeated in a later file is overlap, not a duplicate
-    cut = cut * len(lines) // 100
-    whole = kpis_of(lines)
-    split = kpis_of(lines[:cut], lines[cut:]) if 0 < cut < len(lines) else whole
+@given(exports(READ_DAYS), st.integers(0, 100))
+def test_one_file_split_in_two_changes_nothing(rows, cut):
+    assume(len(set(rows)) == len(rows))  # a row repeated in a later file is overlap, not a duplicate
+    cut = cut * len(rows) // 100
+    whole = kpis_of(rows)
+    split = kpis_of(rows[:cut], rows[cut:]) if 0 < cut < len(rows) else whole
     assert same(whole["metrics"], split["metrics"])
     assert same(whole["data_quality"], split["data_quality"])
 
 
 @common
-@given(exports(), st.integers(1, 9999), st.integers(0, 1000))
-def test_a_row_without_customer_changes_only_data_quality(lines, cents, day):
-    base = kpis_of(lines)
-    extra = kpis_of([*lines, f"9999,,{START + timedelta(days=day)},{cents / 100:.2f},"])
+@given(exports(READ_DAYS), st.integers(1, 9999), st.integers(0, READ_DAYS))
+def test_a_row_without_customer_changes_only_data_quality(rows, cents, day):
+    base = kpis_of(rows)
+    extra = kpis_of([*rows, ("9999", None, START + timedelta(days=day), f"{cents / 100:.2f}", None)])
     assert same(base["metrics"], extra["metrics"])
     assert base["period"] == extra["period"]
     assert extra["data_quality"]["missing_customer_rows"] == base["data_quality"]["missing_customer_rows"] + 1
@@ -110,11 +188,11 @@ def test_a_row_without_customer_changes_only_data_quality(lines, cents, day):
 
 
 @common
-@given(exports())
-def test_every_row_lands_in_one_bucket(lines):
-    q = kpis_of(lines)["data_quality"]
-    assert q["rows"] == len(lines)
-    assert q["rows"] == q["order_lines"] + q["refund_rows"] + q["missing_customer_rows"] + q["missing_date_rows"]
+@given(exports(READ_DAYS))
+def test_every_row_lands_in_one_bucket(rows):
+    q = read(rows).quality
+    assert q.rows == len(rows)
+    assert q.rows == q.order_lines + q.refund_rows + q.missing_customer_rows + q.missing_date_rows
 
 
 @common
@@ -156,16 +234,16 @@ def test_vip_flags_match_a_full_sort(rows, vip_top):
 
 
 @common
-@given(exports(), st.integers(0, 100), st.integers(0, 100))
-def test_overlapping_files_change_no_kpi(lines, first_end, second_start):
-    """SPEC §1: exports that overlap (lines[:b] and lines[a:], a ≤ b) give the KPIs of the whole."""
-    assume(len(set(lines)) == len(lines))
-    b = max(first_end * len(lines) // 100, 1)
+@given(exports(READ_DAYS), st.integers(0, 100), st.integers(0, 100))
+def test_overlapping_files_change_no_kpi(rows, first_end, second_start):
+    """SPEC §1: exports that overlap (rows[:b] and rows[a:], a ≤ b) give the KPIs of the whole."""
+    assume(len(set(rows)) == len(rows))
+    b = max(first_end * len(rows) // 100, 1)
     a = min(second_start * b // 100, b)
-    whole, parts = kpis_of(lines), kpis_of(lines[:b], lines[a:])
+    whole, parts = kpis_of(rows), kpis_of(rows[:b], rows[a:])
     assert same(whole["metrics"], parts["metrics"])
     quality = parts["data_quality"]
-    assert quality["rows"] == len(lines) + (b - a) and quality["overlap_rows"] == b - a
+    assert quality["rows"] == len(rows) + (b - a) and quality["overlap_rows"] == b - a
     assert quality["duplicate_rows"] == 0
 
 
@@ -175,11 +253,11 @@ BASE_KEYS = ("customers_start", "customers_lost", "retention_rate", "churn_rate"
 
 @common
 @given(exports(), st.integers(0, 1000), st.sampled_from([None, 30, 90, 180, 365, 500]))
-def test_a_kpi_is_null_or_from_a_window_the_data_covers(lines, offset, window):
+def test_a_kpi_is_null_or_from_a_window_the_data_covers(rows, offset, window):
     """SPEC §2: a KPI from a window starting before the data's first order is null, with a note."""
-    first_order = min(date.fromisoformat(line.split(",")[2]) for line in lines if not line.startswith("C"))
-    document = kpis_of(lines, end=first_order + timedelta(days=offset),
-                       analysis=retainkit.AnalysisOptions(churn_window_days=window))
+    first_order = min(day for order_id, _, day, _, _ in rows if not order_id.startswith("C"))
+    document = kpi_report(events_of(rows), end=first_order + timedelta(days=offset),
+                          analysis=AnalysisOptions(churn_window_days=window))
     period, metrics = document["period"], document["metrics"]
     data_start = date.fromisoformat(period["data_start"])
     base_covered = data_start <= date.fromisoformat(period["base_window"]["from"])
