@@ -23,12 +23,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from retainkit.config import ReadOptions
 from retainkit.errors import RetainkitError
+from retainkit.load_blocks import cut_inside_quotes
 from retainkit.load_excel import NUMBER_FIELDS, TEXT_FIELDS
 from retainkit.load_formats import HEAD_BYTES
 from retainkit.schema import ColumnMapping, resolve_mapping
@@ -37,9 +37,9 @@ from retainkit.schema import ColumnMapping, resolve_mapping
 BLOCK_SIZE = 1 << 24
 _DELIMITERS = (",", ";", "\t", "|")
 _READ_ERRORS = (OSError, EOFError, zlib.error)
-#: Bytes either side of each block end in which a newline inside quotes makes Arrow track quotes.
+#: Bytes either side of each block end whose newlines, if inside quotes, make Arrow track quotes
+#: (a margin: Arrow cuts only at a block's last newline and completes at the next one's first).
 _END_WINDOW = 1 << 16
-_QUOTE, _NEWLINE = ord('"'), ord("\n")
 #: Excel's delimiter hint, a first line ``sep=;`` (some exports write it so Excel splits right).
 _SEP_LINE = re.compile(r'"?sep=([,;\t|])"?[ \t]*\r?\n')
 
@@ -112,13 +112,14 @@ class _ConversionError(Exception):
 
 def _arrow_csv(csv_input: CsvInput, delimiter: str, include: list[str], types: dict[str, pa.DataType]) -> pa.Table:
     name = csv_input.name
+    track_quotes = _newline_in_quotes_at_a_block_end(csv_input, delimiter)
     try:
         return pacsv.read_csv(
             csv_input.arrow_stream(),
             read_options=pacsv.ReadOptions(encoding=csv_input.encoding or "utf8", block_size=BLOCK_SIZE,
                                            skip_rows=int(csv_input.sep_line)),
             parse_options=pacsv.ParseOptions(delimiter=delimiter,
-                                             newlines_in_values=_newline_in_quotes_at_a_block_end(csv_input)),
+                                             newlines_in_values=track_quotes),
             convert_options=pacsv.ConvertOptions(
                 include_columns=include,
                 column_types=types,
@@ -150,60 +151,27 @@ def _arrow_csv(csv_input: CsvInput, delimiter: str, include: list[str], types: d
 # ---------------------------------------------------------------- quoted newlines
 
 
-def _newline_in_quotes_at_a_block_end(csv_input: CsvInput) -> bool:
-    """Whether Arrow must track quotes to find where its blocks end.
+def _newline_in_quotes_at_a_block_end(csv_input: CsvInput, delimiter: str = ",") -> bool:
+    """Whether Arrow must track quotes to find where its blocks end (see :mod:`retainkit.load_blocks`).
 
-    Arrow reads ``BLOCK_SIZE`` bytes at a time and, unless told that values may hold
-    newlines, ends each block at its last newline. A newline inside a quoted value there
-    would split a row between blocks and can silently drop or shift rows; telling Arrow
-    costs about 40% of reading time (0.4 s on 10M lines). So this checks, from quote
-    parity, the newlines around each block end: one vectorised pass over the file (0.1 s
-    on 10M lines), nothing for a one-block file.
-    Gzip input, and text Arrow transcodes (its blocks are then of UTF-8, not of the file's
-    bytes), are not scanned: they are always read with quotes tracked.
+    Tracking costs about 40% of reading time, so it is asked for only when a newline where
+    Arrow ends or completes a block (or within :data:`_END_WINDOW` bytes of a block end) lies
+    inside a quoted value, by Arrow's own quoting rules: exact, and about one ``memrchr``
+    pass over the file. Gzip input, and text Arrow transcodes (its blocks are then of UTF-8,
+    not of the file's bytes), are not scanned: they are always read with quotes tracked.
     """
     if csv_input.gzip or codecs.lookup(csv_input.encoding or "utf-8").name != "utf-8":
         return True
     if isinstance(csv_input.source, bytes):
-        return _quoted_newline_near(np.frombuffer(csv_input.source, dtype=np.uint8))
+        return cut_inside_quotes(csv_input.source, BLOCK_SIZE, delimiter, _END_WINDOW)
     try:
         with open(csv_input.source, "rb") as handle:
             if os.fstat(handle.fileno()).st_size <= BLOCK_SIZE:
                 return False
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                data = np.frombuffer(mapped, dtype=np.uint8)
-                try:
-                    return _quoted_newline_near(data)
-                finally:
-                    del data  # the map cannot close while an array still points into it
-    except (OSError, ValueError):
+                return cut_inside_quotes(mapped, BLOCK_SIZE, delimiter, _END_WINDOW)
+    except (OSError, ValueError, BufferError):
         return True
-
-
-def _quoted_newline_near(data: np.ndarray) -> bool:
-    """Whether a newline near a block end follows an odd number of quotes (it is inside a
-    quoted value), or no newline is found there on either side.
-
-    Arrow's chunker ends a block at the last newline before the block end and completes
-    the row it cut at the first newline after it; both are checked, with every newline
-    within :data:`_END_WINDOW` bytes of the block end.
-    """
-    reach = max(1, min(_END_WINDOW, BLOCK_SIZE // 2))
-    quotes = 0  # quote characters before ``done``
-    done = 0
-    for end in range(BLOCK_SIZE, len(data), BLOCK_SIZE):
-        start, stop = max(done, end - reach), min(len(data), end + reach)
-        quotes += int(np.count_nonzero(data[done:start] == _QUOTE))
-        window = data[start:stop]
-        quote_at = np.flatnonzero(window == _QUOTE)
-        newlines = np.flatnonzero(window == _NEWLINE)
-        if not (newlines < end - start).any() or not (newlines >= end - start).any():
-            return True
-        if ((quotes + np.searchsorted(quote_at, newlines)) % 2).any():
-            return True
-        quotes += len(quote_at)
-        done = stop
-    return False
 
 
 # ---------------------------------------------------------------- header and delimiter
