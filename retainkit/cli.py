@@ -87,8 +87,10 @@ def _usage_error(err: Any, given: list[str]) -> int:
     if type(err).__name__ == "NoArgsIsHelpError" and ctx is not None:
         sys.stdout.write(ctx.get_help() + "\n")
         return 0
+    from retainkit.safe_text import visible
+
     command = ctx.command_path if ctx is not None else "retainkit"
-    sys.stderr.write(f"retainkit: error: {_plain(err.format_message(), given)} — see '{command} --help'\n")
+    sys.stderr.write(f"retainkit: error: {visible(_plain(err.format_message(), given))} — see '{command} --help'\n")
     return EXIT_BAD_INPUT
 
 

@@ -301,5 +301,9 @@ def describe(err: Exception) -> tuple[str, int]:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    sys.stderr.write(f"retainkit: error: {message}\n")
+    """The one line of an error (its text can echo headers and values from the file: their
+    control characters made visible, never sent to the terminal)."""
+    from retainkit.safe_text import visible
+
+    sys.stderr.write(f"retainkit: error: {visible(message)}\n")
     raise typer.Exit(code)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from retainkit.errors import RetainkitError
+from retainkit.safe_text import Visible, md_text, visible
 from retainkit.values import clean
 
 DASH = "—"
@@ -140,25 +141,29 @@ def _csv_scalar(value: Any) -> Any:
 
 
 def kpis_markdown(document: Mapping[str, Any], views: KpiViews) -> str:
-    """The ``kpis`` document as GitHub Markdown: period, KPI groups, actions, data quality, notes."""
+    """The ``kpis`` document as GitHub Markdown: period, KPI groups, actions, data quality,
+    notes. Every text put in it goes through :func:`~retainkit.safe_text.md_text` (a file
+    name or a note from the data makes no tag, link or cell break)."""
+    md = md_text
     period = document["period"]
-    lines = [f"# Retention KPIs, {period['from']} to {period['to']}", ""]
+    lines = [f"# Retention KPIs, {md(period['from'])} to {md(period['to'])}", ""]
     lines.append(
-        f"Churn window: {period['churn_window_days']} days (current {_span(period['current_window'])}, "
-        f"base {_span(period['base_window'])})."
+        f"Churn window: {md(period['churn_window_days'])} days (current {md(_span(period['current_window']))}, "
+        f"base {md(_span(period['base_window']))})."
     )
     for group, items in views.items():
-        lines += ["", f"## {group}", "", "| KPI | Value |", "|---|---:|"]
-        lines += [f"| {label} | {format_value(document['metrics'][key], kind)} |" for key, label, kind in items]
+        lines += ["", f"## {md(group)}", "", "| KPI | Value |", "|---|---:|"]
+        lines += [f"| {md(label)} | {md(format_value(document['metrics'][key], kind))} |"
+                  for key, label, kind in items]
     if document.get("act_on_this"):
         lines += ["", "## Act on this", "", "| | |", "|---|---:|"]
-        lines += [f"| {label} | {value} |" for label, value in _action_lines(document["act_on_this"])]
+        lines += [f"| {md(label)} | {md(value)} |" for label, value in _action_lines(document["act_on_this"])]
     lines += ["", "## Data quality", "", "| | Rows | Amount |", "|---|---:|---:|"]
     for label, rows, amount in quality_rows(document["data_quality"]):
-        lines.append(f"| {label} | {rows} | {amount} |")
+        lines.append(f"| {md(label)} | {md(rows)} | {md(amount)} |")
     notes = all_notes(document)
     if notes:
-        lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
+        lines += ["", "## Notes", ""] + [f"- {md(note, line_start=True)}" for note in notes]
     return "\n".join(lines) + "\n"
 
 
@@ -187,8 +192,8 @@ def kpis_table(document: Mapping[str, Any], views: KpiViews):
     if document.get("act_on_this"):
         parts.append(pairs_table("Act on this", _action_lines(document["act_on_this"])))
     parts.append(quality_table(document["data_quality"]))
-    parts += [Text(f"note: {note}", style="yellow") for note in all_notes(document)]
-    return Group(*parts)
+    parts += [Text(f"note: {visible(note, newlines=True)}", style="yellow") for note in all_notes(document)]
+    return Visible(Group(*parts))
 
 
 def quality_table(quality: Mapping[str, Any]):

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from retainkit.render import DASH, clean, rows_csv
+from retainkit.safe_text import Visible, md_text, visible
 
 if TYPE_CHECKING:
     from retainkit.render_width import Kind
@@ -114,8 +115,8 @@ def frame_table(frame: pd.DataFrame, *, title: str, limit: int | None = TABLE_RO
     parts: list[Any] = [table]
     if limit is not None and len(frame) > limit:
         parts.append(Text(f"… {len(frame) - limit:,} more rows (use --top N, or --format csv for all)", style="dim"))
-    parts += [Text(note, style="dim") for note in frame.attrs.get("notes", [])]
-    return Group(*parts)
+    parts += [Text(visible(note, newlines=True), style="dim") for note in frame.attrs.get("notes", [])]
+    return Visible(Group(*parts))
 
 
 def frame_cells(frame: pd.DataFrame, shown: pd.DataFrame, *, bars: str | None = None):
@@ -136,7 +137,7 @@ def frame_cells(frame: pd.DataFrame, shown: pd.DataFrame, *, bars: str | None = 
     for record in frame_records(shown):
         cells: list[Any] = []
         for column, value in zip(frame.columns, record, strict=True):
-            cells.append(Text(_cell(column, value)))  # data is text, never Rich markup
+            cells.append(Text(visible(_cell(column, value), newlines=True)))  # text, never markup or control codes
             if column == bars:
                 cells.append(Text("█" * round(12 * max(0.0, min(1.0, value or 0.0))), style="cyan"))
         rows.append(cells)
@@ -255,7 +256,7 @@ def trend_view(frame: pd.DataFrame, *, title: str):
     rows = []
     for row in frame_records(frame):
         record = dict(zip(frame.columns, row, strict=True))
-        cells: list[Any] = [Text(record["period"] + (" *" if record["partial"] else ""))]
+        cells: list[Any] = [Text(visible(record["period"]) + (" *" if record["partial"] else ""))]
         for key, _, kind in TREND_SHOWN:
             text = Text(format_value(record[key], kind))
             change = record.get(f"{key}_change")
@@ -272,7 +273,7 @@ def with_notes(renderable: Any, notes: list[str]):
     from rich.console import Group
     from rich.text import Text
 
-    return Group(renderable, *(Text(note, style="dim") for note in notes))
+    return Visible(Group(renderable, *(Text(visible(note, newlines=True), style="dim") for note in notes)))
 
 
 def cohort_heatmap(wide: pd.DataFrame, *, title: str):
@@ -297,7 +298,7 @@ def _cohort_name(record: dict[str, Any]):
     """A cohort's label, ``*`` when it is partial."""
     from rich.text import Text
 
-    return Text(str(record["cohort"]) + (" *" if record.get("partial", False) else ""))
+    return Text(visible(record["cohort"]) + (" *" if record.get("partial", False) else ""))
 
 
 def _cohort_cell(record: dict[str, Any], k: str):
@@ -323,24 +324,27 @@ def _periods_left_out(keys: list[str]) -> str:
 
 
 def frame_markdown(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table with every column (numbers as numbers; ``|`` escaped).
+    """A GitHub-flavoured Markdown table with every column (numbers as numbers).
 
     With a ``partial`` column, the ``period`` cell (else the first) of a partial row gets a
     ``*``, as does the cell ``partial_k`` names (a wide cohort matrix); ``frame.attrs["notes"]``
-    follow the table, one paragraph each (SPEC §4).
+    follow the table, one paragraph each (SPEC §4). Headers, cells and notes go through
+    :func:`~retainkit.safe_text.md_text`: an id or a product name from the data shows as
+    itself, never as a tag, a link or a cell break.
     """
     def cell(value: Any) -> str:
         if value is None:
             return ""
         if isinstance(value, bool):
             return "true" if value else "false"
-        return str(value).replace("|", "\\|").replace("\n", " ")
+        return md_text(value)
 
     columns = list(frame.columns)
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in columns]
     marked = columns.index("period") if "period" in columns else 0
     partial = frame["partial"].tolist() if "partial" in columns else [False] * len(frame)
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+    lines = ["| " + " | ".join(md_text(c) for c in columns) + " |",
+             "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     cut = frame["partial_k"].tolist() if "partial_k" in columns else [None] * len(frame)  # cohorts, wide
     for row, flag, k in zip(frame_records(frame), partial, cut, strict=True):
         cells = [cell(v) for v in row]
@@ -348,7 +352,7 @@ def frame_markdown(frame: pd.DataFrame) -> str:
         if not pd.isna(k) and str(k) in columns and cells[columns.index(str(k))]:
             cells[columns.index(str(k))] += "*"
         lines.append("| " + " | ".join(cells) + " |")
-    notes = [note.replace("*", "\\*", 1) if note.startswith("*") else note for note in frame.attrs.get("notes", [])]
+    notes = [md_text(note, line_start=True) for note in frame.attrs.get("notes", [])]
     return "\n".join(lines) + "\n" + "".join(f"\n{note}\n" for note in notes)
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from retainkit.render import clean, format_value
 from retainkit.render_frames import frame_records, frame_table
+from retainkit.safe_text import Visible, visible
 
 if TYPE_CHECKING:  # the output layer reads results; it does not import the library's modules
     from retainkit.models.predict import Prediction
@@ -54,8 +55,8 @@ def prediction_table(result: Prediction, customers: pd.DataFrame):
         parts.append(Text(f"Per customer: mean absolute error {h['mean_absolute_error']:.3f}, correlation "
                           f"{format_value(h['correlation'], 'number')}"))
     parts.append(frame_table(customers, title="Customers", limit=20))
-    parts += [Text(f"note: {note}", style="yellow") for note in result.notes]
-    return Group(*parts)
+    parts += [Text(f"note: {visible(note, newlines=True)}", style="yellow") for note in result.notes]
+    return Visible(Group(*parts))
 
 
 def _fit_lines(result: Prediction) -> list[tuple[str, str]]:

@@ -3,6 +3,11 @@
 HTML: Jinja2 templates with autoescape, inline CSS, charts as inline SVG drawn by
 matplotlib (glyphs as paths: no fonts, scripts or network). The same report gives the
 same bytes: SVG ids are salted with a constant and no date is embedded.
+
+Everything a template prints (``{{ … }}``) passes one function on its way out
+(Jinja2's ``finalize``): in Markdown :func:`~retainkit.safe_text.md_text`, so that text from
+the data makes no tag, link or cell break; in HTML :func:`~retainkit.safe_text.visible`
+before autoescape. The templates' own text is the table syntax and is not escaped.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 from retainkit.errors import RetainkitError
 from retainkit.render import clean, format_value
+from retainkit.safe_text import md_text, visible
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 
@@ -43,10 +49,35 @@ def _environment(html: bool = False):
         lstrip_blocks=True,
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
+        finalize=_html_out if html else _markdown_out,
     )
     env.filters["fmt"] = format_value
     env.filters["change"] = format_change
+    env.filters["paragraph"] = _paragraph
     return env
+
+
+class _Markdown(str):
+    """Text already escaped for Markdown (not escaped again on its way out)."""
+
+
+def _markdown_out(value: Any) -> str:
+    """What a Markdown template prints for ``value``: :func:`~retainkit.safe_text.md_text`."""
+    return value if isinstance(value, _Markdown) else md_text(value)
+
+
+def _paragraph(value: Any) -> _Markdown:
+    """``{{ note|paragraph }}``: text that begins a paragraph or list item (a leading ``#``,
+    ``>`` or ``-`` from the data starts no block)."""
+    return _Markdown(md_text(value, line_start=True))
+
+
+def _html_out(value: Any) -> Any:
+    """What an HTML template prints for ``value``, before autoescape: control characters
+    made visible; markup the renderer made itself (the charts, ``|safe``) as it is."""
+    if hasattr(value, "__html__"):
+        return value
+    return visible(value, newlines=True) if isinstance(value, str) else value
 
 
 def format_change(value: float | None, kind: str) -> str:
@@ -125,5 +156,6 @@ def _context(report: dict[str, Any], *, charts: bool) -> dict[str, Any]:
 def _cohort_cell(value: float | None, partial: bool) -> dict[str, Any]:
     """One cohort cell: ``42%`` on a heat colour, or ``6%*`` unshaded when partial (SPEC §4)."""
     text = "" if value is None else f"{value * 100:.0f}%" + ("*" if partial else "")
-    return {"value": value, "text": text, "partial": partial, "bg": _heat(None if partial else value),
+    # The text is made here, not taken from the data: its ``*`` is a mark, left as it is.
+    return {"value": value, "text": _Markdown(text), "partial": partial, "bg": _heat(None if partial else value),
             "dark": not partial and value is not None and value > 0.55}

@@ -16,13 +16,15 @@ A :class:`FitTable` is a Rich renderable that learns its width when it is printe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from rich import box as boxes
 from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
+
+from retainkit.safe_text import visible, visible_text
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions
@@ -150,6 +152,9 @@ class FitTable:
     records (None: never); ``droppable=False`` keeps every column (label/value pairs);
     ``look`` is its box and padding; ``min_width`` widens the leftmost text column so that
     stacked tables line up; ``describe_dropped`` words the note for the keys left out.
+
+    Cells, headers and the title are made visible (:mod:`retainkit.safe_text`) before
+    they are measured: data reaches the terminal as text, never as a control sequence.
     """
 
     def __init__(
@@ -158,16 +163,16 @@ class FitTable:
         look: Look = BOXED, min_width: int | None = None,
         describe_dropped: Callable[[list[str]], str] = dropped_note,
     ) -> None:
-        self.columns = list(columns)
-        self.rows = [[c if isinstance(c, Text) else Text(str(c)) for c in row] for row in rows]
-        self.title = title
+        self.columns = [replace(c, key=visible(c.key), header=visible(c.header, newlines=True)) for c in columns]
+        self.rows = [[visible_text(c if isinstance(c, Text) else str(c)) for c in row] for row in rows]
+        self.title = None if title is None else visible(title, newlines=True)
         self.records_below = records_below
         self.droppable = droppable
         self.look = look
         self.min_width = min_width
         self.describe_dropped = describe_dropped
         self.fits = [measure(col, [row[i] for row in self.rows]) for i, col in enumerate(self.columns)]
-        rank = {key: n for n, key in enumerate(importance)}
+        rank = {visible(key): n for n, key in enumerate(importance)}
         self.order = sorted(range(len(self.columns)), key=lambda i: (rank.get(self.columns[i].key, len(rank)), i))
 
     # ------------------------------------------------------------ layout
@@ -234,7 +239,8 @@ class FitTable:
     def table(self, shown: list[int], widths: dict[int, int]) -> Table:
         """A Rich table of the ``shown`` columns at exactly ``widths`` (cells fitted first)."""
         look = self.look
-        table = Table(title=self.title, title_justify="left", title_style="bold", header_style="bold", box=look.box,
+        title = None if self.title is None else Text(self.title, style="bold")  # text, never Rich markup
+        table = Table(title=title, title_justify="left", title_style="bold", header_style="bold", box=look.box,
                       padding=(0, look.pad[1], 0, look.pad[0]), show_header=look.show_header, show_edge=look.show_edge)
         for i in shown:
             col = self.columns[i]
