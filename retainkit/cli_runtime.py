@@ -10,7 +10,7 @@ import inspect
 import sys
 import traceback
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
@@ -69,6 +69,7 @@ class Invocation:
         from retainkit.duplicates import overlap_sentence
         from retainkit.pipeline import read_orders
 
+        self.destination.check(_input_files(files))  # before any work: never compute, then fail to write
         console = Console(stderr=True)
         large = any(f == "-" or (Path(f).is_file() and Path(f).stat().st_size > LARGE_INPUT_BYTES) for f in files)
         if console.is_terminal and large and not _QUIET["on"]:
@@ -82,7 +83,19 @@ class Invocation:
         return data
 
     def emit(self, result: Result) -> None:
+        self.destination.check(_input_files(self.destination.inputs))
         emit(result, self.destination)
+
+
+def _input_files(files: Sequence[str]) -> list[str]:
+    """The files ``files`` name, folders expanded as the loader expands them (as given when
+    they cannot be listed: the loader then says why)."""
+    from retainkit.load import expand_paths
+
+    try:
+        return expand_paths(files)
+    except RetainkitError:
+        return list(files)
 
 
 #: Every config key (an option's long name, ``-`` as ``_``) of every command, as declared.
@@ -250,7 +263,9 @@ def _invocation(values: dict[str, Any], columns: dict[str, str], *, thresholds: 
         from retainkit.customers import CustomerOptions
 
         customer_options = CustomerOptions(values["inactive_days"], values["lost_days"], values["vip_top"])
-    return Invocation(read, customer_options, Destination(values["fmt"], values["output"], not values["no_header"]))
+    inputs = tuple(values.get("files") or ())
+    destination = Destination(values["fmt"], values["output"], not values["no_header"], inputs)
+    return Invocation(read, customer_options, destination)
 
 
 def parse_date(value: str | None, option: str) -> date | None:

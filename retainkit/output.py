@@ -9,6 +9,7 @@ error); :func:`emit` writes text, bytes or a Rich table to stdout or atomically 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -43,16 +44,26 @@ FRAME_FORMATS = (Format.table, Format.json, Format.jsonl, Format.csv, Format.tsv
 
 @dataclass(frozen=True)
 class Destination:
-    """Where and how a result goes: ``--format``, ``--output`` (``-`` or None: stdout) and
-    ``--no-header`` (CSV/TSV appended to an existing file)."""
+    """Where and how a result goes: ``--format``, ``--output`` (``-`` or None: stdout),
+    ``--no-header`` (CSV/TSV appended to an existing file), and the command's inputs as
+    given (never written over)."""
 
     fmt: Format | None = None
     output: Path | None = None
     header: bool = True
+    inputs: tuple[str, ...] = ()
 
     @property
     def path(self) -> Path | None:
         return None if self.output is None or str(self.output) == STDOUT else self.output
+
+    def check(self, inputs: Sequence[str] | None = None) -> None:
+        """Before any work: ``--output``'s folder exists, it is not a folder, and it is none
+        of ``inputs`` (the input files, folders expanded; default :attr:`inputs`)."""
+        if self.path is not None:
+            from retainkit.render import check_output
+
+            check_output(self.path, self.inputs if inputs is None else inputs)
 
 
 class Result:

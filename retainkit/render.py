@@ -11,9 +11,12 @@ import csv
 import io
 import json
 import os
+import signal
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -251,42 +254,136 @@ def _file_mode(path: Path) -> int:
     return 0o666 & ~umask
 
 
-def write_output(content: str | bytes, output: Path | None) -> None:
+def write_output(content: str | bytes, output: Path | None, inputs: Sequence[str] = ()) -> None:
     """Write ``content`` to ``output`` atomically (temporary file, then rename), or to stdout.
 
-    An output that cannot be written (a missing folder, a folder's name, no permission) is
-    a :class:`~retainkit.errors.RetainkitError` naming it, before anything is written.
+    An output that cannot be written (a missing folder, a folder's name, one of the
+    ``inputs``, no permission) is a :class:`~retainkit.errors.RetainkitError` naming it,
+    before anything is written. A symbolic link is written through: its target is replaced,
+    the link stays. A device or a pipe (``/dev/null``) is written to as it is, never
+    replaced. The temporary file is removed on any error, Ctrl-C, SIGTERM or SIGHUP; a
+    full disk leaves the previous file as it was.
     """
     if output is None:
+        _write_stream(content)
+        return
+    target = check_output(Path(output), inputs)
+    if target.exists() and not target.is_file():
+        _write_device(content, output, target)
+        return
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise RetainkitError(f"--output {output}: cannot write in {target.parent} ({exc.strerror or exc})",
+                             "check the folder's permissions, or write elsewhere") from None
+    with _signals_interrupt():
+        try:
+            os.chmod(temporary, _file_mode(target))  # mkstemp makes 0600; a report is for others to read
+            with open(fd, "wb") as handle:
+                handle.write(content if isinstance(content, bytes) else content.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())  # a full disk may only say so here
+            os.replace(temporary, target)
+        except OSError as exc:
+            Path(temporary).unlink(missing_ok=True)
+            raise RetainkitError(f"--output {output}: cannot write ({exc.strerror or exc})",
+                                 "check the free space and permissions, or write elsewhere") from None
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+def check_output(output: Path, inputs: Sequence[str] = ()) -> Path:
+    """The file ``output`` writes (a symbolic link's target), checked before any work: its
+    folder exists, it is not a folder, and it is none of the ``inputs`` (by path or hard link)."""
+    target = Path(os.path.realpath(output))
+    if target.is_symlink():
+        raise RetainkitError(f"--output {output} is a symbolic link in a loop", "remove the link, or name another file")
+    _output_folder(target if output.is_symlink() else output)
+    for name in inputs:
+        if name != "-" and _same_file(target, name):
+            raise RetainkitError(f"--output {output} is the input file {name}: writing would replace the export",
+                                 "name another file for the result")
+    return target
+
+
+def _same_file(target: Path, name: str) -> bool:
+    if os.path.realpath(name) == str(target):
+        return True
+    try:
+        return os.path.samefile(target, name)  # a hard link to an input
+    except (OSError, ValueError):
+        return False
+
+
+def _write_stream(content: str | bytes) -> None:
+    """To stdout; a full disk or a closed pipe is one error line, not a traceback at exit."""
+    try:
         if isinstance(content, bytes):
             sys.stdout.buffer.write(content)
         else:
             sys.stdout.write(content)
         sys.stdout.flush()
-        return
-    output = Path(output)
-    directory = _output_folder(output)
-    try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise RetainkitError(f"--output {output}: cannot write in {directory} ({exc.strerror or exc})",
-                             "check the folder's permissions, or write elsewhere") from None
+        _silence_stdout()
+        raise RetainkitError(f"cannot write to standard output ({exc.strerror or exc})",
+                             "check the free space where it goes, or give --output FILE") from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit finds nothing to fail on."""
     try:
-        os.chmod(temporary, _file_mode(output))  # mkstemp makes 0600; a report is for others to read
-        if isinstance(content, bytes):
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(content)
-        else:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write(content)
-        os.replace(temporary, output)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
+
+
+def _write_device(content: str | bytes, output: Path, target: Path) -> None:
+    """A device or a named pipe: written in place (renaming over it would replace it)."""
+    try:
+        with open(target, "wb") as handle:
+            handle.write(content if isinstance(content, bytes) else content.encode("utf-8"))
     except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
         raise RetainkitError(f"--output {output}: cannot write ({exc.strerror or exc})",
                              "check the free space and permissions, or write elsewhere") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+
+
+class _Signalled(BaseException):
+    """SIGTERM or SIGHUP arrived while a file was being written."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP interrupt the block like Ctrl-C (so its cleanup runs), then end
+    the process as they would have."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise _Signalled(signum)
+
+    wanted = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+    previous = {s: signal.getsignal(s) for s in wanted}
+    for signum, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(signum, interrupt)
+    try:
+        yield
+    except _Signalled as stop:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        signal.raise_signal(stop.signum)
+        raise SystemExit(128 + stop.signum) from None  # a handler that did not end the process
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _output_folder(output: Path) -> Path:

@@ -6,6 +6,16 @@ Each case builds its own small file. Exit codes and whole one-line messages are 
 
 from __future__ import annotations
 
+import errno
+import json
+import os
+import resource
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
@@ -13,8 +23,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import retainkit.load_csv
+import retainkit.pipeline
 from retainkit.load_blocks import cut_inside_quotes
-from tests.conftest import run_cli
+from tests.conftest import GOLDEN, run_cli
 
 
 def one_line(run, code=2):
@@ -124,3 +135,136 @@ def test_reading_without_quote_tracking_only_when_arrow_cuts_no_quoted_value(row
     if not cut_inside_quotes(data, block, ",", window=0):
         exact = _arrow_rows(data, block, True)
         assert exact is None or _arrow_rows(data, block, False) == exact
+
+
+# ---------------------------------------------------------------- files never lost (issue 10 item 4)
+
+SHOP = GOLDEN / "shop_small.csv"
+
+
+def shop_copy(tmp_path, name="orders.csv"):
+    path = tmp_path / name
+    shutil.copy(SHOP, path)
+    return path
+
+
+def leftovers(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_output_naming_the_input_is_refused_before_anything_is_read(monkeypatch, tmp_path):
+    orders = shop_copy(tmp_path)
+    monkeypatch.setattr(retainkit.pipeline, "read_orders", lambda *a, **k: pytest.fail("read before checking"))
+    line = one_line(run_cli("kpis", orders, "--output", orders))
+    assert line == (f"retainkit: error: --output {orders} is the input file {orders}: writing would replace "
+                    "the export — name another file for the result")
+    assert orders.read_bytes() == SHOP.read_bytes()
+
+
+@pytest.mark.parametrize("how", ["symlink", "hard link", "dot path", "in a folder"])
+def test_output_reaching_an_input_another_way_is_refused(tmp_path, how):
+    orders = shop_copy(tmp_path)
+    given, output = [str(orders)], tmp_path / "other.csv"
+    if how == "symlink":
+        output.symlink_to(orders)
+    elif how == "hard link":
+        os.link(orders, output)
+    elif how == "dot path":
+        output = tmp_path / "." / "sub" / ".." / "orders.csv"
+        (tmp_path / "sub").mkdir()
+    else:
+        given, output = [str(tmp_path)], orders
+    for command in ("kpis", "customers", "inspect"):
+        line = one_line(run_cli(command, *given, "--output", output, "--format", "json"))
+        assert f"--output {output} is the input file " in line and "writing would replace the export" in line
+    assert orders.read_bytes() == SHOP.read_bytes()
+
+
+def test_a_symlink_is_written_through_and_stays_a_link(tmp_path):
+    target = tmp_path / "reports" / "kpis.json"
+    target.parent.mkdir()
+    target.write_text("old report\n")
+    link = tmp_path / "latest.json"
+    link.symlink_to(target)
+    assert run_cli("kpis", SHOP, "--output", link).code == 0
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert json.loads(target.read_text())["metrics"]["customers"] > 0
+    assert leftovers(tmp_path) == leftovers(target.parent) == []
+
+
+def test_a_device_is_written_to_never_replaced(tmp_path):
+    assert run_cli("kpis", SHOP, "--output", "/dev/null", "--format", "json").code == 0
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_a_full_disk_is_one_line_and_the_previous_report_is_intact(monkeypatch, tmp_path):
+    report = tmp_path / "kpis.json"
+    report.write_text("previous report\n")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    line = one_line(run_cli("kpis", SHOP, "--output", report))
+    assert line == (f"retainkit: error: --output {report}: cannot write (No space left on device)"
+                    " — check the free space and permissions, or write elsewhere")
+    assert report.read_text() == "previous report\n" and leftovers(tmp_path) == []
+
+
+def test_dev_full_is_one_line_for_a_file_and_for_stdout():
+    line = one_line(run_cli("kpis", SHOP, "--output", "/dev/full", "--format", "json"))
+    assert line == ("retainkit: error: --output /dev/full: cannot write (No space left on device)"
+                    " — check the free space and permissions, or write elsewhere")
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([sys.executable, "-m", "retainkit", "kpis", str(SHOP), "-f", "json"],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr == (
+        "retainkit: error: cannot write to standard output (No space left on device)"
+        " — check the free space where it goes, or give --output FILE\n")
+
+
+def _limited_file_size():  # runs in the child: files may not grow past 256 bytes
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256, 256))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def test_a_write_that_fails_half_way_leaves_the_previous_report(tmp_path):
+    report = tmp_path / "customers.csv"
+    report.write_text("previous report\n")
+    done = subprocess.run([sys.executable, "-m", "retainkit", "customers", str(SHOP), "--output", str(report)],
+                          capture_output=True, text=True, timeout=120, preexec_fn=_limited_file_size,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (f"retainkit: error: --output {report}: cannot write (File too large)"
+                           " — check the free space and permissions, or write elsewhere\n")
+    assert report.read_text() == "previous report\n" and leftovers(tmp_path) == []
+
+
+_STALLED_WRITE = """
+import os, sys, time
+def stalled(fd):
+    print("writing", flush=True)
+    time.sleep(60)
+os.fsync = stalled  # the report is in its temporary file, not yet renamed
+from retainkit.cli import main
+sys.argv = ["retainkit", "kpis", sys.argv[1], "--output", sys.argv[2]]
+main()
+"""
+
+
+@pytest.mark.parametrize(("sent", "status"), [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGINT, 130),
+                                               (signal.SIGHUP, -signal.SIGHUP)])
+def test_a_signal_while_writing_removes_the_temporary_file(tmp_path, sent, status):
+    report = tmp_path / "kpis.json"
+    report.write_text("previous report\n")
+    child = subprocess.Popen([sys.executable, "-c", _STALLED_WRITE, str(SHOP), str(report)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "writing\n"
+        assert len(leftovers(tmp_path)) == 1
+        child.send_signal(sent)
+        _, stderr = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == status, stderr
+    assert report.read_text() == "previous report\n" and leftovers(tmp_path) == []
