@@ -51,8 +51,11 @@ def period_start(index: int, every: str) -> date:
 
 
 def period_end(index: int, every: str) -> date:
-    """Last day of period ``index``."""
-    return period_start(index + 1, every) - timedelta(days=1)
+    """Last day of period ``index`` (the calendar's last day for a period that ends with it)."""
+    try:
+        return period_start(index + 1, every) - timedelta(days=1)
+    except (ValueError, OverflowError):  # the period after it would start in year 10000
+        return date.max
 
 
 def period_label(index: int, every: str) -> str:
@@ -64,12 +67,12 @@ def period_label(index: int, every: str) -> str:
     start = period_start(index, every)
     if every == "week":
         year, week, _ = start.isocalendar()
-        return f"{year}-W{week:02d}"
+        return f"{year:04d}-W{week:02d}"
     if every == "month":
-        return f"{start.year}-{start.month:02d}"
+        return f"{start.year:04d}-{start.month:02d}"
     if every == "quarter":
-        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
-    return str(start.year)
+        return f"{start.year:04d}-Q{(start.month - 1) // 3 + 1}"
+    return f"{start.year:04d}"
 
 
 def index_of(value: date, every: str) -> int:

@@ -47,6 +47,7 @@ from retainkit.output import (
     PredictionResult,
     ReportResult,
 )
+from retainkit.safe_text import visible
 
 
 class OneLineErrors(TyperGroup):
@@ -87,7 +88,6 @@ def _usage_error(err: Any, given: list[str]) -> int:
     if type(err).__name__ == "NoArgsIsHelpError" and ctx is not None:
         sys.stdout.write(ctx.get_help() + "\n")
         return 0
-    from retainkit.safe_text import visible
 
     command = ctx.command_path if ctx is not None else "retainkit"
     sys.stderr.write(f"retainkit: error: {visible(_plain(err.format_message(), given))} — see '{command} --help'\n")
@@ -371,7 +371,7 @@ def inspect_export(files: Files, *, run: Invocation) -> int:
     result = inspect_files(files, run.read)
     run.emit(InspectResult(result))
     if result.problem:
-        sys.stderr.write(f"retainkit: error: {result.problem}\n")
+        sys.stderr.write(f"retainkit: error: {visible(result.problem)}\n")
         return EXIT_BAD_INPUT
     return 0
 

@@ -84,6 +84,9 @@ Decimal = Annotated[str | None, typer.Option("--decimal", help="Decimal mark of 
 Dedupe = Annotated[bool, typer.Option("--dedupe/--keep-duplicates", help="Drop exact duplicate rows (default: "
                                       "keep and report them).", rich_help_panel=READING, show_default=False,
                                       metavar=NO_METAVAR)]
+AllowDates = Annotated[bool, typer.Option("--allow-dates", help="Keep order dates before 1970, after 2100 or a "
+                                          "year away from all others (stopped by default: a typo'd year).",
+                                          rich_help_panel=READING, metavar=NO_METAVAR, show_default=False)]
 Sheet = Annotated[str | None, typer.Option("--sheet", help="Excel: the sheet to read (default: the first).",
                                            rich_help_panel=READING, metavar="NAME")]
 ConfigFile = Annotated[Path | None, typer.Option("--config", help="Settings file, over ./retainkit.toml and "
@@ -145,7 +148,8 @@ READ_OPTIONS = (
     ("quantity", Quantity, None), ("price", Price, None), ("product", Product, None),
     ("referrer", Referrer, None), ("refund", Refund, None), ("encoding", Encoding, None),
     ("dayfirst", DayFirst, None), ("date_format", DateFormat, None), ("tz", Tz, defaults.TZ),
-    ("decimal", Decimal, None), ("dedupe", Dedupe, False), ("sheet", Sheet, None), ("config", ConfigFile, None),
+    ("decimal", Decimal, None), ("dedupe", Dedupe, False), ("sheet", Sheet, None), ("allow_dates", AllowDates, False),
+    ("config", ConfigFile, None),
 )
 OUTPUT_OPTIONS = (
     ("fmt", Fmt, None), ("output", Output, None), ("no_header", NoHeader, False), ("quiet", Quiet, False),

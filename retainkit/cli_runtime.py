@@ -29,6 +29,7 @@ from retainkit.cli_options import (
 )
 from retainkit.errors import RetainkitError
 from retainkit.output import Destination, Result, emit
+from retainkit.safe_text import visible
 
 EXIT_ALERT = 1
 EXIT_BAD_INPUT = 2
@@ -49,7 +50,7 @@ _OPTIONAL_MODULES = {
 def say(kind: str, text: str) -> None:
     """A ``warning`` or ``alert`` line on stderr, unless ``--quiet``."""
     if not _QUIET["on"]:
-        sys.stderr.write(f"retainkit: {kind}: {text}\n")
+        sys.stderr.write(f"retainkit: {kind}: {visible(text)}\n")
 
 
 @dataclass(frozen=True)
@@ -253,11 +254,12 @@ def _invocation(values: dict[str, Any], columns: dict[str, str], *, thresholds: 
     for parameter, key in COLUMN_PARAMETERS.items():
         if values.get(parameter):
             columns[COLUMN_KEYS[key]] = values[parameter]
+    _check_time_zone(values["tz"])
     if values["decimal"] not in (None, ".", ","):
         raise RetainkitError(f"--decimal {values['decimal']!r} must be . or ,")
     read = ReadOptions(columns=columns, encoding=values["encoding"], dayfirst=values["dayfirst"],
                        date_format=values["date_format"], tz=values["tz"], decimal=values["decimal"],
-                       dedupe=values["dedupe"], sheet=values["sheet"])
+                       dedupe=values["dedupe"], sheet=values["sheet"], allow_dates=values["allow_dates"])
     customer_options = None
     if thresholds:
         from retainkit.customers import CustomerOptions
@@ -266,6 +268,16 @@ def _invocation(values: dict[str, Any], columns: dict[str, str], *, thresholds: 
     inputs = tuple(values.get("files") or ())
     destination = Destination(values["fmt"], values["output"], not values["no_header"], inputs)
     return Invocation(read, customer_options, destination)
+
+
+def _check_time_zone(name: str) -> None:
+    """``--tz`` names a time zone of the IANA database (checked even when no stamp needs it)."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise RetainkitError(f"--tz {name!r} is not a time zone", "e.g. --tz Asia/Ho_Chi_Minh, --tz UTC") from None
 
 
 def parse_date(value: str | None, option: str) -> date | None:
@@ -318,7 +330,6 @@ def describe(err: Exception) -> tuple[str, int]:
 def _fail(message: str, code: int) -> NoReturn:
     """The one line of an error (its text can echo headers and values from the file: their
     control characters made visible, never sent to the terminal)."""
-    from retainkit.safe_text import visible
 
     sys.stderr.write(f"retainkit: error: {visible(message)}\n")
     raise typer.Exit(code)

@@ -6,12 +6,14 @@ order is a row of zeros and nulls, never a missing row.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from retainkit.calendar import partial_reason, period_end, period_label, period_start
 from retainkit.periods import Period
-from retainkit.reductions import CohortActivity, PeriodActivity, cohort_activity, period_activity
+from retainkit.reductions import CohortActivity, PeriodActivity, cohort_activity, cohort_rows, period_activity
 
 #: Trend KPIs, and whether their change is a difference (rates) or a relative change.
 TREND_KPIS: dict[str, str] = {
@@ -51,17 +53,20 @@ def trend_table(orders: pd.DataFrame, period: Period, every: str) -> pd.DataFram
 
 
 def trend_from_activity(a: PeriodActivity, period: Period, every: str) -> pd.DataFrame:
-    indices = range(a.first, a.last + 1)
-    starts = [period_start(i, every) for i in indices]
-    ends = [period_end(i, every) for i in indices]
-    partial = [partial_reason(i, every, period) for i in indices]
-    against = _comparison_blockers(a.first, every, period, partial)
-    comparable = np.array([why is None for why in against])
+    active = np.flatnonzero((a.orders > 0) | (a.customers > 0) | (np.nan_to_num(a.revenue) != 0)) + a.first
+    indices = cohort_rows(active, a.last, a.first) if len(active) else np.arange(a.first, a.last + 1)
+    a = _rows_of(a, indices - a.first)
+    starts = [period_start(int(i), every) for i in indices]
+    ends = [period_end(int(i), every) for i in indices]
+    partial = [partial_reason(int(i), every, period) for i in indices]
+    against = _comparison_blockers(int(indices[0]), every, period, partial)
+    follows = np.concatenate(([True], np.diff(indices) == 1))  # the row before is the period before
+    comparable = np.array([why is None for why in against]) & follows
     revenue = np.round(a.revenue, 2)
     lost = a.previous_customers - a.retained
     frame = pd.DataFrame(
         {
-            "period": [period_label(i, every) for i in indices],
+            "period": [period_label(int(i), every) for i in indices],
             "start": pd.to_datetime(starts).astype("datetime64[s]"),
             "end": pd.to_datetime(ends).astype("datetime64[s]"),
             "complete": [s >= period.start and e <= period.end for s, e in zip(starts, ends, strict=True)],
@@ -84,6 +89,15 @@ def trend_from_activity(a: PeriodActivity, period: Period, every: str) -> pd.Dat
         frame[f"{name}_change"] = np.where(comparable, _change(frame[name].to_numpy(dtype=np.float64), kind), np.nan)
     frame.attrs["notes"] = _trend_notes(frame["period"].tolist(), partial, against)
     return frame
+
+
+def _rows_of(a: PeriodActivity, rows: np.ndarray) -> PeriodActivity:
+    """``a`` on the given rows only (periods kept by :func:`cohort_rows`)."""
+    if len(rows) == len(a.orders):
+        return a
+    pick = {name: getattr(a, name)[rows] for name in ("customers", "orders", "revenue", "new_customers",
+                                                      "repeat_customers", "previous_customers", "retained")}
+    return replace(a, **pick)
 
 
 def _change(values: np.ndarray, kind: str) -> np.ndarray:
@@ -159,33 +173,48 @@ def cohort_from_activity(c: CohortActivity, period: Period, every: str, metric: 
     values = _ratio(counts, base[:, None])
     values[np.isnan(counts)] = np.nan
     rows, ks = np.indices(counts.shape)
-    cell_period = (rows + ks).ravel()  # period of each cell, counted from c.first
-    labels = [period_label(c.first + i, every) for i in range(counts.shape[0])]
-    reasons = [partial_reason(c.first + i, every, period, cut_by_from=False) for i in range(counts.shape[0])]
-    flagged = np.array([why is not None for why in reasons] + [False] * counts.shape[0])  # after ``to``: empty
+    cell_period = (c.cohorts[rows] + ks).ravel()  # absolute period index of each cell
+    periods, at = np.unique(cell_period, return_inverse=True)  # labels once per period, not per cell
+    period_labels = np.array([_label_within_calendar(int(p), every) for p in periods], dtype=object)
+    flagged = np.array([p <= c.last and partial_reason(int(p), every, period, cut_by_from=False) is not None
+                        for p in periods], dtype=bool)
+    labels = [period_label(int(p), every) for p in c.cohorts]
+    reasons = [partial_reason(int(p), every, period, cut_by_from=False) for p in c.cohorts]
+    row_flag = np.array([why is not None for why in reasons], dtype=bool)
     frame = pd.DataFrame(
         {
             "cohort": np.array(labels, dtype=object)[rows.ravel()],
             "cohort_size": c.size[rows.ravel()],
             "k": ks.ravel(),
-            "period": [period_label(c.first + p, every) for p in cell_period],
+            "period": period_labels[at],
             "count": counts.ravel(),
             "value": values.ravel(),
-            "partial": (flagged[cell_period] | flagged[rows.ravel()]) & (cell_period < len(labels)),
+            "partial": (flagged[at] | row_flag[rows.ravel()]) & (cell_period <= c.last),
         }
     )
-    last_reason = reasons[-1] if reasons else None
-    frame.attrs["partial_period"] = labels[-1] if last_reason and period.end < period_end(c.last, every) else None
-    frame.attrs["notes"] = _cohort_notes(labels, reasons, c.size, frame.attrs["partial_period"])
+    last_reason = partial_reason(c.last, every, period, cut_by_from=False)
+    cut = period_label(c.last, every) if last_reason and period.end < period_end(c.last, every) else None
+    frame.attrs["partial_period"] = cut
+    frame.attrs["notes"] = _cohort_notes(labels, reasons, c.size, cut, last_reason)
     return frame
 
 
-def _cohort_notes(labels: list[str], reasons: list[str | None], size: np.ndarray, cut: str | None) -> list[str]:
+def _label_within_calendar(index: int, every: str) -> str | None:
+    """The period's label; None for a period after year 9999 (an empty cell after ``to``)."""
+    try:
+        return period_label(index, every)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _cohort_notes(
+    labels: list[str], reasons: list[str | None], size: np.ndarray, cut: str | None, cut_reason: str | None
+) -> list[str]:
     """Footnotes of a cohort matrix: the period cut by ``to``, and cohorts the data starts inside."""
     notes = []
     if cut is not None:
         notes += [line + "; every cohort's cell in it counts only those days, so it is not a fall in retention"
-                  for line in partial_notes([cut], [reasons[-1]])]
+                  for line in partial_notes([cut], [cut_reason])]
     starts = [why if (label != cut and size[i] > 0) else None for i, (label, why) in enumerate(zip(labels, reasons,
                                                                                               strict=True))]
     notes += [line + "; the cohort holds only the new customers seen from then"

@@ -52,6 +52,7 @@ class ReadOptions:
     decimal: str | None = None  # None: decided per column from its values (SPEC §1)
     dedupe: bool = False
     sheet: str | None = None  # Excel: the sheet to read (default: the first)
+    allow_dates: bool = False  # keep implausible order dates (SPEC §1) instead of stopping
 
 
 @dataclass(frozen=True)

@@ -44,11 +44,14 @@ def encode_ids(table: pa.Table):
         return customers, orders, referrer.result() if referrer else None, product.result() if product else None
 
 
-def _encode_text_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index, dict[str, int]]:
-    """Codes (int32, -1 for empty), the distinct cleaned ids they point to, and the rows per
-    missing-value marker (``NA``, ``NULL`` … are no id, SPEC §1).
+def _encode_text_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index, dict[str, int], int]:
+    """Codes (int32, -1 for empty), the distinct cleaned ids they point to, the rows per
+    missing-value marker (``NA``, ``NULL`` … are no id, SPEC §1), and how many rows' ids
+    changed when brought to Unicode NFC.
 
-    Ids are stripped; empty text is no id; integer-valued floats (``17850.0``, as some
+    Ids are stripped and compared in NFC: ``Nguyễn`` typed precomposed and decomposed (NFD,
+    as macOS tools write Vietnamese) is one id; ``An`` and ``Ân`` stay two. Empty text is no
+    id; integer-valued floats (``17850.0``, as some
     tools write integer ids) lose their ``.0`` when every id in the column is an integer,
     so ``17850`` from one file and ``17850.0`` from another are one customer.
     Exports keep a customer's lines together, so only the first value of each run of
@@ -59,6 +62,12 @@ def _encode_text_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index, dic
     if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
         names = _numeric_ids(dictionary)
     cleaned = names.astype("string").str.strip()
+    composed = cleaned.str.normalize("NFC")
+    changed = (composed != cleaned).fillna(False).to_numpy(dtype=bool)
+    normalised_rows = 0
+    if changed.any():
+        normalised_rows = int(np.bincount(codes, minlength=len(names) + 1)[: len(names)][changed].sum())
+    cleaned = composed
     nonempty = cleaned[cleaned.notna() & (cleaned != "")]
     if len(nonempty) and nonempty.str.fullmatch(_INTEGER_ID).all() and nonempty.str.contains(".", regex=False).any():
         cleaned = cleaned.str.replace(r"\.0+$", "", regex=True)  # 17850.0 (a CSV) is 17850 (a Parquet file)
@@ -67,7 +76,7 @@ def _encode_text_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index, dic
     cleaned = cleaned.mask((cleaned == "") | marker)
     remap, uniques = pd.factorize(cleaned)  # merge ids that differed only by spaces
     lookup = np.append(remap.astype(np.int32), np.int32(-1))
-    return lookup[codes], pd.Index(uniques.astype(object), dtype=object), markers
+    return lookup[codes], pd.Index(uniques.astype(object), dtype=object), markers, normalised_rows
 
 
 def text_markers(column: pa.ChunkedArray) -> dict[str, int]:

@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from retainkit.amounts import read_numbers
 from retainkit.config import ReadOptions
+from retainkit.date_checks import check_plausible_dates
 from retainkit.duplicates import mark_duplicates
 from retainkit.errors import RetainkitError
 from retainkit.ids import encode_ids, text_markers
@@ -61,6 +62,8 @@ class DataQuality:
     overlap_amount: float = 0.0
     overlap_files: list[dict[str, object]] = field(default_factory=list)
     empty_order_id_rows: int = 0
+    naive_local_rows: int = 0
+    ids_normalised_rows: int = 0
     missing_markers: dict[str, dict[str, int]] = field(default_factory=dict)
     has_amount: bool = True
     decimal_marks: dict[str, str] = field(default_factory=dict)
@@ -102,13 +105,14 @@ def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = Fal
     table = raw.table
     quality = DataQuality(rows=table.num_rows, duplicates_dropped=options.dedupe)
     customers, orders, referrers, products = encode_ids(table)
-    customer_codes, customer_names, markers = customers
+    customer_codes, customer_names, markers, quality.ids_normalised_rows = customers
     if markers:
         quality.missing_markers["customer_id"] = markers
     date_markers = text_markers(table.column("order_date"))
     if date_markers:
         quality.missing_markers["order_date"] = date_markers
     read_values: dict[str, np.ndarray] = {}
+    found: dict[str, int] = {}
     lines = _Lines(
         customer=customer_codes,
         order=orders[0],
@@ -116,6 +120,7 @@ def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = Fal
             table.column("order_date"),
             DateOptions(options.dayfirst, options.date_format, options.tz),
             raw.locate,
+            found=found,
         ),
         amount=_line_amounts(table, options, raw, quality, read_values),
         refund_id=orders[1],
@@ -123,10 +128,17 @@ def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = Fal
         product=products[0] if products else None,
         read_values=read_values,
     )
+    quality.naive_local_rows = found.get("naive_local_rows", 0)
+    if quality.naive_local_rows:
+        quality.notes.append(f"{quality.naive_local_rows:,} date stamps without a time-zone offset, among stamps "
+                             f"with one, were read as local time in {options.tz} (SPEC §1)")
     has_order_id = "order_id" in table.column_names
     if has_order_id:
         quality.empty_order_id_rows = orders[2]
         _fill_from_order(lines, raw, customer_names, quality)
+    if not options.allow_dates:
+        rows = np.flatnonzero((lines.seconds != NO_TIME) & (lines.customer >= 0))
+        check_plausible_dates(lines.seconds[rows] // SECONDS_PER_DAY, rows, raw.locate)
     repeats = mark_duplicates(_duplicate_fields(lines), lines.order if has_order_id else lines.customer, lines.amount,
                               raw.sources, drop=options.dedupe)
     keep = repeats.keep

@@ -36,12 +36,16 @@ class DateOptions:
     tz: str = "UTC"
 
 
-def local_seconds(column: pa.ChunkedArray, options: DateOptions, locate: Locate) -> np.ndarray:
+def local_seconds(
+    column: pa.ChunkedArray, options: DateOptions, locate: Locate, *, found: dict[str, int] | None = None
+) -> np.ndarray:
     """Seconds since 1970-01-01 in local time (``tz``), ``NO_TIME`` where the value is empty.
 
     Time-zone-aware stamps are converted to ``options.tz``; naive ones are already local.
     Integers are read as ``YYYYMMDD``. Text follows ISO 8601, ``YYYYMMDD``, or day/month
-    order given by ``dayfirst`` / ``date_format``; an ambiguous column is an error.
+    order given by ``dayfirst`` / ``date_format``; an ambiguous column, or two-digit years,
+    are an error (SPEC §1: never guessed). In a column mixing stamps with and without an
+    offset, those without are local time in ``tz``; ``found["naive_local_rows"]`` counts them.
     """
     kind = column.type
     if pa.types.is_timestamp(kind):
@@ -53,7 +57,7 @@ def local_seconds(column: pa.ChunkedArray, options: DateOptions, locate: Locate)
         column = pc.cast(column, pa.string())
     elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         raise RetainkitError(f"column order_date: cannot read dates of type {kind}", "use --date COLUMN")
-    return _text_seconds(column, options, locate)
+    return _text_seconds(column, options, locate, found if found is not None else {})
 
 
 def _with_missing(values: np.ndarray, scale: int) -> np.ndarray:
@@ -75,7 +79,7 @@ def _timestamp_seconds(column: pa.ChunkedArray, tz: str) -> np.ndarray:
     return seconds.fill_null(NO_TIME).to_numpy()
 
 
-def _text_seconds(column: pa.ChunkedArray, options: DateOptions, locate: Locate) -> np.ndarray:
+def _text_seconds(column: pa.ChunkedArray, options: DateOptions, locate: Locate, found: dict[str, int]) -> np.ndarray:
     codes, uniques = pd.factorize(pd.Series(column.to_pandas(), copy=False).str.strip())
     uniques = np.where(pd.Series(uniques).isin(MISSING_MARKERS), "", uniques)  # NA, NULL …: no date
     parsed = _parse_unique_dates(pd.Series(uniques, dtype=object), options)
@@ -86,6 +90,9 @@ def _text_seconds(column: pa.ChunkedArray, options: DateOptions, locate: Locate)
         hint = (f"--date-format {options.date_format} does not fit it; check the format" if options.date_format
                 else "use --date-format, e.g. --date-format '%d %b %Y'")
         raise RetainkitError(f"{locate(row)}, column order_date: cannot read date {value!r}", hint)
+    naive = _naive_among_aware(pd.Series(uniques, dtype=object))
+    if naive.any():
+        found["naive_local_rows"] = int(np.bincount(codes[codes >= 0], minlength=len(uniques))[naive].sum())
     seconds = _naive_seconds(parsed, options.tz)
     out = np.where(codes >= 0, seconds[np.maximum(codes, 0)], NO_TIME)
     return out.astype(np.int64)
@@ -108,7 +115,11 @@ def _parse_unique_dates(values: pd.Series, options: DateOptions) -> pd.Series:
     text = values.dropna()
     text = text[text != ""]
     if options.date_format:
-        return pd.to_datetime(values, format=options.date_format, errors="coerce", utc=_any_aware(text))
+        try:
+            return pd.to_datetime(values, format=options.date_format, errors="coerce", utc=_any_aware(text))
+        except ValueError as err:  # a directive strptime does not know, e.g. %Q
+            raise RetainkitError(f"--date-format {options.date_format!r} is not a date format ({err})",
+                                 "use strftime directives, e.g. --date-format '%d/%m/%Y'") from None
     if text.empty:
         return pd.to_datetime(values, errors="coerce")
     # The format most values follow wins; values that do not follow it become NaT and the
@@ -124,7 +135,7 @@ def _parse_unique_dates(values: pd.Series, options: DateOptions) -> pd.Series:
     if style == "ymd8":
         return pd.to_datetime(values, format="%Y%m%d", errors="coerce")
     if style == "iso":
-        return _parse_iso(values)
+        return _parse_iso(values, options.tz)
     return _parse_day_month(values, text[text.str.match(_DMY)], options.dayfirst)
 
 
@@ -132,16 +143,38 @@ def _any_aware(text: pd.Series) -> bool:
     return bool(text.str.contains(_AWARE).any())
 
 
-def _parse_iso(values: pd.Series) -> pd.Series:
+def _naive_among_aware(values: pd.Series) -> np.ndarray:
+    """Distinct stamps without an offset, in a column where others carry one."""
+    text = values.astype("string")
+    aware = text.str.contains(_AWARE, na=False).to_numpy(dtype=bool)
+    if not aware.any():
+        return np.zeros(len(values), dtype=bool)
+    naive = text.str.match(_ISO, na=False).to_numpy(dtype=bool) & ~aware
+    return naive
+
+
+def _parse_iso(values: pd.Series, tz: str) -> pd.Series:
+    """ISO 8601 stamps as local times in ``tz``: stamps with an offset converted to it, those
+    without taken as already local (SPEC §1)."""
     aware = values.str.contains(_AWARE, na=False)
     if not aware.any():
         return pd.to_datetime(values, format="ISO8601", errors="coerce")
-    # Aware stamps become UTC instants; naive stamps in the same column are read as UTC too.
-    return pd.to_datetime(values, format="ISO8601", errors="coerce", utc=True)
+    instants = pd.to_datetime(values.where(aware), format="ISO8601", errors="coerce", utc=True)
+    try:
+        local = instants.dt.tz_convert(tz).dt.tz_localize(None)
+    except Exception:
+        raise RetainkitError(f"unknown time zone {tz!r}", "e.g. --tz Asia/Ho_Chi_Minh") from None
+    naive = pd.to_datetime(values.where(~aware), format="ISO8601", errors="coerce")
+    return local.where(aware.to_numpy(dtype=bool), naive)
 
 
 def _parse_day_month(values: pd.Series, text: pd.Series, dayfirst: bool | None) -> pd.Series:
     parts = text.str.extract(_DMY)
+    two_digits = parts[2].str.len() == 2
+    if two_digits.any():  # 15/01/24: 2024? 1924? never guessed (SPEC §1)
+        sample = text[two_digits.to_numpy()].iloc[0]
+        raise RetainkitError(f"column order_date: two-digit years such as {sample!r} are never guessed",
+                             "give --date-format, e.g. --date-format '%d/%m/%y' (%y reads 24 as 2024)")
     if dayfirst is None:
         dayfirst = _day_comes_first(parts[0].astype(int), parts[1].astype(int), text.iloc[0])
     clean = values.str.replace(r"^(\d{1,2})[/.-](\d{1,2})[/.-]", r"\1/\2/", regex=True)

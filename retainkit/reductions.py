@@ -267,19 +267,46 @@ def period_activity(orders: pd.DataFrame, period: Period, every: str) -> PeriodA
 
 @dataclass(frozen=True)
 class CohortActivity:
-    """Cohort × periods-since matrices (rows: cohorts ``first``…``last``; columns: k = 0…).
+    """Cohort × periods-since matrices (rows: cohort periods, ``cohorts`` their indices;
+    columns: k = 0 … ``last`` − the first row).
 
     ``size`` customers per cohort; ``customers`` active, ``orders`` and net ``revenue`` of
-    the cohort's customers in period cohort + k. Cells after ``to`` hold NaN.
+    the cohort's customers in period cohort + k. Cells after ``to`` hold NaN. The rows are
+    every period from the first with orders to ``to`` — or, when periods without any order
+    would be most of them (a stray date years away, kept with ``--allow-dates``), only the
+    periods with orders: sized by the data, never by the calendar span alone (SPEC §4).
     """
 
-    first: int
+    cohorts: np.ndarray
     last: int
     size: np.ndarray
     customers: np.ndarray
     orders: np.ndarray
     revenue: np.ndarray
     has_amount: bool
+
+
+#: Rows for periods without orders are kept while they are at most this many times those
+#: with orders, or while there are at most :data:`ALWAYS_WHOLE` periods in all.
+EMPTY_ROWS_PER_ACTIVE = 10
+ALWAYS_WHOLE = 1000
+
+
+def cohort_rows(active: np.ndarray, last: int, first: int | None = None) -> np.ndarray:
+    """Row periods of a cohort matrix or trend: every period from ``first`` (default: the
+    first active one) to ``last``, unless those without orders would outnumber the active
+    ones tenfold (then: the active ones only).
+
+    >>> cohort_rows(np.array([3, 5]), 6).tolist(), cohort_rows(np.array([3, 5000]), 5000).tolist()
+    ([3, 4, 5, 6], [3, 5000])
+    """
+    if len(active) == 0:
+        return active
+    start = int(active[0]) if first is None else first
+    span = last - start + 1
+    if span <= max(ALWAYS_WHOLE, EMPTY_ROWS_PER_ACTIVE * len(active)):
+        return np.arange(start, last + 1, dtype=np.int64)
+    return active
 
 
 def cohort_activity(orders: pd.DataFrame, period: Period, every: str) -> CohortActivity:
@@ -290,29 +317,30 @@ def cohort_activity(orders: pd.DataFrame, period: Period, every: str) -> CohortA
     customer, day, refund, amount, has_amount = e.customer, e.day, e.refund, e.amount, e.has_amount
     n = max(e.n, 1)
     first, last = index_of(period.start, every), index_of(period.end, every)
-    rows = last - first + 1
     upto = day <= period.end_day
     absolute = period_index(day, every)
     is_order = ~refund & upto
 
     cohort_of = np.full(n, np.iinfo(np.int64).max)
     np.minimum.at(cohort_of, customer[is_order], absolute[is_order])
-    cohort = cohort_of[customer] - first  # row of each event's customer
-    k = absolute - cohort_of[customer]
-    mine = upto & (cohort >= 0) & (cohort < rows) & (k >= 0)
-    cell = cohort * rows + k  # k < rows always: k ≤ last − cohort
+    in_cohort = (cohort_of >= first) & (cohort_of <= last)
+    cohorts = cohort_rows(np.unique(absolute[is_order & (absolute >= first)]), last)
+    rows, width = len(cohorts), (last - int(cohorts[0]) + 1) if len(cohorts) else 0
+    row_of = np.where(in_cohort, np.searchsorted(cohorts, np.where(in_cohort, cohort_of, 0)), -1)
+    k = absolute - np.where(in_cohort, cohort_of, 0)[customer]
+    mine = upto & in_cohort[customer] & (k >= 0)
+    cell = row_of[customer] * width + k  # k < width: an event's period is at most ``last``
 
     def matrix(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        counts = np.bincount(cell[mask], weights=None if weights is None else weights[mask], minlength=rows * rows)
-        return counts.reshape(rows, rows).astype(np.float64)
+        counts = np.bincount(cell[mask], weights=None if weights is None else weights[mask], minlength=rows * width)
+        return counts.reshape(rows, width).astype(np.float64)
 
     active = distinct(cell[mine & is_order] * n + customer[mine & is_order])[0] // n
-    after_to = np.add.outer(np.arange(rows), np.arange(rows)) >= rows  # cohort + k beyond the last period
+    after_to = cohorts[:, None] + np.arange(width)[None, :] > last
     orders_m = matrix(mine & is_order)
-    customers_m = np.bincount(active, minlength=rows * rows).reshape(rows, rows).astype(np.float64)
-    revenue_m = matrix(mine, amount) if has_amount else np.full((rows, rows), np.nan)
+    customers_m = np.bincount(active, minlength=rows * width).reshape(rows, width).astype(np.float64)
+    revenue_m = matrix(mine, amount) if has_amount else np.full((rows, width), np.nan)
     for m in (customers_m, orders_m, revenue_m):
         m[after_to] = np.nan
-    in_rows = (cohort_of != np.iinfo(np.int64).max) & (cohort_of - first >= 0) & (cohort_of - first < rows)
-    size = np.bincount(cohort_of[in_rows] - first, minlength=rows)
-    return CohortActivity(first, last, size, customers_m, orders_m, revenue_m, has_amount)
+    size = np.bincount(row_of[in_cohort], minlength=rows)
+    return CohortActivity(cohorts, last, size, customers_m, orders_m, revenue_m, has_amount)

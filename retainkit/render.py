@@ -42,6 +42,9 @@ QUALITY_LABELS: tuple[tuple[str, str, str | None], ...] = (
     ("duplicate_rows", "Exact duplicate rows", "duplicate_amount"),
     ("overlap_rows", "Rows repeated from an earlier file (counted once)", "overlap_amount"),
     ("empty_amount_rows", "Rows with empty amount (read as 0)", None),
+    ("empty_order_id_rows", "Rows without order id (each an order)", None),
+    ("ids_normalised_rows", "Customer ids brought to Unicode NFC", None),
+    ("naive_local_rows", "Stamps without offset read as local time", None),
 )
 
 
@@ -214,7 +217,8 @@ def _span(window: Mapping[str, str]) -> str:
 
 
 _SHOWN_WHEN_NONZERO = ("missing_date_rows", "customer_filled_rows", "date_filled_rows", "empty_amount_rows",
-                       "duplicate_rows", "overlap_rows")
+                       "duplicate_rows", "overlap_rows", "empty_order_id_rows", "ids_normalised_rows",
+                       "naive_local_rows")
 
 
 def quality_rows(quality: Mapping[str, Any]) -> list[tuple[str, str, str]]:

@@ -47,8 +47,9 @@ def frame_records(frame: pd.DataFrame) -> Iterator[list[Any]]:
 
 
 def _plain(column: pd.Series) -> list[Any]:
-    if pd.api.types.is_datetime64_any_dtype(column):
-        return [None if pd.isna(v) else v.date().isoformat() for v in column]
+    if pd.api.types.is_datetime64_any_dtype(column):  # as dates, of any year numpy can hold
+        days = column.to_numpy(dtype="datetime64[D]")
+        return [None if np.isnat(d) else str(d) for d in days]
     if isinstance(column.dtype, pd.CategoricalDtype):
         return [None if pd.isna(v) else str(v) for v in column]
     values = column.tolist()

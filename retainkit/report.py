@@ -79,7 +79,7 @@ def build_report(
     first = current - max(year, SERIES_LENGTH - 1)
     as_of = period_end(current, every)
     trend = trend_table(orders, Period(period_start(first, every), as_of, data_start=whole.data_start), every)
-    rows = {period_label(first + i, every): row for i, row in enumerate(trend.to_dict("records"))}
+    rows = {str(row["period"]): row for row in trend.to_dict("records")}
     this = rows[period_label(current, every)] | {"index": current}
     previous = _comparison(current - 1, this, rows, every, whole)
     year_before = _comparison(current - year, this, rows, every, whole)
@@ -127,14 +127,16 @@ def _comparison(index: int, this: dict[str, Any], rows: dict[str, dict], every: 
     """Period ``index`` as a comparison for the report's period (SPEC §4): not comparable
     when the report's period is partial, or ``index`` is partial or not covered by the data."""
     label = period_label(index, every)
-    row = rows[label]
+    row = rows.get(label)  # absent: a period without orders left out of a mostly empty span
     reason = None
     if this["partial"]:
         reason = f"{this['period']} is partial: {partial_reason(this['index'], every, whole, cut_by_from=False)}"
+    elif row is None:
+        reason = partial_reason(index, every, whole, cut_by_from=False) or "no orders in it"
     elif row["partial"]:
         reason = partial_reason(index, every, whole, cut_by_from=False)
-    info = _period_info(index, every) | {"partial": bool(row["partial"]), "comparable": reason is None,
-                                         "reason": reason}
+    partial = bool(row["partial"]) if row is not None else reason != "no orders in it"
+    info = _period_info(index, every) | {"partial": partial, "comparable": reason is None, "reason": reason}
     return Comparison(row if reason is None else None, info)
 
 

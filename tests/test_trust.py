@@ -321,3 +321,77 @@ def test_the_report_reports_the_overlap(tmp_path, fmt):
         assert run.json()["data_quality"]["overlap_rows"] == 3
     else:
         assert "3 rows repeated from an earlier file (counted once)" in run.stdout
+
+
+# ---------------------------------------------------------------- dates and ids (SPEC §1; issues 10, 11)
+
+
+SIX_MONTHS = "".join(f"{c},2011-{m:02d}-01,1\n" for m, c in zip(range(1, 7), "ABCABC", strict=True))
+
+
+@pytest.mark.parametrize(("date", "why"), [
+    ("2204-03-15", "after 2100-12-31"), ("1969-12-31", "before 1970-01-01"), ("2013-06-01", "more than 365 days"),
+])
+def test_implausible_order_dates_stop_the_run_unless_allowed(tmp_path, date, why):
+    path = write_csv(tmp_path / "a.csv", f"customer,date,amount\n{SIX_MONTHS}A,{date},1")
+    run = run_cli("kpis", path)
+    assert run.code == 2 and why in run.stderr and f"{date} ({path}, line 8)" in run.stderr
+    assert "--allow-dates" in run.stderr
+    allowed = run_cli("kpis", path, "--allow-dates", "--format", "json")
+    assert allowed.code == 0 and allowed.json()["metrics"]["orders"] == 7
+
+
+def test_a_lone_date_needs_five_others_to_be_called_lone(tmp_path):
+    # Four other dates only: a date two years later is not called a typo.
+    text = "customer,date,amount\nA,2011-01-01,1\nB,2011-02-01,1\nA,2011-03-01,1\nB,2011-04-01,1\nA,2013-06-01,1"
+    assert run_cli("kpis", write_csv(tmp_path / "a.csv", text)).code in (0, 1)
+
+
+@pytest.mark.parametrize("command", ["kpis", "customers", "trend", "cohorts", "report", "segments", "at-risk"])
+def test_dates_at_the_calendar_ends_with_allow_dates(tmp_path, command):
+    # Year 1 and year 9999: every command answers, sized by the periods with data (not 120,000 months).
+    path = write_csv(tmp_path / "a.csv", "customer,date,amount\nA,0001-02-01,1\nB,9999-01-01,2\nA,9999-01-01,3")
+    run = run_cli(command, path, "--allow-dates", "--format", "json")
+    assert run.code == 0, run.stderr
+    if command == "cohorts":
+        cohorts = {row[0] for row in run.json()["rows"]}
+        assert cohorts == {"0001-02", "9999-01"}
+
+
+@pytest.mark.parametrize("text", ["24-01-15", "15/01/24", "1/2/24 10:00"])
+def test_two_digit_years_are_never_guessed(tmp_path, text):
+    run = run_cli("kpis", write_csv(tmp_path / "a.csv", f"customer,date,amount\nA,{text},1\nB,{text},2"))
+    assert run.code == 2 and "two-digit years" in run.stderr and "--date-format" in run.stderr
+    ok = run_cli("kpis", write_csv(tmp_path / "b.csv", "customer,date,amount\nA,15/01/24,1"), "--date-format",
+                 "%d/%m/%y", "--format", "json")
+    assert ok.json()["period"]["from"] == "2024-01-15"
+
+
+def test_a_bad_date_format_and_time_zone_are_one_line(tmp_path):
+    path = write_csv(tmp_path / "a.csv", "customer,date,amount\nA,2024-01-01,1")
+    run = run_cli("kpis", path, "--date-format", "%Q")
+    assert run.code == 2 and "--date-format '%Q' is not a date format" in run.stderr
+    run = run_cli("kpis", path, "--tz", "Mars/Base")
+    assert run.code == 2 and "--tz 'Mars/Base' is not a time zone" in run.stderr
+
+
+def test_stamps_without_offset_among_stamps_with_one_are_local_time(tmp_path):
+    # 23:30+00:00 is 06:30 next day in Ho Chi Minh City (+07:00); 2024-01-01 23:30 without offset is
+    # already local: that day. Two purchase days: 2024-01-01 (naive) and 2024-01-02 (converted).
+    text = "customer,date,amount\nA,2024-01-01T23:30:00+00:00,1\nA,2024-01-01 23:30:00,1"
+    document = kpis(write_csv(tmp_path / "a.csv", text), "--tz", "Asia/Ho_Chi_Minh")
+    assert document["period"]["from"] == "2024-01-01" and document["period"]["to"] == "2024-01-02"
+    assert document["data_quality"]["naive_local_rows"] == 1
+    assert any("read as local time in Asia/Ho_Chi_Minh" in note for note in document["data_quality"]["notes"])
+
+
+def test_ids_compare_in_nfc(tmp_path):
+    import unicodedata
+
+    composed = "Nguyễn"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert composed != decomposed
+    text = f"customer,date,amount\n{composed},2024-01-01,1\n{decomposed},2024-02-01,2\nAn,2024-01-03,1\nÂn,2024-01-04,1"
+    document = kpis(write_csv(tmp_path / "a.csv", text))
+    assert document["metrics"]["customers"] == 3  # Nguyễn once; An and Ân stay two
+    assert document["data_quality"]["ids_normalised_rows"] == 1
