@@ -11,7 +11,7 @@ import sys
 import traceback
 import typing
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
 from pathlib import Path
@@ -27,6 +27,7 @@ from retainkit.cli_options import (
     THRESHOLD_OPTIONS,
     format_option,
 )
+from retainkit.cli_progress import Stages
 from retainkit.errors import RetainkitError
 from retainkit.output import Destination, Result, emit
 from retainkit.safe_text import visible
@@ -61,29 +62,34 @@ class Invocation:
     read: Any  # retainkit.config.ReadOptions
     thresholds: Any  # retainkit.customers.CustomerOptions | None
     destination: Destination
+    stages: Stages = field(default_factory=Stages)
 
     def load(self, files: list[str], *, product_lines: bool = False) -> Any:
-        """Read and normalise the exports (a spinner on a terminal for large inputs); warn
-        about rows repeated across files."""
+        """Read and normalise the exports, with a progress bar on a terminal for large inputs
+        (until the result is emitted); warn about rows repeated across files."""
         from rich.console import Console
 
         from retainkit.duplicates import overlap_sentence
-        from retainkit.pipeline import read_orders
+        from retainkit.load import load_export
+        from retainkit.normalise import normalise
 
         self.destination.check(_input_files(files))  # before any work: never compute, then fail to write
         console = Console(stderr=True)
         large = any(f == "-" or (Path(f).is_file() and Path(f).stat().st_size > LARGE_INPUT_BYTES) for f in files)
         if console.is_terminal and large and not _QUIET["on"]:
-            with console.status("Reading orders…", spinner="dots"):
-                data = read_orders(files, self.read, product_lines=product_lines)
-        else:
-            data = read_orders(files, self.read, product_lines=product_lines)
+            self.stages.show(console)
+        self.stages.step(f"Reading {len(files):,} input{'s' if len(files) > 1 else ''}")
+        raw = load_export(files, self.read)
+        self.stages.step(f"Normalising {raw.table.num_rows:,} rows")
+        data = normalise(raw, self.read, product_lines=product_lines)
+        self.stages.step("Computing")
         warning = overlap_sentence(data.quality.as_dict())
         if warning:
             say("warning", warning)
         return data
 
     def emit(self, result: Result) -> None:
+        self.stages.done()
         self.destination.check(_input_files(self.destination.inputs))
         emit(result, self.destination)
 
