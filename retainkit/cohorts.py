@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from retainkit.calendar import partial_reason, period_end, period_label, period_start
+from retainkit.calendar import index_of, partial_reason, period_end, period_label, period_start
 from retainkit.periods import Period
 from retainkit.reductions import CohortActivity, PeriodActivity, cohort_activity, cohort_rows, period_activity
 
@@ -117,7 +117,10 @@ def _comparison_blockers(first: int, every: str, period: Period, partial: list[s
     Blocked when the row is partial, or the period before is partial or starts before the
     data (for the first row, the period before lies in the history before ``from``).
     """
-    before_first = partial_reason(first - 1, every, period, cut_by_from=False)
+    try:
+        before_first = partial_reason(first - 1, every, period, cut_by_from=False)
+    except (ValueError, OverflowError):  # the period before year 1
+        before_first = "the calendar starts after it"
     blockers: list[str | None] = []
     for i, why in enumerate(partial):
         previous = before_first if i == 0 else partial[i - 1]
@@ -176,8 +179,7 @@ def cohort_from_activity(c: CohortActivity, period: Period, every: str, metric: 
     cell_period = (c.cohorts[rows] + ks).ravel()  # absolute period index of each cell
     periods, at = np.unique(cell_period, return_inverse=True)  # labels once per period, not per cell
     period_labels = np.array([_label_within_calendar(int(p), every) for p in periods], dtype=object)
-    flagged = np.array([p <= c.last and partial_reason(int(p), every, period, cut_by_from=False) is not None
-                        for p in periods], dtype=bool)
+    flagged = _partial_periods(periods, c.last, period, every)
     labels = [period_label(int(p), every) for p in c.cohorts]
     reasons = [partial_reason(int(p), every, period, cut_by_from=False) for p in c.cohorts]
     row_flag = np.array([why is not None for why in reasons], dtype=bool)
@@ -197,6 +199,17 @@ def cohort_from_activity(c: CohortActivity, period: Period, every: str, metric: 
     frame.attrs["partial_period"] = cut
     frame.attrs["notes"] = _cohort_notes(labels, reasons, c.size, cut, last_reason)
     return frame
+
+
+def _partial_periods(periods: np.ndarray, last: int, period: Period, every: str) -> np.ndarray:
+    """Which of ``periods`` (sorted) are partial (SPEC §4): only the period holding ``to``
+    and those up to the data's first can be, so only those are asked."""
+    start = index_of(period.data_start or period.start, every)
+    candidates = np.flatnonzero((periods == last) | (periods <= start))
+    flagged = np.zeros(len(periods), dtype=bool)
+    for i in candidates:
+        flagged[i] = partial_reason(int(periods[i]), every, period, cut_by_from=False) is not None
+    return flagged
 
 
 def _label_within_calendar(index: int, every: str) -> str | None:
