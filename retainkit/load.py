@@ -2,17 +2,22 @@
 
 Reads CSV, TSV, ``.csv.gz``, Parquet and Excel workbooks (``.xlsx``, ``.xlsm``, ``.xls``,
 ``.ods``): a file or a folder of files, several at once, and ``-`` for standard input.
-What a file is comes from its first bytes, not its name (:mod:`retainkit.load_formats`):
-a ``.csv`` holding Parquet, gzip or Excel bytes is read as what it is, and stdin may carry
-any of them. Only the columns that map to a canonical field are read. No value is
-interpreted here beyond what the file format itself says: dates, amounts and ids are
-parsed in :mod:`retainkit.normalise`.
+Named pipes, process substitution (``<(zcat orders.csv.gz)``, a ``/dev/fd/N``) and
+``/dev/stdin`` are read like ``-``. What a file is comes from its first bytes, not its
+name (:mod:`retainkit.load_formats`): a ``.csv`` holding Parquet, gzip or Excel bytes is
+read as what it is, and stdin may carry any of them. In a folder, only files whose suffix
+names an export are read; the others, and broken links, are listed in the notes. Only
+the columns that map to a canonical field are read. No value is interpreted here beyond
+what the file format itself says: dates, amounts and ids are parsed in
+:mod:`retainkit.normalise`.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import os
+import stat
 import sys
 import zlib
 from collections.abc import Callable, Sequence
@@ -22,20 +27,25 @@ from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from retainkit.config import ReadOptions
 from retainkit.errors import RetainkitError
 from retainkit.load_csv import CsvInput, read_csv
 from retainkit.load_excel import NUMBER_FIELDS, TEXT_FIELDS, plain_number, read_excel
-from retainkit.load_formats import HEAD_BYTES, PARQUET_MAGIC, Format, identify, unreadable
-from retainkit.schema import ColumnMapping, resolve_mapping
+from retainkit.load_formats import HEAD_BYTES, PARQUET_MAGIC, Format, identify, shorten, unreadable
+from retainkit.load_parquet import read_parquet
+from retainkit.schema import ColumnMapping
 
 __all__ = ["NUMBER_FIELDS", "STDIN", "TEXT_FIELDS", "RawExport", "Source", "expand_paths", "load_export"]
 
 STDIN = "-"
-DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".parquet", ".pq",
+#: Exports in a folder, by suffix (a ``.txt`` is read when named, not found in a folder:
+#: there it is usually a README).
+DATA_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".parquet", ".pq",
                  ".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
+#: Files listed by name in a note about what a folder held besides exports.
+_NOTED_FILES = 8
+_EMPTY = "file is empty, no orders to read"
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 
@@ -79,6 +89,7 @@ class RawExport:
     table: pa.Table
     sources: tuple[Source, ...]
     mapping: ColumnMapping
+    notes: tuple[str, ...] = ()  # what reading passed over: files in folders, repeated headers
 
     def locate(self, row: int) -> str:
         """File and line/row of combined-table row ``row`` (for error messages)."""
@@ -98,11 +109,13 @@ class _Read:
     sheet: str | None = None
     first_line: int = 2
     lines: Callable[[int], int] | None = None
+    notes: tuple[str, ...] = ()
 
 
 def load_export(paths: Sequence[str], options: ReadOptions, *, stdin: BinaryIO | None = None) -> RawExport:
     """Read every file of ``paths`` (files, folders, ``-``) into one :class:`RawExport`."""
     files = expand_paths(paths)
+    notes = [note for path in paths if os.path.isdir(path) for note in _folder_notes(path)]
     tables: list[pa.Table] = []
     sources: list[Source] = []
     mapping: ColumnMapping | None = None
@@ -114,14 +127,16 @@ def load_export(paths: Sequence[str], options: ReadOptions, *, stdin: BinaryIO |
         sources.append(Source(name, read.kind, offset, rows, read.sheet, read.first_line, read.lines))
         offset += rows
         tables.append(read.table)
+        notes += read.notes
     if offset == 0:
-        raise RetainkitError(f"{', '.join(files)}: no data rows (only a header)", "export some orders first")
+        shown = shorten(", ".join(files), 200)
+        raise RetainkitError(f"{shown}: no data rows (only a header)", "export some orders first")
     assert mapping is not None
     combined = _concat(tables, options.date_format)
     # The CSV reader's block buffers are free now; hand them back so that the numpy work
     # that follows does not stack on top of them (about 0.3 GiB less peak at 10M lines).
     pa.default_memory_pool().release_unused()
-    return RawExport(combined, tuple(sources), mapping)
+    return RawExport(combined, tuple(sources), mapping, tuple(notes))
 
 
 def expand_paths(paths: Sequence[str]) -> list[str]:
@@ -131,32 +146,74 @@ def expand_paths(paths: Sequence[str]) -> list[str]:
     files: list[str] = []
     for raw in paths:
         path = Path(raw)
-        if raw == STDIN or path.is_file():
+        if raw == STDIN or path.is_file() or _is_stream(raw):
             files.append(raw)
         elif path.is_dir() and path.suffix.lower() == ".numbers":  # a Numbers document is a folder
             raise unreadable(raw, "an Apple Numbers file", "in Numbers, File › Export To › CSV… (or Excel…)")
         elif path.is_dir():
-            files.extend(_data_files(raw, path))
+            inside = _folder(raw, path)[0]
+            if not inside:
+                raise RetainkitError(f"{raw}: folder holds no data files", f"expected {', '.join(DATA_SUFFIXES)} files")
+            files.extend(inside)
+        elif path.is_symlink():
+            raise RetainkitError(f"{raw}: a symbolic link to {shorten(os.readlink(raw), 200)}, which does not exist")
         else:
             raise RetainkitError(f"{raw}: no such file or folder")
     return files
 
 
-def _data_files(raw: str, folder: Path) -> list[str]:
+def _is_stream(name: str) -> bool:
+    """A named pipe, ``/dev/fd/N`` of process substitution, ``/dev/stdin``, ``/dev/null``:
+    read whole, like ``-``."""
     try:
-        inside = sorted(p for p in folder.rglob("*") if _is_data_file(p))
+        mode = os.stat(name).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+
+
+def _folder(raw: str, folder: Path) -> tuple[list[str], list[str], list[str]]:
+    """The exports in ``folder`` (sorted, sub-folders included), the other files, and the
+    broken links."""
+    exports: list[str] = []
+    others: list[str] = []
+    broken: list[str] = []
+    try:
+        for path in sorted(folder.rglob("*")):
+            name = path.name.lower()
+            if any(part.lower().endswith(".numbers") for part in path.relative_to(folder).parts[:-1]):
+                continue  # inside a Numbers document (itself an export, named in its error)
+            if path.is_symlink() and not path.exists():
+                broken.append(str(path.relative_to(folder)))
+            elif name.endswith(".numbers") or (path.is_file() and name.endswith(DATA_SUFFIXES)
+                                               and not name.startswith((".", "_", "~$"))):
+                exports.append(str(path))  # not hidden files, nor Excel's lock files (~$orders.xlsx)
+            elif not path.is_dir():
+                others.append(str(path.relative_to(folder)))
     except OSError as exc:
         raise RetainkitError(f"{raw}: cannot list the folder ({exc.strerror or exc})") from None
-    if not inside:
-        raise RetainkitError(f"{raw}: folder holds no data files", f"expected {', '.join(DATA_SUFFIXES)} files")
-    return [str(p) for p in inside]
+    return exports, others, broken
 
 
-def _is_data_file(path: Path) -> bool:
-    name = path.name.lower()
-    if name.startswith((".", "_", "~$")):  # hidden files, and Excel's lock files (~$orders.xlsx)
-        return False
-    return name.endswith(DATA_SUFFIXES) and (path.is_file() or name.endswith(".numbers"))
+def _folder_notes(raw: str) -> list[str]:
+    """What a folder held besides its exports, for the data-quality notes."""
+    _, others, broken = _folder(raw, Path(raw))
+    notes = []
+    if others:
+        notes.append(f"{raw}: {_count(len(others), 'file')} not read (not an export by its suffix): {_listed(others)}")
+    if broken:
+        notes.append(f"{raw}: {_count(len(broken), 'broken link')} skipped (the file linked to is missing): "
+                     f"{_listed(broken)}")
+    return notes
+
+
+def _count(number: int, what: str) -> str:
+    return f"{number:,} {what}{'s' if number != 1 else ''}"
+
+
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(shorten(n, 60) for n in names[:_NOTED_FILES])
+    return shown + (f" … and {len(names) - _NOTED_FILES:,} more" if len(names) > _NOTED_FILES else "")
 
 
 # ---------------------------------------------------------------- one input, by its content
@@ -166,6 +223,12 @@ def _read_one(name: str, options: ReadOptions, stdin: BinaryIO | None) -> _Read:
     """Read one input as what its bytes say it is."""
     if name == STDIN:
         return _read_bytes(name, (stdin or sys.stdin.buffer).read(), options)
+    if _is_stream(name):
+        try:
+            with open(name, "rb") as stream:
+                return _read_bytes(name, stream.read(), options)
+        except OSError as exc:
+            raise RetainkitError(f"{name}: cannot read ({exc.strerror or exc})") from None
     try:
         with open(name, "rb") as handle:
             head = handle.read(HEAD_BYTES)
@@ -174,7 +237,7 @@ def _read_one(name: str, options: ReadOptions, stdin: BinaryIO | None) -> _Read:
         raise RetainkitError(f"{name}: cannot read ({exc.strerror or exc})",
                              "check that the file is still there and readable") from None
     if not head.strip():
-        raise RetainkitError(f"{name}: file is empty", "export some orders first")
+        raise RetainkitError(f"{name}: {_EMPTY}", "export some orders first")
     _check_suffix(name, fmt, head)
     if fmt.kind == "parquet":
         return _read_parquet(name, name, options)
@@ -188,7 +251,7 @@ def _read_one(name: str, options: ReadOptions, stdin: BinaryIO | None) -> _Read:
 def _read_bytes(name: str, data: bytes, options: ReadOptions) -> _Read:
     """Input held in memory (stdin, or a decompressed file): any format, by its bytes."""
     if not data.strip():
-        raise RetainkitError(f"{name}: file is empty", "export some orders first")
+        raise RetainkitError(f"{name}: {_EMPTY}", "export some orders first")
     fmt = identify(name, data[:HEAD_BYTES], io.BytesIO(data))
     if fmt.gzip:
         return _read_bytes(name, _gunzip(name, data), options)
@@ -232,8 +295,9 @@ def _gunzip(name: str, data: bytes) -> bytes:
 
 
 def _read_csv(csv_input: CsvInput, options: ReadOptions) -> _Read:
-    table, mapping, lines = read_csv(csv_input, options)
-    return _Read(_canonical(table, mapping), mapping, "csv", lines=lines)
+    notes: list[str] = []
+    table, mapping, lines = read_csv(csv_input, options, notes)
+    return _Read(_canonical(table, mapping), mapping, "csv", lines=lines, notes=tuple(notes))
 
 
 def _read_excel(name: str, source: str | bytes, options: ReadOptions) -> _Read:
@@ -242,16 +306,7 @@ def _read_excel(name: str, source: str | bytes, options: ReadOptions) -> _Read:
 
 
 def _read_parquet(name: str, source: str | pa.BufferReader, options: ReadOptions) -> _Read:
-    try:
-        # ParquetFile.read skips the dataset layer: about twice as fast as read_table.
-        parquet = pq.ParquetFile(source)
-        mapping = resolve_mapping(parquet.schema_arrow.names, options.columns, source=name)
-        table = parquet.read(columns=mapping.columns)
-    except (FileNotFoundError, PermissionError) as exc:
-        raise RetainkitError(f"{name}: cannot read ({exc.strerror or exc})",
-                             "check that the file is still there and readable") from None
-    except (pa.ArrowException, OSError) as exc:
-        raise RetainkitError(f"{name}: corrupt Parquet file ({_first_line(exc)})", "export it again") from None
+    table, mapping = read_parquet(name, source, options)
     return _Read(_canonical(table, mapping), mapping, "parquet", first_line=1)
 
 
@@ -304,4 +359,4 @@ def _cast(column: pa.ChunkedArray, target: pa.DataType, name: str, date_format: 
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return shorten((str(exc).strip().splitlines() or [type(exc).__name__])[0], 200)

@@ -23,15 +23,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from retainkit.config import ReadOptions
 from retainkit.errors import RetainkitError
 from retainkit.load_blocks import cut_inside_quotes
 from retainkit.load_excel import NUMBER_FIELDS, TEXT_FIELDS
-from retainkit.load_formats import HEAD_BYTES
-from retainkit.schema import ColumnMapping, resolve_mapping
+from retainkit.load_formats import HEAD_BYTES, map_columns, shorten
+from retainkit.schema import ColumnMapping
 
 #: Arrow reads this many bytes at a time, in parallel.
 BLOCK_SIZE = 1 << 24
@@ -71,23 +73,31 @@ class CsvInput:
         return io.TextIOWrapper(self.binary(), encoding=self.encoding or "utf-8-sig", errors="replace", newline="")
 
 
-def read_csv(csv_input: CsvInput, options: ReadOptions) -> tuple[pa.Table, ColumnMapping, LineNumbers]:
-    """Read the mapped columns of one CSV input; columns keep their (trimmed) header names."""
+def read_csv(csv_input: CsvInput, options: ReadOptions,
+             notes: list[str] | None = None) -> tuple[pa.Table, ColumnMapping, LineNumbers]:
+    """Read the mapped columns of one CSV input; columns keep their (trimmed) header names.
+
+    Rows that repeat the header (exports pasted together) are dropped, and ``notes`` gets
+    a sentence saying how many and where the first was.
+    """
     name = csv_input.name
     _check_encoding(name, csv_input.encoding)
     head = _head(csv_input)
     if not head.strip():
-        raise RetainkitError(f"{name}: file is empty", "export some orders first")
+        raise RetainkitError(f"{name}: file is empty, no orders to read", "export some orders first")
     text = _decode(head, name, csv_input.encoding)
     hint = _SEP_LINE.match(text)
     if hint:
         csv_input = replace(csv_input, sep_line=True)
         delimiter, text = hint.group(1), text[hint.end():]
     else:
-        delimiter = _sniff_delimiter(name, head)
-    raw_headers = _header_row(text, delimiter)
+        delimiter = _sniff_delimiter(name, text)
+    try:
+        raw_headers = _header_row(text, delimiter)
+    except csv.Error as err:  # a header field over the csv module's limit (128 KiB)
+        raise RetainkitError(f"{name}: cannot read the header ({err})", "is it a CSV file?") from None
     headers = [h.strip() for h in raw_headers]
-    mapping = resolve_mapping(headers, options.columns, source=name)
+    mapping = map_columns(headers, options.columns, source=name)
     raw_of: dict[str, str] = {}
     for raw, trimmed in zip(raw_headers, headers, strict=True):
         raw_of.setdefault(trimmed, raw)
@@ -102,8 +112,31 @@ def read_csv(csv_input: CsvInput, options: ReadOptions) -> tuple[pa.Table, Colum
         # A column arrow could not type (a date column with a stray value): read it all as
         # text; the date parser names the row.
         table = _arrow_csv(csv_input, delimiter, include, dict.fromkeys(include, pa.string()))
-    table = table.rename_columns(mapping.columns)
-    return table, mapping, LineNumbers(csv_input, delimiter, table.num_rows)
+    lines = LineNumbers(csv_input, delimiter, table.num_rows)
+    repeated = _repeated_headers(table, include)
+    if repeated.size:
+        table = table.filter(pa.array(np.isin(np.arange(table.num_rows), repeated, invert=True)))
+        lines.dropped = tuple(int(i) for i in repeated)
+        first = lines.line_of_read_row(int(repeated[0]))
+        many = f"{repeated.size:,} rows repeating the header" if repeated.size > 1 else "a row repeating the header"
+        (notes if notes is not None else []).append(
+            f"{name}: {many} inside the data dropped (exports pasted together?), the first on line {first}")
+    return table.rename_columns(mapping.columns), mapping, lines
+
+
+def _repeated_headers(table: pa.Table, headers: list[str]) -> np.ndarray:
+    """Rows whose every value read is its column's header. Only text columns can hold one
+    (a typed date column cannot), so a typed or header-free first column costs nothing more."""
+    if table.num_rows == 0 or not all(pa.types.is_string(t) for t in table.schema.types):
+        return np.empty(0, dtype=np.int64)
+    same = None
+    for column, header in zip(table.columns, headers, strict=True):
+        equal = pc.fill_null(pc.equal(column, header), False)
+        same = equal if same is None else pc.and_(same, equal)
+        if not pc.any(same).as_py():
+            return np.empty(0, dtype=np.int64)
+    assert same is not None
+    return np.flatnonzero(same.to_numpy())
 
 
 class _ConversionError(Exception):
@@ -137,7 +170,7 @@ def _arrow_csv(csv_input: CsvInput, delimiter: str, include: list[str], types: d
         if "conversion error" in text:
             raise _ConversionError(text) from None
         if "Empty CSV" in text:
-            raise RetainkitError(f"{name}: file is empty", "export some orders first") from None
+            raise RetainkitError(f"{name}: file is empty, no orders to read", "export some orders first") from None
         if "Expected" in text and "columns" in text:
             raise _ragged_row(csv_input, delimiter) from None
         raise RetainkitError(f"{name}: cannot read CSV ({text})", "check the delimiter and quoting") from None
@@ -178,13 +211,39 @@ def _newline_in_quotes_at_a_block_end(csv_input: CsvInput, delimiter: str = ",")
 
 
 def _head(csv_input: CsvInput) -> bytes:
+    """The input's first :data:`HEAD_BYTES`, or more: the header, however long, is read
+    whole (up to :data:`BLOCK_SIZE`, the most Arrow reads at once)."""
+    size = HEAD_BYTES
+    while True:
+        head = _read_head(csv_input, size)
+        if len(head) < size or _holds_the_header(head):
+            return head
+        if size >= BLOCK_SIZE:
+            raise RetainkitError(f"{csv_input.name}: the header is longer than {BLOCK_SIZE:,} bytes",
+                                 "is it a CSV file? check its delimiter and quotes")
+        size = min(size * 8, max(BLOCK_SIZE, HEAD_BYTES))
+
+
+def _read_head(csv_input: CsvInput, size: int) -> bytes:
     if isinstance(csv_input.source, bytes) and not csv_input.gzip:
-        return csv_input.source[:HEAD_BYTES]
+        return csv_input.source[:size]
     try:
         with csv_input.binary() as handle:
-            return handle.read(HEAD_BYTES)
+            return handle.read(size)
     except _READ_ERRORS as exc:
         raise RetainkitError(f"{csv_input.name}: cannot read ({_os_reason(exc)})") from None
+
+
+def _holds_the_header(head: bytes) -> bool:
+    """Whether ``head`` ends two lines (a ``sep=`` line and the header), quotes balanced."""
+    ends, quotes, start = 0, 0, 0
+    while (newline := head.find(b"\n", start)) >= 0:
+        quotes += head.count(b'"', start, newline)
+        start = newline + 1
+        ends += quotes % 2 == 0
+        if ends == 2:
+            return True
+    return False
 
 
 def _check_encoding(name: str, encoding: str | None) -> None:
@@ -213,19 +272,25 @@ def _decode(head: bytes, name: str, encoding: str | None) -> str:
         raise RetainkitError(f"{name}: cannot decode as {encoding}", "check --encoding") from None
 
 
-def _sniff_delimiter(name: str, head: bytes) -> str:
-    lower = name.lower()
-    if lower.endswith((".tsv", ".tsv.gz")):
+def _sniff_delimiter(name: str, text: str) -> str:
+    """The delimiter that splits the header into the most fields with well-formed quotes:
+    ``"Customer, ID";"Order, Date"`` is two fields split by ``;``, not four by ``,``."""
+    if name.lower().endswith((".tsv", ".tsv.gz")):
         return "\t"
-    first = head.replace(b"\x00", b"").split(b"\n", 1)[0]
-    counts = {d: first.count(d.encode()) for d in _DELIMITERS}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
+    best, most = ",", 1
+    for delimiter in _DELIMITERS:
+        try:
+            fields = len(_header_row(text, delimiter, strict=True))
+        except csv.Error:
+            continue
+        if fields > most:
+            best, most = delimiter, fields
+    return best
 
 
-def _header_row(text: str, delimiter: str) -> list[str]:
+def _header_row(text: str, delimiter: str, *, strict: bool = False) -> list[str]:
     """The header fields exactly as Arrow names the columns (quotes removed, spaces kept)."""
-    return next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=strict), [])
 
 
 # ---------------------------------------------------------------- lines, for errors
@@ -238,10 +303,17 @@ class LineNumbers:
     csv_input: CsvInput
     delimiter: str
     rows: int
+    dropped: tuple[int, ...] = ()  # rows read but dropped (repeated headers), in order
     _one_line_each: bool | None = field(default=None, repr=False)
 
     def __call__(self, row: int) -> int:
-        """Line of data row ``row`` (0-based); the header is line 1."""
+        """Line of data row ``row`` (0-based, among the rows kept); the header is line 1."""
+        for dropped in self.dropped:
+            row += dropped <= row
+        return self.line_of_read_row(row)
+
+    def line_of_read_row(self, row: int) -> int:
+        """Line of row ``row`` of the rows Arrow read (dropped ones included)."""
         above = 1 + int(self.csv_input.sep_line)  # the header, and the ``sep=`` line
         if self._one_line_each is None:
             self._one_line_each = self._count_newlines() - above + 1 in (self.rows, self.rows + 1)
@@ -264,14 +336,18 @@ class LineNumbers:
 
 
 def _records(csv_input: CsvInput, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """(first line, fields) of each record, header included; blank lines skipped as Arrow does."""
+    """(first line, fields) of each record, header included; blank lines skipped as Arrow does.
+    Stops early at what the csv module cannot read (a NUL byte, a field over 128 KiB)."""
     with csv_input.text() as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         line = 1
-        for index, record in enumerate(reader):
-            if record and not (index == 0 and csv_input.sep_line):
-                yield line, record
-            line = reader.line_num + 1
+        try:
+            for index, record in enumerate(reader):
+                if record and not (index == 0 and csv_input.sep_line):
+                    yield line, record
+                line = reader.line_num + 1
+        except csv.Error:
+            return
 
 
 def _ragged_row(csv_input: CsvInput, delimiter: str) -> RetainkitError:
@@ -314,4 +390,4 @@ def _os_reason(exc: BaseException) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return shorten((str(exc).strip().splitlines() or [type(exc).__name__])[0], 200)

@@ -27,7 +27,8 @@ import pyarrow as pa
 
 from retainkit.config import ReadOptions
 from retainkit.errors import RetainkitError
-from retainkit.schema import ColumnMapping, resolve_mapping
+from retainkit.load_formats import map_columns
+from retainkit.schema import ColumnMapping
 
 #: Fields whose values are identifiers: always read as text so ``00042`` stays ``00042``.
 TEXT_FIELDS = ("customer_id", "order_id", "product", "referred_by")
@@ -108,7 +109,7 @@ def _find_header(rows: list[list[Any]], options: ReadOptions, where: str) -> tup
         if _is_blank(row):
             continue
         try:
-            return index, resolve_mapping(_headers(row), options.columns, source=where)
+            return index, map_columns(_headers(row), options.columns, source=where)
         except RetainkitError as err:
             first_error = first_error or err
     if first_error is None:

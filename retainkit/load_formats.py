@@ -8,10 +8,12 @@ the error, never reported as text that is "not UTF-8".
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from retainkit.errors import RetainkitError
+from retainkit.schema import ColumnMapping, resolve_mapping
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -110,3 +112,51 @@ def _check_text(name: str, head: bytes) -> None:
     if b"\x00" in sample or controls > len(sample) // 100:
         raise unreadable(name, "binary data (not CSV text, Parquet or Excel)",
                          "export the orders as CSV, Excel (.xlsx) or Parquet")
+
+
+# ---------------------------------------------------------------- headers, for every format
+
+#: Each field in words, for messages.
+FIELD_NOUNS = {"customer_id": "customer id", "order_date": "order date", "order_id": "order id", "amount": "amount",
+               "quantity": "quantity", "unit_price": "unit price", "product": "product", "referred_by": "referrer",
+               "refund_amount": "refund amount"}
+#: Headers an error message lists before "… and N more headers"; characters shown of each.
+SHOWN_HEADERS, SHOWN_HEADER_CHARS = 12, 40
+
+
+def map_columns(headers: Sequence[str], overrides: Mapping[str, str | None] | None, source: str) -> ColumnMapping:
+    """:func:`~retainkit.schema.resolve_mapping`, with an error that lists at most
+    :data:`SHOWN_HEADERS` headers (an export may have 100,000 of them), and an error for a
+    field whose header names two columns (which one is meant cannot be told)."""
+    try:
+        mapping = resolve_mapping(headers, overrides, source=source)
+    except RetainkitError as err:
+        full, short = ", ".join(headers), readable_headers(headers)
+        if full and full != short:
+            err = RetainkitError(err.message.replace(full, short), err.hint.replace(full, short))
+        raise err from None
+    for field, header in mapping.fields.items():
+        if sum(1 for h in headers if h == header) > 1:
+            raise RetainkitError(f"{source}: two columns named {shorten(header)!r}, so which is the "
+                                 f"{FIELD_NOUNS.get(field, field)} cannot be told", "rename one of them in the export")
+    return mapping
+
+
+def readable_headers(headers: Sequence[str]) -> str:
+    """Headers for a message: the first few, each cut to a readable length.
+
+    >>> readable_headers([f"h{i}" for i in range(100_000)])[-38:]
+    'h9, h10, h11 … and 99,988 more headers'
+    """
+    shown = ", ".join(shorten(h, SHOWN_HEADER_CHARS) for h in headers[:SHOWN_HEADERS])
+    more = len(headers) - SHOWN_HEADERS
+    return f"{shown} … and {more:,} more header{'s' if more > 1 else ''}" if more > 0 else shown
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis.
+
+    >>> shorten("x" * 100, 10)
+    'xxxxxxxxx…'
+    """
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -103,7 +103,7 @@ class _Lines:
 def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = False) -> Normalised:
     """Turn a :class:`RawExport` into the canonical orders frame (SPEC §1)."""
     table = raw.table
-    quality = DataQuality(rows=table.num_rows, duplicates_dropped=options.dedupe)
+    quality = DataQuality(rows=table.num_rows, duplicates_dropped=options.dedupe, notes=list(raw.notes))
     customers, orders, referrers, products = encode_ids(table)
     customer_codes, customer_names, markers, quality.ids_normalised_rows = customers
     if markers:

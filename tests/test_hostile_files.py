@@ -6,7 +6,11 @@ Each case builds its own small file. Exit codes and whole one-line messages are 
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import errno
+import gzip
+import io
 import json
 import os
 import resource
@@ -15,9 +19,11 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,7 +31,7 @@ from hypothesis import strategies as st
 import retainkit.load_csv
 import retainkit.pipeline
 from retainkit.load_blocks import cut_inside_quotes
-from tests.conftest import GOLDEN, run_cli
+from tests.conftest import GOLDEN, run_cli, write_csv
 
 
 def one_line(run, code=2):
@@ -268,3 +274,229 @@ def test_a_signal_while_writing_removes_the_temporary_file(tmp_path, sent, statu
         child.kill()
     assert child.returncode == status, stderr
     assert report.read_text() == "previous report\n" and leftovers(tmp_path) == []
+
+
+# ---------------------------------------------------------------- shell inputs (issue 10 item 5)
+
+
+def test_a_named_pipe_is_read_like_stdin(tmp_path):
+    fifo = tmp_path / "orders.pipe"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(SHOP.read_bytes(),))
+    writer.start()
+    try:
+        assert kpis(fifo)["metrics"] == kpis(SHOP)["metrics"]
+    finally:
+        writer.join(timeout=30)
+
+
+def _retainkit_in_bash(command: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-c", f'"{sys.executable}" -m retainkit {command}'], capture_output=True,
+                          text=True, timeout=120, **kwargs)
+
+
+def test_process_substitution_and_dev_stdin(tmp_path):
+    packed = tmp_path / "orders.csv.gz"
+    packed.write_bytes(gzip.compress(SHOP.read_bytes()))
+    expected = kpis(SHOP)["metrics"]
+    substituted = _retainkit_in_bash(f"kpis <(zcat '{packed}') -f json")
+    assert substituted.returncode == 0, substituted.stderr
+    assert json.loads(substituted.stdout)["metrics"] == expected
+    with open(SHOP, "rb") as shop:
+        piped = subprocess.run([sys.executable, "-m", "retainkit", "kpis", "/dev/stdin", "-f", "json"],
+                               stdin=shop, capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["metrics"] == expected
+
+
+@pytest.mark.parametrize("make", ["/dev/null", "empty file", "blank lines"])
+def test_no_bytes_is_no_orders(tmp_path, make):
+    path = make if make == "/dev/null" else tmp_path / "orders.csv"
+    if make != "/dev/null":
+        path.write_text("" if make == "empty file" else "\n \n")
+    assert one_line(run_cli("kpis", path)) == (
+        f"retainkit: error: {path}: file is empty, no orders to read — export some orders first")
+
+
+def test_a_folder_reads_its_exports_and_notes_the_rest(tmp_path):
+    folder = tmp_path / "exports"
+    (folder / "2024").mkdir(parents=True)
+    shutil.copy(SHOP, folder / "2024" / "orders.csv")
+    for name in ("README.txt", ".DS_Store", "notes.pdf", "~$orders.xlsx"):
+        (folder / name).write_text("not orders\n")
+    (folder / "old.csv").symlink_to(tmp_path / "gone.csv")
+    document = kpis(folder)
+    assert document["metrics"] == kpis(SHOP)["metrics"]
+    assert document["data_quality"]["notes"] == [
+        f"{folder}: 4 files not read (not an export by its suffix): .DS_Store, README.txt, notes.pdf, ~$orders.xlsx",
+        f"{folder}: 1 broken link skipped (the file linked to is missing): old.csv",
+    ]
+
+
+def test_a_broken_link_named_on_the_command_line(tmp_path):
+    link = tmp_path / "orders.csv"
+    link.symlink_to(tmp_path / "gone.csv")
+    assert one_line(run_cli("kpis", link)) == (
+        f"retainkit: error: {link}: a symbolic link to {tmp_path / 'gone.csv'}, which does not exist")
+
+
+# ---------------------------------------------------------------- Parquet types (issue 10 item 1)
+
+IDS = pa.array(["A", "B", "A", "C"])
+DATES = pa.array([dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1), dt.date(2024, 3, 5)])
+AMOUNTS = pa.array([10.0, 20.0, 30.5, 4.0])
+
+
+def parquet(tmp_path, name="orders.parquet", **columns):
+    table = pa.table({"customer_id": IDS, "order_date": DATES, "amount": AMOUNTS, **columns})
+    pq.write_table(table, tmp_path / name)
+    return tmp_path / name
+
+
+@pytest.mark.parametrize("columns", [
+    {"customer_id": IDS.dictionary_encode()},
+    {"order_date": DATES.dictionary_encode()},
+    {"order_date": pa.array([d.isoformat() for d in DATES.to_pylist()]).dictionary_encode()},
+    {"amount": AMOUNTS.dictionary_encode()},
+    {"customer_id": pa.array([s.encode() for s in IDS.to_pylist()], pa.binary())},
+    {"customer_id": pa.array([s.encode() for s in IDS.to_pylist()], pa.binary()).dictionary_encode()},
+    {"customer_id": IDS.cast(pa.large_string())},
+    {"order_date": pa.array([d.isoformat().encode() for d in DATES.to_pylist()], pa.large_binary())},
+], ids=["dict ids", "dict dates", "dict text dates", "dict amounts", "binary ids", "dict binary ids",
+        "large string ids", "binary dates"])
+def test_parquet_encodings_are_read_right(tmp_path, columns):
+    assert kpis(parquet(tmp_path, **columns))["metrics"] == kpis(parquet(tmp_path, "plain.parquet"))["metrics"]
+
+
+_HINT = "or export it as text"
+
+
+@pytest.mark.parametrize(("columns", "message"), [
+    ({"customer_id": pa.array([{"x": 1}] * 4)}, "column customer_id: nested records (struct<x: int64>) where ids "
+     "(text or whole numbers) are expected — name the customer id column with --customer COLUMN, " + _HINT),
+    ({"customer_id": pa.array([[1]] * 4)}, "column customer_id: lists (list<element: int64>) where ids (text or "
+     "whole numbers) are expected — name the customer id column with --customer COLUMN, " + _HINT),
+    ({"product": pa.array([[1, 2]] * 4)}, "column product: lists (list<element: int64>) where ids (text or whole "
+     "numbers) are expected — name the product column with --product COLUMN, " + _HINT),
+    ({"amount": pa.array([True, False, True, True])}, "column amount: true/false values (bool) where numbers are "
+     "expected — name the amount column with --amount COLUMN, " + _HINT),
+    ({"amount": pa.array([True, False, True, True]).dictionary_encode()}, "column amount: true/false values (bool) "
+     "where numbers are expected — name the amount column with --amount COLUMN, " + _HINT),
+    ({"order_date": pa.array([{"d": 1}] * 4)}, "column order_date: nested records (struct<d: int64>) where order "
+     "dates (dates, timestamps, or text such as 2024-01-31) are expected — name the order date column with "
+     "--date COLUMN, " + _HINT),
+    ({"order_date": pa.array([1.5] * 4)}, "column order_date: numbers with decimals (double) where order dates "
+     "(dates, timestamps, or text such as 2024-01-31) are expected — name the order date column with --date "
+     "COLUMN, " + _HINT),
+    ({"customer_id": pa.array([b"A\xff", b"B", b"A\xff", b"C"])}, "row 1, column customer_id: bytes that are not "
+     "UTF-8 text (41 FF) where customer ids as text are expected — export that column as text (UTF-8)"),
+    ({"order_id": pa.array([b"1", b"2", b"3", b"\x80\x81"])}, "row 4, column order_id: bytes that are not UTF-8 "
+     "text (80 81) where order ids as text are expected — export that column as text (UTF-8)"),
+], ids=["struct id", "list id", "list product", "bool amount", "dict bool amount", "struct date", "float date",
+        "binary id", "binary order id"])
+def test_parquet_types_that_cannot_be_read_are_one_line(tmp_path, columns, message):
+    path = parquet(tmp_path, **columns)
+    assert one_line(run_cli("kpis", path)) == f"retainkit: error: {path}, {message}"
+
+
+def test_two_parquet_columns_of_one_name(tmp_path):
+    path = tmp_path / "orders.parquet"
+    pq.write_table(pa.Table.from_arrays([IDS, DATES, AMOUNTS, AMOUNTS, IDS, IDS],
+                                        names=["customer_id", "order_date", "amount", "amount", "note", "note"]), path)
+    assert one_line(run_cli("kpis", path)) == (
+        f"retainkit: error: {path}: two columns named 'amount', so which is the amount cannot be told"
+        " — rename one of them in the export")
+    pq.write_table(pa.Table.from_arrays([IDS, DATES, AMOUNTS, IDS, IDS],
+                                        names=["customer_id", "order_date", "amount", "note", "note"]), path)
+    assert kpis(path)["metrics"]["revenue"] == 64.5  # an unread column may repeat
+
+
+# ---------------------------------------------------------------- headers (issue 11 item 5)
+
+
+def test_rows_repeating_the_header_are_dropped_and_counted(tmp_path):
+    path = write_csv(tmp_path / "orders.csv", "customer_id,order_date,amount\nA,2024-01-01,10\nB,2024-01-05,20\n"
+                     "customer_id,order_date,amount\nC,2024-02-01,30\n\ncustomer_id,order_date,amount\nA,2024-03-01,5")
+    document = kpis(path)
+    assert (document["data_quality"]["rows"], document["metrics"]["revenue"]) == (4, 65.0)
+    assert document["data_quality"]["notes"] == [
+        f"{path}: 2 rows repeating the header inside the data dropped (exports pasted together?), the first on line 4"]
+    bad = write_csv(tmp_path / "bad.csv", path.read_text().replace("2024-03-01", "2024-13-01"))
+    assert f"{bad}, line 8, column order_date: cannot read date '2024-13-01'" in one_line(run_cli("kpis", bad))
+
+
+def test_a_header_longer_than_64_kib_is_read_whole(tmp_path):
+    others = ",".join(f"column_{i}" for i in range(10_000))
+    filler = "," * 9_999
+    path = write_csv(tmp_path / "wide.csv", f"{others},customer_id,order_date,amount\n"
+                     f"{filler},A,2024-01-01,10\n{filler},A,2024-02-01,5")
+    assert len(path.read_text().split("\n")[0]) > 1 << 16
+    assert kpis(path)["metrics"]["revenue"] == 15.0
+
+
+def test_a_message_listing_100000_headers_stays_readable(tmp_path):
+    path = write_csv(tmp_path / "wide.csv", ",".join(f"h{i}" for i in range(100_000)) + "\n" + "x," * 99_999 + "x")
+    line = one_line(run_cli("kpis", path))
+    assert line == (f"retainkit: error: {path}: no customer_id and order_date column found among headers: "
+                    "h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11 … and 99,988 more headers"
+                    " — name it with --customer COLUMN / --date COLUMN (or in retainkit.toml)")
+
+
+def test_commas_inside_a_quoted_header_do_not_fool_the_delimiter(tmp_path):
+    path = write_csv(tmp_path / "orders.csv", '"customer_id";"order_date";"amount";"Note, as typed, by staff"\n'
+                     "A;2024-01-01;10;x\nA;2024-02-01;5;y")
+    assert kpis(path)["metrics"]["revenue"] == 15.0
+
+
+def test_two_csv_columns_of_one_name(tmp_path):
+    path = write_csv(tmp_path / "orders.csv", "customer_id,order_date,amount,amount\nA,2024-01-01,10,1")
+    assert one_line(run_cli("kpis", path)) == (
+        f"retainkit: error: {path}: two columns named 'amount', so which is the amount cannot be told"
+        " — rename one of them in the export")
+
+
+# ---------------------------------------------------------------- anything at all: 0 or 2, never 3
+
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
+
+
+@st.composite
+def dialects(draw):
+    """A small CSV in a random dialect: delimiter, quoting, line ends, encoding, header spelling."""
+    delimiter = draw(st.sampled_from([",", ";", "\t", "|"]))
+    quoting = draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC, csv.QUOTE_NONE]))
+    header = draw(st.sampled_from([["customer_id", "order_date", "amount"], ["Mã khách hàng", "Ngày", "Thành tiền"],
+                                   ["CustomerID", "InvoiceDate", "Quantity", "UnitPrice"], ["email", "date"]]))
+    value = st.one_of(_TEXT, st.dates(dt.date(1990, 1, 1), dt.date(2030, 1, 1)).map(str),
+                      st.decimals(-1e6, 1e6, places=2).map(str), st.sampled_from(["", "NA", "null", "1,5", "1e400"]))
+    rows = draw(st.lists(st.lists(value, min_size=len(header), max_size=len(header) + 1), max_size=6))
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, quoting=quoting, escapechar="\\",
+                        lineterminator=draw(st.sampled_from(["\n", "\r\n", "\r"])))
+    for row in [header, *rows]:
+        writer.writerow(row)
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1"]))
+    return out.getvalue().encode(encoding, errors="replace"), draw(st.sampled_from([None, encoding, "utf-8"]))
+
+
+def _never_a_crash(run) -> None:
+    assert run.code in (0, 2), (run.code, run.stderr)
+    assert "internal error" not in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.binary(max_size=300), suffix=st.sampled_from([".csv", ".parquet", ".xlsx", ".csv.gz", ".txt"]))
+def test_random_bytes_are_read_or_refused_in_one_line(tmp_path_factory, data, suffix):
+    path = tmp_path_factory.mktemp("bytes") / f"orders{suffix}"
+    path.write_bytes(data)
+    _never_a_crash(run_cli("kpis", path))
+    _never_a_crash(run_cli("kpis", "-", stdin=data))
+
+
+@settings(max_examples=100, deadline=None)
+@given(case=dialects())
+def test_random_csv_dialects_are_read_or_refused_in_one_line(tmp_path_factory, case):
+    data, encoding = case
+    path = tmp_path_factory.mktemp("dialect") / "orders.csv"
+    path.write_bytes(data)
+    _never_a_crash(run_cli("kpis", path, *(["--encoding", encoding] if encoding else [])))
