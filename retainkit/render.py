@@ -321,13 +321,16 @@ def _same_file(target: Path, name: str) -> bool:
 
 
 def _write_stream(content: str | bytes) -> None:
-    """To stdout; a full disk or a closed pipe is one error line, not a traceback at exit."""
+    """To stdout; a full disk is one error line, not a traceback at exit. A reader that
+    stopped early (``| head``) is no error: it has what it wanted."""
     try:
         if isinstance(content, bytes):
             sys.stdout.buffer.write(content)
         else:
             sys.stdout.write(content)
         sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
     except OSError as exc:
         _silence_stdout()
         raise RetainkitError(f"cannot write to standard output ({exc.strerror or exc})",

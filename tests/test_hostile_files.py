@@ -500,3 +500,14 @@ def test_random_csv_dialects_are_read_or_refused_in_one_line(tmp_path_factory, c
     path = tmp_path_factory.mktemp("dialect") / "orders.csv"
     path.write_bytes(data)
     _never_a_crash(run_cli("kpis", path, *(["--encoding", encoding] if encoding else [])))
+
+
+def test_a_reader_that_stops_early_is_no_error(tmp_path):
+    rows = "".join(f"c{i},2024-01-{1 + i % 28:02d},{i}\n" for i in range(3000))
+    path = write_csv(tmp_path / "orders.csv", "customer_id,order_date,amount\n" + rows)
+    child = subprocess.Popen([sys.executable, "-m", "retainkit", "customers", str(path), "-f", "csv"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout.readline().startswith(b"customer_id,")  # then close, as `| head -1` does
+    child.stdout.close()
+    stderr = child.stderr.read()
+    assert child.wait(timeout=120) == 0 and stderr == b""
