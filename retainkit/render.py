@@ -377,10 +377,10 @@ def _signals_interrupt() -> Iterator[None]:
         raise _Signalled(signum)
 
     wanted = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
-    previous = {s: signal.getsignal(s) for s in wanted}
-    for signum, handler in previous.items():
-        if handler is not signal.SIG_IGN:
-            signal.signal(signum, interrupt)
+    # Not a signal ignored, nor one whose handler was set outside Python (getsignal: None).
+    previous = {s: h for s in wanted if (h := signal.getsignal(s)) not in (signal.SIG_IGN, None)}
+    for signum in previous:
+        signal.signal(signum, interrupt)
     try:
         yield
     except _Signalled as stop:
