@@ -40,8 +40,20 @@ OUT = Path("/tmp/retainkit-bench-customers.parquet")
 
 
 def source_for(path: Path) -> Source:
-    relation = (f"read_parquet('{path}')" if path.suffix == ".parquet"
-                else f"read_csv('{path}', types={{'order_id': 'VARCHAR', 'customer_id': 'VARCHAR'}})")
+    """The reference's view of a generated file: ``real_*`` (quantity × unit price, product,
+    referral) or ``lines_*`` (the grouped shape, a ready amount)."""
+    real = path.name.startswith("real_")
+    types = "{'order_id': 'VARCHAR', 'customer_id': 'VARCHAR'" + (", 'referred_by': 'VARCHAR'}" if real else "}")
+    relation = f"read_parquet('{path}')" if path.suffix == ".parquet" else f"read_csv('{path}', types={types})"
+    if real:
+        return Source(
+            relation=relation,
+            customer="customer_id",
+            day="CAST(order_date AS DATE)",
+            amount="quantity * unit_price",
+            order_id="order_id",
+            duplicate_columns="order_id, customer_id, order_date, product, quantity, unit_price, referred_by",
+        )
     return Source(
         relation=relation,
         customer="customer_id",
@@ -66,32 +78,31 @@ def commands_for(path: Path, command: str) -> tuple[list[str], list[str]]:
     return kpis, [sys.executable, "-c", DUCKDB_SCRIPT, kpi_sql(source_for(path))]
 
 
-def peak_of(command: list[str]) -> float:
-    """Peak RSS (GiB) of one run, measured alone with /usr/bin/time semantics via wait4."""
+def run_once(command: list[str]) -> tuple[float, float, float, int]:
+    """(wall s, CPU s, peak RSS GiB, exit code) of one whole process (``wait4``'s accounting)."""
+    start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, _, usage = os.wait4(proc.pid, 0)
-    return usage.ru_maxrss / (1 << 20)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / (1 << 20), os.waitstatus_to_exitcode(status)
 
 
 def bench(path: Path, repeat: int, command: str = "kpis") -> dict:
+    """Alternate retainkit and the reference ``repeat`` times; medians of wall, CPU, peak
+    memory, and the median of the pair-by-pair wall ratios."""
     ours, reference = commands_for(path, command)
-    times: dict[str, list[float]] = {"retainkit": [], "duckdb": []}
+    runs: dict[str, list[tuple[float, float, float, int]]] = {"retainkit": [], "duckdb": []}
     for _ in range(repeat):
-        for name, command in (("retainkit", ours), ("duckdb", reference)):
-            start = time.perf_counter()
-            code = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
-            times[name].append(time.perf_counter() - start)
-            if code.returncode not in (0, 1):
-                raise SystemExit(f"{name} failed on {path}: {code.stderr.decode()[-500:]}")
-    result = {
-        "file": path.name,
-        "size_mb": round(path.stat().st_size / 1e6, 1),
-        "retainkit_s": statistics.median(times["retainkit"]),
-        "duckdb_s": statistics.median(times["duckdb"]),
-        "retainkit_peak_gib": peak_of(ours),
-        "duckdb_peak_gib": peak_of(reference),
-    }
-    result["ratio"] = result["retainkit_s"] / result["duckdb_s"]
+        for name, argv in (("retainkit", ours), ("duckdb", reference)):
+            runs[name].append(run_once(argv))
+            if runs[name][-1][3] not in (0, 1):
+                raise SystemExit(f"{name} failed on {path} (exit {runs[name][-1][3]})")
+    result: dict = {"file": path.name, "size_mb": round(path.stat().st_size / 1e6, 1)}
+    for name in runs:
+        result[f"{name}_s"] = statistics.median(r[0] for r in runs[name])
+        result[f"{name}_cpu_s"] = statistics.median(r[1] for r in runs[name])
+        result[f"{name}_peak_gib"] = statistics.median(r[2] for r in runs[name])
+    result["ratio"] = statistics.median(a[0] / b[0] for a, b in zip(runs["retainkit"], runs["duckdb"], strict=True))
     return result
 
 
@@ -103,22 +114,26 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=HERE / "data")
     parser.add_argument("--json", action="store_true", help="print results as JSON lines")
     parser.add_argument("--command", choices=("kpis", "customers", "report"), default="kpis")
+    parser.add_argument("--shapes", default="real,grouped", help="real (real_*.…) and/or grouped (lines_*.…)")
     args = parser.parse_args()
     print(f"retainkit {args.command} vs {'retainkit kpis' if args.command == 'report' else 'DuckDB'}"
           f" (the 'duckdb' columns are the reference)")
-    print(f"{'file':28} {'MB':>7} {'retainkit s':>12} {'duckdb s':>9} {'ratio':>6} {'peak GiB':>9} {'duckdb GiB':>10}")
-    for lines in args.lines:
-        for fmt in args.formats.split(","):
-            path = args.data / f"lines_{lines}.{fmt}"
-            if not path.exists():
-                subprocess.run([sys.executable, str(HERE / "generate.py"), str(lines), "--out", str(args.data),
-                                "--formats", fmt], check=True)
-            r = bench(path, args.repeat, args.command)
-            if args.json:
-                print(json.dumps(r))
-            else:
-                print(f"{r['file']:28} {r['size_mb']:7.1f} {r['retainkit_s']:12.2f} {r['duckdb_s']:9.2f} "
-                      f"{r['ratio']:6.2f} {r['retainkit_peak_gib']:9.2f} {r['duckdb_peak_gib']:10.2f}", flush=True)
+    print(f"{'file':28} {'MB':>7} {'retainkit s':>12} {'duckdb s':>9} {'ratio':>6} {'cpu s':>6} {'duckdb cpu':>10} "
+          f"{'peak GiB':>9} {'duckdb GiB':>10}")
+    for shape in args.shapes.split(","):
+        for lines in args.lines:
+            for fmt in args.formats.split(","):
+                path = args.data / f"{'real' if shape == 'real' else 'lines'}_{lines}.{fmt}"
+                if not path.exists():
+                    subprocess.run([sys.executable, str(HERE / "generate.py"), str(lines), "--out", str(args.data),
+                                    "--formats", fmt, "--shape", shape], check=True)
+                r = bench(path, args.repeat, args.command)
+                if args.json:
+                    print(json.dumps(r), flush=True)
+                else:
+                    print(f"{r['file']:28} {r['size_mb']:7.1f} {r['retainkit_s']:12.2f} {r['duckdb_s']:9.2f} "
+                          f"{r['ratio']:6.2f} {r['retainkit_cpu_s']:6.1f} {r['duckdb_cpu_s']:10.1f} "
+                          f"{r['retainkit_peak_gib']:9.2f} {r['duckdb_peak_gib']:10.2f}", flush=True)
 
 
 if __name__ == "__main__":

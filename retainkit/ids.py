@@ -58,6 +58,10 @@ def _encode_text_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index, dic
     equal values is hashed.
     """
     codes, dictionary = _encode_runs(column)
+    if _already_clean(dictionary):  # nothing to trim, compose, rewrite or mark: the codes stand
+        lookup = np.arange(len(dictionary) + 1, dtype=np.int32)
+        lookup[-1] = -1
+        return lookup[codes], pd.Index(dictionary.to_pandas(), dtype=object), {}, 0
     names = pd.Series(dictionary.to_pandas(), dtype=object)
     if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
         names = _numeric_ids(dictionary)
@@ -77,6 +81,31 @@ def _encode_text_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index, dic
     remap, uniques = pd.factorize(cleaned)  # merge ids that differed only by spaces
     lookup = np.append(remap.astype(np.int32), np.int32(-1))
     return lookup[codes], pd.Index(uniques.astype(object), dtype=object), markers, normalised_rows
+
+
+#: What ``str.strip`` removes from ASCII text.
+_ASCII_SPACE = "[ \\t\\n\\r\\x0b\\x0c\\x1c-\\x1f]"
+
+
+def _already_clean(dictionary: pa.Array) -> bool:
+    """Whether the distinct ids need none of the cleaning steps (checked in Arrow, no Python
+    strings): all ASCII (NFC changes nothing), no surrounding spaces, none empty or a
+    missing-value marker, and not integer-valued floats (``17850.0``). Then the cleaning
+    would leave every id as it is, so it is skipped; anything else takes the full path."""
+    if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
+        return False
+    if len(dictionary) == 0 or dictionary.null_count:
+        return len(dictionary) == 0
+    checks = (
+        pc.all(pc.string_is_ascii(dictionary)).as_py(),
+        not pc.any(pc.match_substring_regex(dictionary, f"^{_ASCII_SPACE}|{_ASCII_SPACE}$")).as_py(),
+        not pc.any(pc.equal(pc.utf8_length(dictionary), 0)).as_py(),
+        not pc.any(pc.is_in(dictionary, pa.array(MISSING_MARKERS))).as_py(),
+    )
+    if not all(checks):
+        return False
+    dotted = pc.match_substring(dictionary, ".")
+    return not pc.any(dotted).as_py() or not pc.all(pc.match_substring_regex(dictionary, _INTEGER_ID.pattern)).as_py()
 
 
 def text_markers(column: pa.ChunkedArray) -> dict[str, int]:
@@ -115,6 +144,9 @@ def _encode_runs(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     n = len(array)
     if n == 0:
         return np.zeros(0, dtype=np.int64), pa.array([], type=array.type)
+    if not _looks_clustered(array):  # interleaved ids (date-ordered exports): hash every row at once
+        encoded = pc.dictionary_encode(array)
+        return encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False), encoded.dictionary
     differs = pc.not_equal(array.slice(1), array.slice(0, n - 1))
     null_changes = pc.xor(pc.is_null(array.slice(1)), pc.is_null(array.slice(0, n - 1)))
     differs = pc.fill_null(pc.or_kleene(differs, null_changes), False)
@@ -127,6 +159,24 @@ def _encode_runs(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     if clustered:
         codes = np.repeat(codes, np.diff(np.append(starts, n)))
     return codes, dictionary
+
+
+_SAMPLE = 4096
+
+
+def _looks_clustered(array: pa.Array) -> bool:
+    """Whether equal ids sit in runs (a customer's lines together), judged on evenly spread
+    samples of consecutive rows: finding the runs costs a full pass that pays off only then.
+    Either way the codes are the same; this only picks the faster way to them."""
+    n = len(array)
+    if n < 4 * _SAMPLE:
+        return True
+    changes = 0
+    for start in np.linspace(0, n - _SAMPLE, 8).astype(np.int64):
+        piece = array.slice(int(start), _SAMPLE)
+        differs = pc.not_equal(piece.slice(1), piece.slice(0, _SAMPLE - 1))
+        changes += int(pc.sum(pc.cast(pc.fill_null(differs, True), pa.int64())).as_py() or 0)
+    return changes < 8 * _SAMPLE // 2
 
 
 def _encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -142,7 +192,7 @@ def _encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, 
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         array = pc.cast(array, pa.string())
     n = len(array)
-    if n > 1 and array.null_count == 0 and _is_sorted(array):
+    if n > 1 and array.null_count == 0 and _is_sorted(array.slice(0, _SAMPLE)) and _is_sorted(array):
         differs = pc.not_equal(array.slice(1), array.slice(0, n - 1)).to_numpy(zero_copy_only=False)
         codes = np.concatenate(([0], np.cumsum(differs, dtype=np.int64)))
         distinct_ids = array.take(pa.array(np.flatnonzero(np.concatenate(([True], differs)))))
@@ -150,6 +200,7 @@ def _encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, 
         encoded = pc.dictionary_encode(array)
         distinct_ids = encoded.dictionary
         codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        del encoded
     trimmed = pc.utf8_trim_whitespace(distinct_ids)
     is_marker = pc.is_in(trimmed, pa.array(MISSING_MARKERS))
     if pc.any(is_marker).as_py():  # NA, NULL …: no order id (SPEC §1)

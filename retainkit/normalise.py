@@ -36,6 +36,7 @@ from retainkit.errors import RetainkitError
 from retainkit.ids import encode_ids, text_markers
 from retainkit.load import RawExport
 from retainkit.parsing import NO_TIME, SECONDS_PER_DAY, DateOptions, local_seconds
+from retainkit.reductions import group_extreme
 
 
 @dataclass
@@ -190,10 +191,10 @@ def _fill_from_order(lines: _Lines, raw: RawExport, customer_names: pd.Index, qu
         return
     size = int(lines.order.max()) + 1 if len(lines.order) else 0
     has_customer = lines.customer >= 0
-    low = np.full(size, np.iinfo(np.int32).max, dtype=np.int32)
-    high = np.full(size, -1, dtype=np.int32)
-    np.minimum.at(low, lines.order[has_customer], lines.customer[has_customer])
-    np.maximum.at(high, lines.order, lines.customer)
+    customer = lines.customer.astype(np.int32, copy=False)
+    low = group_extreme(lines.order[has_customer], customer[has_customer], size, np.iinfo(np.int32).max,
+                        highest=False)
+    high = group_extreme(lines.order, customer, size, -1, highest=True)
     clash = (high >= 0) & (low != high) & (low != np.iinfo(np.int32).max)
     if clash.any():
         order = int(np.flatnonzero(clash)[0])
@@ -212,8 +213,8 @@ def _fill_from_order(lines: _Lines, raw: RawExport, customer_names: pd.Index, qu
     lines.customer = filled
     if (lines.seconds == NO_TIME).any():
         dated = lines.seconds != NO_TIME
-        earliest = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(earliest, lines.order[dated], lines.seconds[dated])
+        earliest = group_extreme(lines.order[dated], lines.seconds[dated], size, np.iinfo(np.int64).max,
+                                 highest=False)
         from_order = earliest[lines.order]
         from_order = np.where(from_order == np.iinfo(np.int64).max, NO_TIME, from_order)
         quality.date_filled_rows = int(((lines.seconds == NO_TIME) & (from_order != NO_TIME)).sum())
@@ -221,10 +222,11 @@ def _fill_from_order(lines: _Lines, raw: RawExport, customer_names: pd.Index, qu
 
 
 def _lines_already_agree(lines: _Lines) -> bool:
-    """Fast path: every line has a customer and a date, and the lines of an order sit
-    together (codes never decrease) with one customer each — nothing to fill or report."""
+    """Fast path: every line has a date, and the lines of an order sit together (codes never
+    decrease) with one customer each (or none on every line: a guest order) — nothing to
+    fill or report."""
     order, customer = lines.order, lines.customer
-    if len(order) < 2 or (customer < 0).any() or (lines.seconds == NO_TIME).any():
+    if len(order) < 2 or (lines.seconds == NO_TIME).any():
         return False
     same_order = order[1:] == order[:-1]
     if not (same_order | (order[1:] > order[:-1])).all():
@@ -307,14 +309,13 @@ def _orders_from_lines(lines: _Lines, is_line: np.ndarray, day: np.ndarray, amou
     codes = lines.order[is_line]
     size = int(codes.max()) + 1 if len(codes) else 0
     present = np.bincount(codes, minlength=size) > 0
-    first_day = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first_day, codes, day[is_line])
+    first_day = group_extreme(codes, day[is_line], size, np.iinfo(np.int64).max, highest=False)
     customer = np.full(size, -1, dtype=np.int32)
     customer[codes] = lines.customer[is_line]
     total = np.bincount(codes, weights=amount[is_line], minlength=size)
     referrer = np.full(size, -1, dtype=np.int32)
     if lines.referrer is not None:
-        np.maximum.at(referrer, codes, lines.referrer[is_line].astype(np.int32))
+        referrer = group_extreme(codes, lines.referrer[is_line].astype(np.int32), size, -1, highest=True)
     return {
         "customer": customer[present],
         "day": first_day[present],

@@ -89,13 +89,11 @@ def customer_windows(orders: pd.DataFrame, period: Period) -> CustomerWindows:
         return sums if has_amount else np.full(n, np.nan)
 
     def lowest(mask: np.ndarray) -> np.ndarray:
-        out = np.full(n, _NONE_LOW, dtype=np.int64)
-        np.minimum.at(out, customer[mask], day[mask])
+        out = group_extreme(customer[mask], day[mask].astype(np.int64), n, _NONE_LOW, highest=False)
         return np.where(out == _NONE_LOW, np.nan, out)
 
     def highest(mask: np.ndarray) -> np.ndarray:
-        out = np.full(n, _NONE_HIGH, dtype=np.int64)
-        np.maximum.at(out, customer[mask], day[mask])
+        out = group_extreme(customer[mask], day[mask].astype(np.int64), n, _NONE_HIGH, highest=True)
         return np.where(out == _NONE_HIGH, np.nan, out)
 
     period_orders = is_order & in_period
@@ -125,6 +123,34 @@ def customer_windows(orders: pd.DataFrame, period: Period) -> CustomerWindows:
         index=orders["customer_id"].cat.categories,
     )
     return CustomerWindows(frame, period, has_amount, "referred_by" in orders)
+
+
+def group_extreme(codes: np.ndarray, values: np.ndarray, size: int, fill: int, *, highest: bool) -> np.ndarray:
+    """Per code, the highest (or lowest) of its ``values``; ``fill`` for codes without one.
+
+    Same result as ``np.maximum.at`` (``np.minimum.at``), an order of magnitude faster when
+    a plain assignment already lands the extreme — values rising through the rows (exports
+    in date order) or equal within each code (an order's lines): the assignment is checked
+    against every value and the ufunc runs only when the check fails.
+
+    >>> group_extreme(np.array([0, 1, 0, 2]), np.array([5, 7, 9, 1]), 4, -1, highest=True).tolist()
+    [9, 7, 1, -1]
+    >>> group_extreme(np.array([0, 1, 0, 2]), np.array([5, 7, 9, 1]), 4, 99, highest=False).tolist()
+    [5, 7, 1, 99]
+    """
+    out = np.full(size, fill, dtype=values.dtype)
+    if len(values) == 0:
+        return out
+    if (values[-1] >= values[0]) == highest:  # the last write wins: write rising values forwards
+        out[codes] = values
+    else:
+        out[codes[::-1]] = values[::-1]
+    landed = out[codes]
+    if bool((values <= landed).all() if highest else (values >= landed).all()):
+        return out
+    out.fill(fill)
+    (np.maximum if highest else np.minimum).at(out, codes, values)
+    return out
 
 
 def purchase_days(
