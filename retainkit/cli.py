@@ -27,12 +27,15 @@ from retainkit.cli_options import (
     ChurnWindow,
     CohortLayout,
     CohortMetric,
+    Currency,
     Every,
     FailOnAlert,
     Files,
     FromDate,
+    Lang,
     Margin,
     ReportEvery,
+    ReportLang,
     Sort,
     ToDate,
     Top,
@@ -304,7 +307,7 @@ ReportPeriod = Annotated[ReportEvery, typer.Option("--every", help="Report on th
 def report(
     files: Files, every: ReportPeriod = ReportEvery.week, to: ToDate = None, as_of: AsOf = None,
     churn_window: ChurnWindow = None, churn_alert: ChurnAlert = defaults.CHURN_ALERT,
-    fail_on_alert: FailOnAlert = False, *, run: Invocation,
+    fail_on_alert: FailOnAlert = False, lang: Lang = ReportLang.en, currency: Currency = None, *, run: Invocation,
 ) -> int:
     """The periodic report: last complete week or month against the one before and a year earlier.
 

@@ -36,6 +36,11 @@ class ReportEvery(StrEnum):
     month = "month"
 
 
+class ReportLang(StrEnum):
+    en = "en"
+    vi = "vi"
+
+
 class CohortMetric(StrEnum):
     customers = "customers"
     revenue = "revenue"
@@ -110,6 +115,10 @@ Margin = Annotated[float | None, typer.Option("--margin", help="Gross margin: CL
                                               "profit, e.g. 0.3 (default: revenue).", rich_help_panel=PERIOD,
                                               metavar="RATE")]
 FailOnAlert = Annotated[bool, _flag("--fail-on-alert", text="Exit 1 when an alert fires.", panel=OUTPUT)]
+Lang = Annotated[ReportLang, typer.Option(
+    "--lang", help="Language of the report's words, numbers and dates.", rich_help_panel=OUTPUT, metavar="en|vi")]
+Currency = Annotated[str | None, typer.Option("--currency", help="Currency of the amounts, e.g. VND: the report "
+                                              "shows its symbol and digits.", rich_help_panel=OUTPUT, metavar="CODE")]
 
 # Customers
 InactiveDays = Annotated[int, typer.Option("--inactive-days", help="Days without an order before a "

@@ -8,41 +8,173 @@ Everything a template prints (``{{ … }}``) passes one function on its way out
 (Jinja2's ``finalize``): in Markdown :func:`~retainkit.safe_text.md_text`, so that text from
 the data makes no tag, link or cell break; in HTML :func:`~retainkit.safe_text.visible`
 before autoescape. The templates' own text is the table syntax and is not escaped.
+
+Language and money (``--lang``, ``--currency``): the templates' words pass gettext
+(``{{ _("…") }}``, catalogs in ``retainkit/locales/<lang>/LC_MESSAGES/retainkit.po``, read
+with Babel at run time) and numbers, money and dates Babel's locale data. The JSON document
+is the same in every language: keys starting with ``_`` (the language and currency, and the
+facts the words are made from) are for the HTML and Markdown only and left out of it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import gettext
+import importlib.resources
 import io
 import json
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from retainkit.errors import RetainkitError
-from retainkit.render import clean, format_value
+from retainkit.render import clean
 from retainkit.safe_text import md_text, visible
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+LANGS = ("en", "vi")
+#: The KPIs a shop acts on, as cards (with customers and value at risk); the others in a table.
+CARDS = ("customers", "orders", "revenue", "repeat_customer_rate")
+#: Dates as the reader writes them (English keeps ISO: ``12/2/26`` is misread half the world over).
+DATE_PATTERN = {"en": "yyyy-MM-dd", "vi": "dd/MM/yyyy"}
+DOMAIN = "retainkit"
+
+
+def noop(text: str) -> str:
+    """Marks a message for the catalog (gettext's ``N_``); translated where it is shown."""
+    return text
+
+
+#: Words the report's content carries (KPI labels, segment and level names, the period
+#: kind): shown through gettext, listed here for the catalog.
+WORDS = (
+    noop("Week"), noop("Month"), noop("Customers"), noop("Orders"), noop("Revenue (net)"),
+    noop("Average order value"), noop("New customers"), noop("Repeat customer rate"),
+    noop("Retention vs period before"), noop("Churn vs period before"), noop("New"), noop("Potential loyalist"),
+    noop("Champions"), noop("Promising"), noop("Loyal"), noop("About to sleep"), noop("Need attention"),
+    noop("Hibernating"), noop("At risk"), noop("Can't lose them"), noop("advocate"), noop("loyal"), noop("regular"),
+    noop("repeat"), noop("first-time"), noop("lapsed"), noop("detractor"),
+)
 
 
 def report_json(report: dict[str, Any]) -> str:
-    return json.dumps(clean(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return json.dumps(clean(public(report)), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def public(value: Any) -> Any:
+    """``value`` without the keys that start with ``_`` (for the HTML and Markdown only)."""
+    if isinstance(value, dict):
+        return {k: public(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, list):
+        return [public(v) for v in value]
+    return value
 
 
 def report_markdown(report: dict[str, Any]) -> str:
-    return _environment().get_template("report.md.j2").render(**_context(report, charts=False))
+    style = Style.of(report)
+    return _environment(style).get_template("report.md.j2").render(**_context(report, style, charts=False))
 
 
 def report_html(report: dict[str, Any]) -> str:
-    return _environment(html=True).get_template("report.html.j2").render(**_context(report, charts=True))
+    style = Style.of(report)
+    return _environment(style, html=True).get_template("report.html.j2").render(
+        **_context(report, style, charts=True))
 
 
-def _environment(html: bool = False):
+@dataclass(frozen=True)
+class Style:
+    """How the report speaks: its language (gettext and Babel) and the amounts' currency."""
+
+    lang: str = "en"
+    currency: str | None = None
+
+    @classmethod
+    def of(cls, report: dict[str, Any]) -> Style:
+        given = report.get("_style") or {}
+        lang, currency = given.get("lang") or "en", given.get("currency")
+        if lang not in LANGS:
+            raise RetainkitError(f"--lang {lang}: no such language", f"use one of {', '.join(LANGS)}")
+        if currency is not None:
+            from babel.numbers import list_currencies
+
+            currency = str(currency).strip().upper()
+            if currency not in list_currencies():
+                raise RetainkitError(f"--currency {given.get('currency')}: not an ISO 4217 currency code",
+                                     "e.g. VND, USD, EUR")
+        return cls(lang, currency)
+
+    def number(self, value: Any, kind: str) -> str:
+        """A KPI in the reader's digits: counts, money (with the currency's symbol and minor
+        unit when known: ``614.720 ₫``), rates as percentages, days."""
+        from babel.numbers import format_currency, format_decimal, format_percent
+
+        value = clean(value)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "—"
+        if kind == "rate":
+            return format_percent(value, "#,##0.0%", locale=self.lang)
+        if kind == "money":
+            if self.currency:
+                return format_currency(value, self.currency, locale=self.lang)
+            return format_decimal(value, "#,##0.00", locale=self.lang)
+        return format_decimal(value, "#,##0", locale=self.lang)
+
+    def change(self, value: float | None, kind: str) -> str:
+        """``+12.5%`` for counts and money, ``+1.2 pp`` for rates (points), ``—`` when undefined."""
+        from babel.numbers import format_decimal, format_percent
+
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "—"
+        if kind == "rate":
+            points = format_decimal(value * 100, "+#,##0.0;-#,##0.0", locale=self.lang)
+            return translations(self.lang).gettext("%(points)s pp") % {"points": points}
+        return format_percent(value, "+#,##0.0%;-#,##0.0%", locale=self.lang)
+
+    def date(self, iso: str | None) -> str:
+        from babel.dates import format_date
+
+        return "—" if not iso else format_date(dt.date.fromisoformat(iso), DATE_PATTERN[self.lang], locale=self.lang)
+
+    def period(self, label: str) -> str:
+        """A period label (``2024-12``, ``2024-W51``) as the reader writes it."""
+        if self.lang == "en":
+            return label
+        if match := re.fullmatch(r"(\d{4})-(\d{2})", label):
+            return f"{match[2]}/{match[1]}"
+        if match := re.fullmatch(r"(\d{4})-W(\d{2})", label):
+            return translations(self.lang).gettext("week %(week)s/%(year)s") % {"week": match[2], "year": match[1]}
+        return label
+
+
+@functools.cache
+def translations(lang: str) -> gettext.NullTranslations:
+    """The message catalog of ``lang`` (English: the messages as written), from its ``.po``."""
+    if lang == "en":
+        return gettext.NullTranslations()
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
+    source = importlib.resources.files("retainkit").joinpath("locales", lang, "LC_MESSAGES", f"{DOMAIN}.po")
+    with source.open("rb") as po:
+        catalog = read_po(po, locale=lang, domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
+
+
+def _environment(style: Style, html: bool = False):
     try:
+        import babel  # noqa: F401  (numbers, dates and catalogs)
         import jinja2
-    except ImportError:  # pragma: no cover - depends on the install
-        raise RetainkitError("reports need Jinja2", "pip install 'retainkit[report]'") from None
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        name = {"jinja2": "Jinja2", "babel": "Babel"}.get(exc.name or "", exc.name)
+        raise RetainkitError(f"reports need {name}", "pip install 'retainkit[report]'") from None
     env = jinja2.Environment(
+        extensions=["jinja2.ext.i18n"],
         loader=jinja2.PackageLoader("retainkit", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=html),
         trim_blocks=True,
@@ -51,9 +183,9 @@ def _environment(html: bool = False):
         undefined=jinja2.StrictUndefined,
         finalize=_html_out if html else _markdown_out,
     )
-    env.filters["fmt"] = format_value
-    env.filters["change"] = format_change
-    env.filters["paragraph"] = _paragraph
+    env.install_gettext_translations(translations(style.lang), newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(fmt=style.number, change=style.change, date=style.date, period=style.period,
+                       paragraph=_paragraph, word=functools.partial(_word, style.lang))
     return env
 
 
@@ -80,15 +212,9 @@ def _html_out(value: Any) -> Any:
     return visible(value, newlines=True) if isinstance(value, str) else value
 
 
-def format_change(value: float | None, kind: str) -> str:
-    """``+12.5%`` for counts and money, ``+1.2 pp`` for rates, ``—`` when undefined.
-
-    >>> format_change(0.125, "money"), format_change(-0.012, "rate"), format_change(None, "count")
-    ('+12.5%', '-1.2 pp', '—')
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{value * 100:+.1f} pp" if kind == "rate" else f"{value * 100:+.1f}%"
+def _word(lang: str, text: Any) -> str:
+    """A name the library made (a segment, a level), in the reader's language."""
+    return translations(lang).gettext(str(text)) if text else ""
 
 
 def sparkline_text(values: list[float | None]) -> str:
@@ -127,7 +253,8 @@ def sparkline_svg(values: list[float | None]) -> str:
         plt.close(fig)
     svg = buffer.getvalue()
     svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg[svg.index("<svg"):], flags=re.S)
-    return svg
+    # Sized inline too, for mail clients that strip <style>: never wider than its card.
+    return svg.replace("<svg ", '<svg style="display:block;width:100%;max-width:100%;height:48px" ', 1)
 
 
 def _heat(value: float | None) -> str:
@@ -138,19 +265,75 @@ def _heat(value: float | None) -> str:
     return f"hsl(217, 80%, {lightness}%)"
 
 
-def _context(report: dict[str, Any], *, charts: bool) -> dict[str, Any]:
-    """Template variables: headline items with their charts (partial periods left out as
-    gaps) and cohort cells with colour and text (a partial cell marked ``*``, unshaded)."""
+def _context(report: dict[str, Any], style: Style, *, charts: bool) -> dict[str, Any]:
+    """Template variables: the cards (the KPIs a shop acts on, with their charts: partial
+    periods left out as gaps, first and last period, min and max), the other KPIs, and
+    cohort cells with colour and text (a partial cell marked ``*``, unshaded)."""
     series = report["series"]
     partial = series.get("partial", [False] * len(series["period"]))
-    headline = []
-    for item in report["headline"]:
-        values = [None if p else v for v, p in zip(series[item["key"]], partial, strict=True)]
-        headline.append(item | {"spark": sparkline_text(values),
-                                "svg": sparkline_svg(values) if charts else ""})
+    kpis = {item["key"]: item for item in report["headline"]}
+    cards = []
+    for key in CARDS:
+        item = kpis[key]
+        values = [None if p else v for v, p in zip(series[key], partial, strict=True)]
+        known = [v for v in values if v is not None]
+        cards.append(item | {"spark": sparkline_text(values), "svg": sparkline_svg(values) if charts else "",
+                             "low": min(known) if known else None, "high": max(known) if known else None,
+                             "normal": (report.get("_normal") or {}).get(key)})
     cohort_rows = [row | {"cells": [_cohort_cell(v, p) for v, p in zip(row["values"], row["partial"], strict=True)]}
                    for row in report["cohorts"]["rows"]]
-    return {"r": report, "headline": headline, "cohort_rows": cohort_rows, "series": series}
+    return {"r": report, "cards": cards, "details": [i for i in report["headline"] if i["key"] not in CARDS],
+            "cohort_rows": cohort_rows, "series": series, "lang": style.lang, "currency": style.currency,
+            "alerts": [_alert(a, style) for a in report["alerts"]], "changed": _what_changed(report, style)}
+
+
+def _alert(alert: dict[str, Any], style: Style) -> str:
+    """An alert in the reader's language: what happened, the rule and its threshold."""
+    t, facts = translations(style.lang), alert.get("_facts")
+    if facts is None:
+        return alert["message"]
+    if alert["key"] == "churn":
+        return t.gettext("Annual churn rate %(value)s is above your limit of %(limit)s (customers of the "
+                         "%(window)s-day base window who did not order in the next, as a yearly rate). 5–7%% a "
+                         "year is the figure for businesses with contracts; a shop without them loses more. Set "
+                         "churn_alert in retainkit.toml to the rate that is normal for your shop.") % {
+            "value": style.number(facts["value"], "rate"), "limit": style.number(facts["limit"], "rate"),
+            "window": facts["window"]}
+    return _move(facts, style) + " " + t.gettext(
+        "Rule: an alert when a change from the period before is outside the range of the changes over the last "
+        "%(periods)s periods.") % {"periods": facts["periods"]}
+
+
+def _move(facts: dict[str, Any], style: Style) -> str:
+    t, kind = translations(style.lang), facts["kind"]
+    text = t.gettext("%(kpi)s rose %(change)s to %(value)s; its normal change is %(low)s to %(high)s.")
+    if facts["change"] < 0:
+        text = t.gettext("%(kpi)s fell %(change)s to %(value)s; its normal change is %(low)s to %(high)s.")
+    return text % {"kpi": t.gettext(facts["label"]), "change": style.change(abs(facts["change"]), kind).lstrip("+"),
+                   "value": style.number(facts["value"], kind), "low": style.change(facts["low"], kind),
+                   "high": style.change(facts["high"], kind)}
+
+
+def _what_changed(report: dict[str, Any], style: Style) -> list[str]:
+    """The "what changed" sentences: KPIs that moved beyond normal, customers who became at
+    risk, the biggest VIP who lapsed."""
+    t, normal = translations(style.lang), report.get("_normal") or {}
+    moved = [f"{t.gettext(item['label'])} {style.change(change, item['kind'])}" for item in report["headline"]
+             if (band := normal.get(item["key"])) and (change := item["change_previous"]) is not None
+             and not band["low"] <= change <= band["high"]]
+    sentences = [t.gettext("Beyond their normal change from one period to the next: %(moves)s.")
+                 % {"moves": ", ".join(moved)} if moved
+                 else t.gettext("No KPI moved beyond its normal range from the period before.")]
+    if n := report.get("_became_at_risk"):
+        sentences.append(t.ngettext("%(n)s customer became at risk in this period.",
+                                    "%(n)s customers became at risk in this period.", n)
+                         % {"n": style.number(n, "count")})
+    for vip in report.get("_lapsed_vip") or []:
+        sentences.append(t.gettext("The biggest VIP at risk: %(customer)s, %(revenue)s in the last 365 days, no "
+                                   "order for %(days)s days.")
+                         % {"customer": vip["customer_id"], "revenue": style.number(vip["revenue_365"], "money"),
+                            "days": style.number(vip["recency_days"], "count")})
+    return sentences
 
 
 def _cohort_cell(value: float | None, partial: bool) -> dict[str, Any]:

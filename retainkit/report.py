@@ -8,6 +8,7 @@ same report.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,7 @@ ANNUAL_KEYS = ("customers_start", "customers_lost", "churn_rate", "annual_churn_
                "repeat_customer_rate")
 LIST_LENGTH = 10
 
-#: Headline KPIs of the report: key, label, kind.
+#: KPIs of the report (the JSON's ``headline``): key, label, kind.
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("customers", "Customers", "count"),
     ("orders", "Orders", "count"),
@@ -42,6 +43,11 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("retention_rate", "Retention vs period before", "rate"),
     ("churn_rate", "Churn vs period before", "rate"),
 )
+#: Period-over-period alerts: the KPI and the direction that is bad news (-1: a fall).
+WATCHED = (("customers", -1), ("orders", -1), ("revenue", -1), ("repeat_customer_rate", -1))
+MIN_HISTORY = 6  # changes between whole periods needed before "normal variation" means anything
+#: Annual churn the articles give for businesses with contracts (said beside the churn alert).
+CONTRACT_CHURN = (0.05, 0.07)
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ def build_report(
             f"no complete {every} between {whole.start} and {whole.end}", "give a later --to or a shorter --every"
         )
     year = PERIODS_PER_YEAR[every]
-    first = current - max(year, SERIES_LENGTH - 1)
+    first = current - max(year, SERIES_LENGTH)  # one more than the charts: 13 periods before this one
     as_of = period_end(current, every)
     trend = trend_table(orders, Period(period_start(first, every), as_of, data_start=whole.data_start), every)
     rows = {str(row["period"]): row for row in trend.to_dict("records")}
@@ -91,6 +97,8 @@ def build_report(
     vips = table[table["is_vip"].fillna(False).astype(bool)]
     headline = [_headline(key, label, kind, this, previous, year_before) for key, label, kind in HEADLINE]
     cohorts = _cohorts(orders, whole, as_of)
+    normal = {key: _normal_range(trend.tail(SERIES_LENGTH + 1), key, kind) for key, _, kind in HEADLINE}
+    risky = table[table["at_risk"]]
     return {
         "schema_version": values.SCHEMA_VERSION,
         "every": every,
@@ -101,16 +109,25 @@ def build_report(
         "headline": headline,
         "series": _series(trend.tail(SERIES_LENGTH)),
         "annual": _annual(kpis, kpi_period),
-        "alerts": _alerts(kpis, headline, options.churn_alert),
+        "alerts": _alerts(kpis, headline, normal, options.churn_alert,
+                          kpi_period.churn_window_days),
         "cohorts": cohorts,
-        "at_risk": _top(at_risk_customers(table), ("customer_id", "revenue_365", "why", "rfm_segment")),
-        "at_risk_count": int(table["at_risk"].sum()),
-        "at_risk_revenue_365": round(float(table.loc[table["at_risk"], "revenue_365"].sum()), 2),
+        "at_risk": _top(at_risk_customers(table), ("customer_id", "revenue_365", "why", "rfm_segment"),
+                        ("recency_days", "avg_days_between_orders")),
+        "at_risk_count": len(risky),
+        "at_risk_revenue_365": round(float(risky["revenue_365"].sum()), 2),
         "vips": _top(vips.sort_values(["revenue_365", "customer_id"], ascending=[False, True]),
                      ("customer_id", "revenue_365", "orders", "recency_days", "level_name")),
         "vip_count": len(vips),
         "notes": _notes(previous, year_before, kpi_period, cohorts),
         "data_quality": quality,
+        # For the HTML and Markdown only (``_`` keys are not part of the JSON document):
+        "_normal": normal,
+        "_became_at_risk": _became_at_risk(risky, options.customers.inactive_days,
+                                           (period_end(current, every) - period_start(current, every)).days + 1),
+        "_lapsed_vip": _top(risky[risky["is_vip"].fillna(False).astype(bool)].sort_values(
+            ["revenue_365", "customer_id"], ascending=[False, True]),
+            ("customer_id", "revenue_365", "recency_days"))[:1],
     }
 
 
@@ -192,20 +209,63 @@ def _annual(kpis: dict[str, Any], period: Period) -> dict[str, Any]:
     }
 
 
-def _alerts(kpis: dict[str, Any], headline: list[dict[str, Any]], churn_alert: float) -> list[dict[str, str]]:
-    """The churn alert (never from a null churn) and a falling repeat rate (never against a
-    period the report cannot compare with)."""
-    alerts = []
+def _normal_range(trend: pd.DataFrame, key: str, kind: str) -> dict[str, Any] | None:
+    """The range of the period-over-period changes of ``key`` between the whole periods
+    before the last one (null with fewer than :data:`MIN_HISTORY` of them)."""
+    values = [None if p else _number(v) for v, p in zip(trend[key], trend["partial"], strict=True)][:-1]
+    changes = [c for a, b in itertools.pairwise(values) if (c := _change(b, a, kind)) is not None]
+    if len(changes) < MIN_HISTORY:
+        return None
+    return {"low": min(changes), "high": max(changes), "changes": len(changes), "periods": len(values)}
+
+
+def _alerts(kpis: dict[str, Any], headline: list[dict[str, Any]], normal: dict[str, Any], churn_alert: float,
+            window: int) -> list[dict[str, Any]]:
+    """Alerts, each stating its rule and threshold: annual churn over the user's limit (never
+    from a null churn); a KPI that moved the bad way beyond the range of its changes over the
+    last periods (never against a period the report cannot compare with)."""
+    alerts: list[dict[str, Any]] = []
     annual = _number(kpis["annual_churn_rate"])
     if annual is not None and annual > churn_alert:
-        alerts.append({"key": "churn", "message": f"Annual churn rate {annual:.1%} is above the "
-                                                  f"{churn_alert:.1%} limit."})
-    repeat = next(item for item in headline if item["key"] == "repeat_customer_rate")
-    now, then = repeat["value"], repeat["previous"]
-    if now is not None and then is not None and now < then:
-        alerts.append({"key": "repeat_rate_falling", "message": f"Repeat customer rate fell from {then:.1%} "
-                                                                f"to {now:.1%}."})
+        low, high = CONTRACT_CHURN
+        alerts.append({"key": "churn", "message": (
+            f"Annual churn rate {annual:.1%} is above the {churn_alert:.1%} limit. Rule: customers of the "
+            f"{window}-day base window lost in the next, as a yearly rate, above churn_alert. {low:.0%}–{high:.0%} "
+            "a year is the figure for businesses with contracts; set churn_alert in retainkit.toml to what is "
+            "normal for this shop."),
+            "_facts": {"value": annual, "limit": churn_alert, "window": window}})
+    items = {item["key"]: item for item in headline}
+    for key, bad in WATCHED:
+        item, band = items[key], normal[key]
+        change = item["change_previous"]
+        if band is None or change is None or not (change * bad > 0 and (change < band["low"] or change > band["high"])):
+            continue
+        facts = {"label": item["label"], "kind": item["kind"], "value": item["value"], "previous": item["previous"],
+                 "change": change} | band
+        alerts.append({"key": f"{key}_{'falling' if bad < 0 else 'rising'}", "message": (
+            f"{item['label']} {'fell' if change < 0 else 'rose'} {_spoken(change, item['kind'])} to "
+            f"{_plain(item['value'], item['kind'])}, outside its normal range of {_spoken(band['low'], item['kind'])}"
+            f" to {_spoken(band['high'], item['kind'])} from one period to the next over the last "
+            f"{band['periods']} periods."), "_facts": facts})
     return alerts
+
+
+def _spoken(change: float, kind: str) -> str:
+    return f"{change * 100:+.1f} pp" if kind == "rate" else f"{change:+.1%}"
+
+
+def _plain(value: float | None, kind: str) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1%}" if kind == "rate" else f"{value:,.2f}" if kind == "money" else f"{value:,.0f}"
+
+
+def _became_at_risk(risky: pd.DataFrame, inactive_days: int, period_days: int) -> int:
+    """At-risk customers who crossed the line during the report's period (overdue, or past
+    ``inactive_days`` without an order, for less than the period's length)."""
+    since = np.minimum(risky["recency_days"].to_numpy(dtype=float) - inactive_days,
+                       risky["days_overdue"].fillna(np.inf).to_numpy(dtype=float))
+    return int((since < period_days).sum())
 
 
 def _notes(previous: Comparison, year_before: Comparison, kpi_period: Period, cohorts: dict[str, Any]) -> list[str]:
@@ -240,9 +300,10 @@ def _cell_partial(row: dict[str, Any], k: str) -> bool:
     return bool(row["partial"]) or (not pd.isna(row["partial_k"]) and int(k) == row["partial_k"])
 
 
-def _top(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+def _top(frame: pd.DataFrame, columns: tuple[str, ...], private: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The first rows; ``private`` columns as ``_`` keys (for the HTML and Markdown only)."""
     rows = []
-    for record in frame.head(LIST_LENGTH)[list(columns)].to_dict("records"):
-        rows.append({k: (v.item() if isinstance(v, np.generic) else str(v) if k == "level_name" else v)
-                     for k, v in record.items()})
+    for record in frame.head(LIST_LENGTH)[list(columns + private)].to_dict("records"):
+        rows.append({("_" if k in private else "") + k: (
+            v.item() if isinstance(v, np.generic) else str(v) if k == "level_name" else v) for k, v in record.items()})
     return rows
