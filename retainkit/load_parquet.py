@@ -64,6 +64,9 @@ def readable(name: str, field: str, header: str, column: pa.ChunkedArray) -> pa.
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
     kind = column.type
+    if column.null_count == len(column):  # no value at all: typed as the CSV reader types an empty column
+        empty = pa.string() if field in TEXT_FIELDS else pa.float64() if field in NUMBER_FIELDS else pa.null()
+        return pa.chunked_array([pa.nulls(len(column), empty)])
     if pa.types.is_large_string(kind) or getattr(pa.types, "is_string_view", lambda _: False)(kind):
         column = column.cast(pa.string())
     elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):

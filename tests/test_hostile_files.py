@@ -511,3 +511,55 @@ def test_a_reader_that_stops_early_is_no_error(tmp_path):
     child.stdout.close()
     stderr = child.stderr.read()
     assert child.wait(timeout=120) == 0 and stderr == b""
+
+
+def _column(kind: str, draw, size: int) -> pa.Array:
+    """``size`` random values of Parquet column type ``kind``."""
+    nulls = st.none() | st.just(None)
+    if kind in ("text", "dict text", "large text", "binary", "bad binary"):
+        values = draw(st.lists(nulls | _TEXT | st.dates().map(str), min_size=size, max_size=size))
+        array = pa.array(values, pa.string())
+        if kind == "dict text":
+            return array.dictionary_encode()
+        if kind == "large text":
+            return array.cast(pa.large_string())
+        if kind == "binary":
+            return array.cast(pa.binary())
+        return pa.array([None if v is None else v.encode() + b"\xff" for v in values], pa.binary())
+    if kind in ("int", "uint"):
+        low = 0 if kind == "uint" else -(2**63)
+        return pa.array(draw(st.lists(nulls | st.integers(low, 2**63 - 1), min_size=size, max_size=size)),
+                        pa.uint64() if kind == "uint" else pa.int64())
+    if kind == "float":
+        return pa.array(draw(st.lists(nulls | st.floats(), min_size=size, max_size=size)), pa.float64())
+    if kind == "bool":
+        return pa.array(draw(st.lists(nulls | st.booleans(), min_size=size, max_size=size)), pa.bool_())
+    if kind in ("date", "dict date"):
+        array = pa.array(draw(st.lists(nulls | st.dates(), min_size=size, max_size=size)), pa.date32())
+        return array.dictionary_encode() if kind == "dict date" else array
+    if kind in ("timestamp", "timestamp tz"):
+        stamps = draw(st.lists(nulls | st.datetimes(dt.datetime(1700, 1, 1), dt.datetime(2250, 1, 1)),
+                               min_size=size, max_size=size))
+        return pa.array(stamps, pa.timestamp("us", tz="Asia/Ho_Chi_Minh" if kind == "timestamp tz" else None))
+    if kind == "decimal":
+        return pa.array(draw(st.lists(nulls | st.decimals(-1e9, 1e9, places=2), min_size=size, max_size=size)),
+                        pa.decimal128(14, 2))
+    if kind == "struct":
+        return pa.array([{"x": i} for i in range(size)])
+    if kind == "list":
+        return pa.array([[i] for i in range(size)])
+    return pa.nulls(size)
+
+
+_KINDS = ["text", "dict text", "large text", "binary", "bad binary", "int", "uint", "float", "bool", "date",
+          "dict date", "timestamp", "timestamp tz", "decimal", "struct", "list", "null"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), kinds=st.tuples(*[st.sampled_from(_KINDS)] * 3), size=st.integers(1, 6))
+def test_random_parquet_schemas_are_read_or_refused_in_one_line(tmp_path_factory, data, kinds, size):
+    columns = {name: _column(kind, data.draw, size) for name, kind in zip(("customer_id", "order_date", "amount"),
+                                                                            kinds, strict=True)}
+    path = tmp_path_factory.mktemp("parquet") / "orders.parquet"
+    pq.write_table(pa.table(columns), path)
+    _never_a_crash(run_cli("kpis", path))
