@@ -12,6 +12,7 @@ import io
 import json
 import os
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -268,47 +269,65 @@ def write_output(content: str | bytes, output: Path | None, inputs: Sequence[str
     replaced. The temporary file is removed on any error, Ctrl-C, SIGTERM or SIGHUP; a
     full disk leaves the previous file as it was.
     """
+    data = content if isinstance(content, bytes) else content.encode("utf-8")
     if output is None:
-        _write_stream(content)
+        _write_stream(data)
         return
     target = check_output(Path(output), inputs)
-    if target.exists() and not target.is_file():
-        _write_device(content, output, target)
-        return
     try:
+        if _is_device(target):
+            with open(target, "wb") as device:
+                device.write(data)
+            return
         fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
-        raise RetainkitError(f"--output {output}: cannot write in {target.parent} ({exc.strerror or exc})",
-                             "check the folder's permissions, or write elsewhere") from None
+        raise _cannot_write(output, exc) from None
     with _signals_interrupt():
         try:
             os.chmod(temporary, _file_mode(target))  # mkstemp makes 0600; a report is for others to read
             with open(fd, "wb") as handle:
-                handle.write(content if isinstance(content, bytes) else content.encode("utf-8"))
+                handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())  # a full disk may only say so here
             os.replace(temporary, target)
-        except OSError as exc:
+        except BaseException as exc:
             Path(temporary).unlink(missing_ok=True)
-            raise RetainkitError(f"--output {output}: cannot write ({exc.strerror or exc})",
-                                 "check the free space and permissions, or write elsewhere") from None
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise _cannot_write(output, exc) from None
             raise
+
+
+def _cannot_write(output: Path, exc: OSError) -> RetainkitError:
+    return RetainkitError(f"--output {output}: cannot write ({exc.strerror or exc})",
+                          "check the free space and permissions, or write elsewhere")
 
 
 def check_output(output: Path, inputs: Sequence[str] = ()) -> Path:
     """The file ``output`` writes (a symbolic link's target), checked before any work: its
-    folder exists, it is not a folder, and it is none of the ``inputs`` (by path or hard link)."""
-    target = Path(os.path.realpath(output))
-    if target.is_symlink():
-        raise RetainkitError(f"--output {output} is a symbolic link in a loop", "remove the link, or name another file")
-    _output_folder(target if output.is_symlink() else output)
+    folder exists, it is not a folder, and it is none of the ``inputs`` (by path or hard link).
+    A device or a pipe (``/dev/stdout``, ``/dev/null``) is itself the target."""
+    if _is_device(output):
+        target = output
+    else:
+        target = Path(os.path.realpath(output))
+        if target.is_symlink():
+            raise RetainkitError(f"--output {output} is a symbolic link in a loop",
+                                 "remove the link, or name another file")
+        _output_folder(target if output.is_symlink() else output)
     for name in inputs:
         if name != "-" and _same_file(target, name):
             raise RetainkitError(f"--output {output} is the input file {name}: writing would replace the export",
                                  "name another file for the result")
     return target
+
+
+def _is_device(path: Path) -> bool:
+    """Whether ``path`` is there and neither a file nor a folder (a device, a pipe, a socket)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _same_file(target: Path, name: str) -> bool:
@@ -320,14 +339,12 @@ def _same_file(target: Path, name: str) -> bool:
         return False
 
 
-def _write_stream(content: str | bytes) -> None:
+def _write_stream(data: bytes) -> None:
     """To stdout; a full disk is one error line, not a traceback at exit. A reader that
     stopped early (``| head``) is no error: it has what it wanted."""
     try:
-        if isinstance(content, bytes):
-            sys.stdout.buffer.write(content)
-        else:
-            sys.stdout.write(content)
+        sys.stdout.flush()  # text written before, through the text layer
+        sys.stdout.buffer.write(data)
         sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
@@ -347,22 +364,8 @@ def _silence_stdout() -> None:
         pass
 
 
-def _write_device(content: str | bytes, output: Path, target: Path) -> None:
-    """A device or a named pipe: written in place (renaming over it would replace it)."""
-    try:
-        with open(target, "wb") as handle:
-            handle.write(content if isinstance(content, bytes) else content.encode("utf-8"))
-    except OSError as exc:
-        raise RetainkitError(f"--output {output}: cannot write ({exc.strerror or exc})",
-                             "check the free space and permissions, or write elsewhere") from None
-
-
 class _Signalled(BaseException):
-    """SIGTERM or SIGHUP arrived while a file was being written."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
+    """SIGTERM or SIGHUP arrived while a file was being written (``args[0]``: which)."""
 
 
 @contextmanager
@@ -386,8 +389,8 @@ def _signals_interrupt() -> Iterator[None]:
     except _Signalled as stop:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        signal.raise_signal(stop.signum)
-        raise SystemExit(128 + stop.signum) from None  # a handler that did not end the process
+        signal.raise_signal(stop.args[0])
+        raise SystemExit(128 + stop.args[0]) from None  # a handler that did not end the process
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -201,6 +201,11 @@ def test_a_symlink_is_written_through_and_stays_a_link(tmp_path):
 def test_a_device_is_written_to_never_replaced(tmp_path):
     assert run_cli("kpis", SHOP, "--output", "/dev/null", "--format", "json").code == 0
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    piped = subprocess.run([sys.executable, "-m", "retainkit", "kpis", str(SHOP), "-f", "json", "-o", "/dev/stdout"],
+                           capture_output=True, text=True, timeout=120)  # stdout: a pipe
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["metrics"] == kpis(SHOP)["metrics"]
+    assert os.path.islink("/dev/stdout")
 
 
 def test_a_full_disk_is_one_line_and_the_previous_report_is_intact(monkeypatch, tmp_path):
