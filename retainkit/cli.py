@@ -317,7 +317,7 @@ def report(
 
     content = report_data(run.load(files), every=every.value, end=end_date(to, as_of), churn_alert=churn_alert,
                           churn_window_days=churn_window, customer_options=run.thresholds)
-    run.emit(ReportResult(content))
+    run.emit(ReportResult(content | {"_style": {"lang": lang.value, "currency": currency}}))
     for alert in content["alerts"]:
         say("alert", alert["message"])
     return EXIT_ALERT if content["alerts"] and fail_on_alert else 0
