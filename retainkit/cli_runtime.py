@@ -70,18 +70,14 @@ class Invocation:
         from rich.console import Console
 
         from retainkit.duplicates import overlap_sentence
-        from retainkit.load import load_export
-        from retainkit.normalise import normalise
+        from retainkit.pipeline import read_orders
 
         self.destination.check(_input_files(files))  # before any work: never compute, then fail to write
         console = Console(stderr=True)
         large = any(f == "-" or (Path(f).is_file() and Path(f).stat().st_size > LARGE_INPUT_BYTES) for f in files)
         if console.is_terminal and large and not _QUIET["on"]:
             self.stages.show(console)
-        self.stages.step(f"Reading {len(files):,} input{'s' if len(files) > 1 else ''}")
-        raw = load_export(files, self.read)
-        self.stages.step(f"Normalising {raw.table.num_rows:,} rows")
-        data = normalise(raw, self.read, product_lines=product_lines)
+        data = read_orders(files, self.read, product_lines=product_lines, stage=self.stages.step)
         self.stages.step("Computing")
         warning = overlap_sentence(data.quality.as_dict())
         if warning:

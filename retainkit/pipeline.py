@@ -7,7 +7,7 @@ the command line prints.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -40,17 +40,27 @@ SAMPLE_VALUES = 5
 
 
 def read_orders(
-    paths: Sequence[str] | str, options: ReadOptions | None = None, *, product_lines: bool = False, **kwargs: Any
+    paths: Sequence[str] | str,
+    options: ReadOptions | None = None,
+    *,
+    product_lines: bool = False,
+    stage: Callable[[str], None] | None = None,
+    **kwargs: Any,
 ) -> Normalised:
     """Read exports into the canonical orders frame and its data-quality record.
 
     ``kwargs`` are :class:`ReadOptions` fields (``dayfirst=True``, ``tz="Asia/Ho_Chi_Minh"``…);
-    ``product_lines`` keeps the per-line products that product lapses need.
+    ``product_lines`` keeps the per-line products that product lapses need; ``stage`` is told
+    when reading and then normalising begin (a progress bar).
     """
     if isinstance(paths, str):
         paths = [paths]
     opts = options or ReadOptions(**kwargs)
-    return normalise(load_export(paths, opts), opts, product_lines=product_lines)
+    tell = stage or (lambda _: None)
+    tell(f"Reading {len(paths):,} input{'s' if len(paths) > 1 else ''}")
+    raw = load_export(paths, opts)
+    tell(f"Normalising {raw.table.num_rows:,} rows")
+    return normalise(raw, opts, product_lines=product_lines)
 
 
 def kpi_report(
