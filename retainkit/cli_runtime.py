@@ -329,9 +329,16 @@ def describe(err: Exception) -> tuple[str, int]:
     return f"internal error ({type(err).__name__}: {err}); rerun with --debug and report it", EXIT_INTERNAL
 
 
+#: Error lines longer than this are cut (a value or a header list can be huge), saying so.
+MAX_MESSAGE = 600
+
+
 def _fail(message: str, code: int) -> NoReturn:
     """The one line of an error (its text can echo headers and values from the file: their
-    control characters made visible, never sent to the terminal)."""
-
-    sys.stderr.write(f"retainkit: error: {visible(message)}\n")
+    control characters made visible, never sent to the terminal), at most :data:`MAX_MESSAGE`
+    characters long."""
+    text = visible(message)
+    if len(text) > MAX_MESSAGE:
+        text = f"{text[:MAX_MESSAGE]}… ({len(text) - MAX_MESSAGE:,} more characters)"
+    sys.stderr.write(f"retainkit: error: {text}\n")
     raise typer.Exit(code)

@@ -48,6 +48,8 @@ def local_seconds(
     offset, those without are local time in ``tz``; ``found["naive_local_rows"]`` counts them.
     """
     kind = column.type
+    if pa.types.is_null(kind):  # an empty column: no row has a date
+        return np.full(len(column), NO_TIME, dtype=np.int64)
     if pa.types.is_timestamp(kind):
         return _timestamp_seconds(column, options.tz)
     if pa.types.is_date(kind):
@@ -81,6 +83,8 @@ def _timestamp_seconds(column: pa.ChunkedArray, tz: str) -> np.ndarray:
 
 def _text_seconds(column: pa.ChunkedArray, options: DateOptions, locate: Locate, found: dict[str, int]) -> np.ndarray:
     codes, uniques = pd.factorize(pd.Series(column.to_pandas(), copy=False).str.strip())
+    if len(uniques) == 0:  # every date empty: rows without a date, counted by normalise
+        return np.full(len(codes), NO_TIME, dtype=np.int64)
     uniques = np.where(pd.Series(uniques).isin(MISSING_MARKERS), "", uniques)  # NA, NULL …: no date
     parsed = _parse_unique_dates(pd.Series(uniques, dtype=object), options)
     bad = parsed.isna() & pd.Series(uniques).notna().to_numpy() & (pd.Series(uniques) != "").to_numpy()

@@ -398,3 +398,15 @@ def test_ids_compare_in_nfc(tmp_path):
     document = kpis(write_csv(tmp_path / "a.csv", text))
     assert document["metrics"]["customers"] == 3  # Nguyễn once; An and Ân stay two
     assert document["data_quality"]["ids_normalised_rows"] == 1
+
+
+@pytest.mark.parametrize("args", [(), ("--date-format", "%Y")])
+def test_an_export_whose_dates_are_all_empty_says_so(tmp_path, args):
+    run = run_cli("kpis", write_csv(tmp_path / "a.csv", "customer,date,amount\nA,,1\nB,,2"), *args)
+    assert run.code == 2 and "no orders with a customer id and a date" in run.stderr
+
+
+def test_a_huge_error_line_is_cut_and_says_so(tmp_path):
+    header = ",".join(f"col{i}" for i in range(5000))
+    run = run_cli("kpis", write_csv(tmp_path / "a.csv", f"{header}\n" + ",".join("1" * 5000)))
+    assert run.code == 2 and len(run.stderr) < 800 and "more" in run.stderr
