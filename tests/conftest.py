@@ -66,3 +66,12 @@ def need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not present beside the checkout")
     return path
+
+
+def one_line(run, code=2):
+    """The single stderr line of a run that exited with ``code`` (and no traceback)."""
+    assert run.code == code, (run.code, run.stdout, run.stderr)
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in run.stderr, run.stderr
+    assert lines[0].startswith("retainkit: error: ")
+    return lines[0]

@@ -16,17 +16,9 @@ import retainkit.load
 import retainkit.load_csv
 import retainkit.pipeline
 from retainkit.config import ReadOptions
-from tests.conftest import GOLDEN, run_cli, write_csv
+from tests.conftest import GOLDEN, one_line, run_cli, write_csv
 
 SHOP = GOLDEN / "shop_small.csv"
-
-
-def one_line(run, code=2):
-    assert run.code == code, (run.code, run.stdout, run.stderr)
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in run.stderr, run.stderr
-    assert lines[0].startswith("retainkit: error: ")
-    return lines[0]
 
 
 # ---------------------------------------------------------------- --output

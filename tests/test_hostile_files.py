@@ -31,16 +31,7 @@ from hypothesis import strategies as st
 import retainkit.load_csv
 import retainkit.pipeline
 from retainkit.load_blocks import cut_inside_quotes
-from tests.conftest import GOLDEN, run_cli, write_csv
-
-
-def one_line(run, code=2):
-    """The single stderr line of a run that exited with ``code`` (and no traceback)."""
-    assert run.code == code, (run.code, run.stdout, run.stderr)
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in run.stderr, run.stderr
-    assert lines[0].startswith("retainkit: error: ")
-    return lines[0]
+from tests.conftest import GOLDEN, one_line, run_cli, write_csv
 
 
 def kpis(*args, stdin=None):
