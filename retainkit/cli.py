@@ -323,8 +323,8 @@ def report(
     return EXIT_ALERT if content["alerts"] and fail_on_alert else 0
 
 
-Horizon = Annotated[float, typer.Option("--horizon", help="Days ahead to predict.", rich_help_panel=MODEL,
-                                        metavar="DAYS")]
+Horizon = Annotated[float, typer.Option("--horizon", help="Days ahead to predict, up to 36525 (100 years).",
+                                        rich_help_panel=MODEL, metavar="DAYS")]
 TimeUnit = Annotated[float, typer.Option("--time-unit", help="Days per model time unit (7: weeks, as "
                                          "in the literature).", rich_help_panel=MODEL, metavar="DAYS")]
 DiscountRate = Annotated[float, typer.Option("--discount-rate", help="Annual discount rate for CLV, "

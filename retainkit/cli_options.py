@@ -185,7 +185,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "vip_top": (0.0, 1.0),
     "top": (1, None),
     "level": (-1, 5),
-    "horizon": (1, None),
+    "horizon": (1, 36_525),  # 100 years: CLV sums the horizon month by month (1,200 months)
     "time_unit": (0.001, None),
     "discount_rate": (0, None),
     "penalizer": (0, None),

@@ -199,18 +199,20 @@ def prediction_report(
 
     Orders without amounts (no ``amount`` column) get the purchase model alone: P(alive)
     and expected purchases, expected order value and CLV null, and ``notes`` saying why.
+    A model whose likelihood has no maximum on the data is fitted at the limit it runs to,
+    and ``notes`` says which. Raises :class:`RetainkitError` for a horizon that is not a
+    finite number from 1 to 36,525 days (100 years), and likewise for the other options.
     """
     try:
-        from retainkit.models.predict import PredictOptions, predict, predict_with_holdout
+        from retainkit.models.predict import PredictOptions, check_options, predict, predict_with_holdout
     except ImportError:  # pragma: no cover - depends on the install
         raise RetainkitError("predict needs SciPy", "pip install 'retainkit[predict]'") from None
     from retainkit.models.summary import summarise
     from retainkit.periods import day_number
 
-    if time_unit_days <= 0 or horizon_days <= 0:
-        raise RetainkitError("--time-unit and --horizon must be positive days")
-    period = resolve_period(data.orders, end=end)
     options = PredictOptions(horizon_days, time_unit_days, discount_rate, margin, penalizer)
+    check_options(options)
+    period = resolve_period(data.orders, end=end)
     if holdout is None:
         return predict(summarise(data.orders, end_day=period.end_day, time_unit_days=time_unit_days), options)
     if not period.start < holdout <= period.end:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import numpy as np
@@ -21,8 +22,8 @@ from retainkit.models.gammagamma import GammaGammaParams, expected_order_value
 from retainkit.models.predict import NO_AMOUNTS, PredictOptions, clv
 from retainkit.models.summary import summarise
 from retainkit.periods import day_number
-from retainkit.pipeline import read_orders
-from tests.conftest import DATA, need, orders_frame, run_cli, write_csv
+from retainkit.pipeline import read_orders, resolve_period
+from tests.conftest import DATA, ROOT, need, orders_frame, run_cli, write_csv
 
 PUBLISHED = BgNbdParams(0.243, 4.414, 0.793, 2.426)
 
@@ -184,28 +185,66 @@ def test_too_few_repeat_buyers_is_a_clear_error(tmp_path):
                                   "BG/NBD — use a longer period (a later --to or --holdout) or more data")
 
 
-def test_a_diverging_fit_is_a_clear_error(tmp_path):
-    # Everyone buys at one steady rate and nobody drops out: the likelihood has no interior
-    # maximum (r, α → ∞ at a fixed ratio, a → 0), so the fit must say so and what to try.
+def _steady_buyers(rows: int = 300) -> str:
+    """Everyone buys at one steady rate and nobody drops out; no amounts."""
     rng = np.random.default_rng(3)
-    rows = ["customer_id,order_date,amount"]
-    for i in range(300):
+    lines = ["customer_id,order_date"]
+    for i in range(rows):
         first = int(rng.integers(0, 200))
-        rows.append(f"c{i},{date.fromordinal(date(2023, 1, 1).toordinal() + first)},25")
+        lines.append(f"c{i},{date.fromordinal(date(2023, 1, 1).toordinal() + first)}")
         for _ in range(int(rng.poisson(1.5))):
             later = first + int(rng.integers(1, 400 - first + 200))
-            rows.append(f"c{i},{date.fromordinal(date(2023, 1, 1).toordinal() + later)},0")
-    run = run_cli("predict", write_csv(tmp_path / "x.csv", "\n".join(rows)))
-    assert run.code == 2 and len(run.stderr.splitlines()) == 1
-    assert "BG/NBD" in run.stderr and "--penalizer" in run.stderr and "Traceback" not in run.stderr
+            lines.append(f"c{i},{date.fromordinal(date(2023, 1, 1).toordinal() + later)}")
+    return "\n".join(lines)
 
 
-def test_a_fit_where_everyone_drops_out_alike_is_a_clear_error(tmp_path):
+def _sane(document: dict) -> None:
+    rows = _rows(document).values()
+    assert rows and all(0 <= r["p_alive"] <= 1 for r in rows)
+    assert all(np.isfinite(r["expected_purchases"]) and r["expected_purchases"] >= 0 for r in rows)
+    assert all(r["clv"] is None or (np.isfinite(r["clv"]) and r["clv"] >= 0) for r in rows)
+    assert np.isfinite(document["totals"]["expected_purchases"])
+
+
+def test_a_purchase_model_without_a_maximum_is_fitted_at_its_limit(tmp_path):
+    # Everyone buys at one steady rate and (almost) nobody drops out: the likelihood has no
+    # interior maximum (r, α → ∞ at a fixed ratio: the Gamma of rates collapses to one). The
+    # fit is held where it runs to — the limit model — and the output says which limit, in
+    # JSON and under the table.
+    path = write_csv(tmp_path / "x.csv", _steady_buyers())
+    run = run_cli("predict", path, "--format", "json")
+    assert run.code == 0, run.stderr
+    document = run.json()
+    _sane(document)
+    bg = document["bgnbd"]
+    assert bg["r"] == pytest.approx(1e4) and bg["a"] / (bg["a"] + bg["b"]) < 0.01
+    assert 0.01 < bg["r"] / bg["alpha"] < 0.03  # the one rate: purchases per week, as in the data
+    assert document["notes"][0] == ("the purchase model (BG/NBD) is fitted at a limit: its likelihood has no maximum "
+                                    "on this data but keeps rising toward one purchase rate for every customer "
+                                    "(r held at 10,000)")
+    assert document["notes"][-1] == NO_AMOUNTS
+    table = run_cli("predict", path)
+    assert table.code == 0 and "note: the purchase model (BG/NBD) is fitted at a limit" in " ".join(table.stdout.split())
+
+
+def test_a_fit_where_everyone_drops_out_alike_is_held_at_that_limit(tmp_path):
     # Ten customers whose dropout after a purchase looks the same for all: the likelihood
-    # rises without end as a, b → ∞ at a fixed ratio. One line, and what to try.
-    run = run_cli("predict", write_csv(tmp_path / "x.csv", TINY))
-    assert run.code == 2 and run.stderr.startswith("retainkit: error: the purchase model (BG/NBD) did not converge")
-    assert "--penalizer" in run.stderr and len(run.stderr.splitlines()) == 1
+    # rises without end as a, b → ∞ at a fixed ratio — a hand-made export the model cannot
+    # identify. It gets the limit (one dropout chance for all) and says so.
+    run = run_cli("predict", write_csv(tmp_path / "x.csv", TINY), "--format", "json")
+    assert run.code == 0, run.stderr
+    document = run.json()
+    _sane(document)
+    bg = document["bgnbd"]
+    assert bg["b"] == pytest.approx(1e6) and 0.2 < bg["a"] / (bg["a"] + bg["b"]) < 0.22
+    assert document["notes"][0] == ("the purchase model (BG/NBD) is fitted at a limit: its likelihood has no maximum "
+                                    "on this data but keeps rising toward one dropout chance after a purchase, "
+                                    "21.0%, for every customer (b held at 1,000,000)")
+    assert "Gamma-Gamma" in document["notes"][1]  # ten customers cannot pin spend down either
+    rows = _rows(document)
+    assert rows["a"]["p_alive"] < 0.01 and rows["c"]["p_alive"] == 1.0 and rows["b"]["p_alive"] > 0.5
+    table = run_cli("predict", write_csv(tmp_path / "x.csv", TINY))
+    assert table.code == 0 and table.stdout.count("note: ") == 2, table.stdout
 
 
 def test_spend_that_nets_to_zero_is_a_clear_error(tmp_path):
@@ -264,8 +303,8 @@ def _rows(document: dict) -> dict[str, dict]:
 
 def test_predict_without_amounts_runs_the_purchase_model(tmp_path):
     # Issue 8 item 7: no amount column (nor quantity × price) → BG/NBD alone; spend and CLV
-    # null with a note saying why, in JSON, table and csv. (--penalizer: ten customers
-    # cannot pin the dropout mixing down, see the test above.)
+    # null with a note saying why, in JSON, table and csv. (--penalizer: an interior fit,
+    # without the notes of a fit at a limit, see the tests above.)
     with_amounts, without = write_csv(tmp_path / "a.csv", TINY), write_csv(tmp_path / "b.csv", NO_AMOUNT)
     options = ("--penalizer", "0.01", "--format", "json")
     run = run_cli("predict", without, *options)
@@ -373,3 +412,181 @@ def test_prediction_totals_add_up_from_the_customer_rows():
     assert totals["clv"] == pytest.approx(sum(r["clv"] for r in rows), rel=1e-9)
     assert all(0 <= r["p_alive"] <= 1 for r in rows)
     assert rows == sorted(rows, key=lambda r: -r["clv"])  # sorted by CLV by default
+
+
+# ---------------------------------------------------------------- the bundled shop and fits at a limit
+
+EXAMPLE = ROOT / "examples" / "orders.csv"
+
+
+def test_the_readme_predict_runs_on_the_bundled_shop():
+    # Issue 11 item 7: a user's first try, `retainkit predict examples/orders.csv`, without
+    # --penalizer. The shop's customers differ in how often they buy and when they leave, but
+    # not in what an order is worth (make_orders.py draws every order from one product list):
+    # Gamma-Gamma's likelihood rises without end as q, γ → ∞, so spend is fitted at that limit,
+    # said in a note — and BG/NBD, which has a maximum, gets no note.
+    run = run_cli("predict", EXAMPLE, "--format", "json")
+    assert run.code == 0, run.stderr
+    document = run.json()
+    _sane(document)
+    gg, bg = document["gamma_gamma"], document["bgnbd"]
+    assert gg["q"] == pytest.approx(1e4) and 1.4 < gg["p"] < 1.6
+    assert len(document["notes"]) == 1 and document["notes"][0].startswith(
+        "the spend model (Gamma-Gamma) is fitted at a limit: its likelihood has no maximum on this data but keeps "
+        "rising toward average order values that differ between customers only by chance (q held at 10,000), so "
+        "every expected order value is close to the shop's mean, ")
+    assert [round(bg[k], 2) for k in ("r", "alpha", "a", "b")] == [0.53, 3.70, 1.16, 9.12]
+    values = [row["expected_order_value"] for row in _rows(document).values()]
+    mean = gg["p"] * gg["gamma"] / (gg["q"] - 1)
+    assert all(abs(v / mean - 1) < 0.05 for v in values)  # the shop's mean, give or take 5 %
+    assert 1_500 < document["totals"]["expected_purchases"] < 2_200  # ≈ the last year's 1,900 repeat purchase days
+    table = run_cli("predict", EXAMPLE)
+    assert table.code == 0 and table.stderr == ""
+    assert "note: the spend model (Gamma-Gamma) is fitted at a limit" in " ".join(table.stdout.split())
+
+
+def test_the_spend_limit_is_the_maximum_of_the_limit_model():
+    # At the limit q → ∞ (γ/q fixed) every customer's spend rate ν is one value: the mean of
+    # x purchases is Gamma(px, νx). The maximum likelihood of that two-parameter model,
+    # fitted directly on the bundled shop, is what the held fit reaches.
+    from scipy import optimize
+
+    from retainkit.models.gammagamma import fit_gamma_gamma
+
+    data = read_orders(str(EXAMPLE))
+    frame = summarise(data.orders, end_day=resolve_period(data.orders).end_day).frame
+    x, mean = frame["frequency"].to_numpy(float), frame["monetary_value"].to_numpy(float)
+    fit = fit_gamma_gamma(x, mean)
+    assert fit.q == pytest.approx(1e4) and "(q held at 10,000)" in fit.note
+    usable = (x > 0) & (mean > 0)
+    x, mean = x[usable], mean[usable]
+
+    def minus(theta):
+        p, nu = np.exp(theta)
+        return -float(np.sum(special.xlogy(p * x, nu * x) + special.xlogy(p * x - 1, mean) - nu * x * mean
+                             - special.gammaln(p * x)))
+
+    limit = optimize.minimize(minus, np.log([1.0, 0.01]), method="Nelder-Mead",
+                              options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 4000})
+    p, nu = np.exp(limit.x)
+    # q = 10,000 is the limit to 0.1 %: spend rates that differ by 1 % (CV = 1/√q)
+    assert fit.p == pytest.approx(p, rel=2e-3) and fit.q / fit.gamma == pytest.approx(nu, rel=2e-3)
+    assert fit.log_likelihood == pytest.approx(-limit.fun, abs=0.05)
+
+
+def test_a_ridge_shows_in_the_hessian():
+    # On CDNOW the flattest direction still costs the likelihood far more than chance would
+    # allow for a tenfold change; on the example shop's spend, a point out along q, γ → ∞ has
+    # a direction that costs nothing.
+    from retainkit.models.bgnbd import _Factorised
+    from retainkit.models.fitting import ridge
+    from retainkit.models.gammagamma import _SpendTerms
+
+    summary = pd.read_csv(need(DATA / "cdnow" / "cdnow_customers_summary.csv"))
+    x, t_x, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    terms = _Factorised(x, t_x, T, np.ones(len(x)))
+
+    def per_customer(theta):
+        ll, gradient = terms.log_likelihood_and_gradient(*np.exp(theta))
+        return -ll / len(x), -gradient / len(x)
+
+    assert not ridge(per_customer, np.log([0.2426, 4.4135, 0.7929, 2.4258]), len(x))
+    rng = np.random.default_rng(5)
+    counts = rng.integers(1, 6, 500).astype(float)
+    spend = _SpendTerms(counts, rng.gamma(3.0 * counts, 1.0) / (counts * 0.03))
+
+    def spend_per_customer(theta):
+        ll, gradient = spend.log_likelihood_and_gradient(*np.exp(theta))
+        return -ll / 500, -gradient / 500
+
+    assert ridge(spend_per_customer, np.log([3.0, 1e3, 1e3 / 0.03]), 500)
+
+
+@pytest.mark.parametrize("params", [
+    BgNbdParams(1.0, 5.0, 100.0, 100.0),      # a plain mix over a century: SciPy's ₂F₁ is NaN
+    BgNbdParams(0.21, 0.71, 2.66e5, 1e6),      # dropout held at one chance (the ten customers)
+    BgNbdParams(1e4, 5.7e4, 1e-6, 1.1e5),      # one rate, nobody drops out
+    BgNbdParams(0.6, 5.5, 1e-6, 1.4e-5),       # never or at once
+    BgNbdParams(0.243, 4.414, 0.793, 2.426),   # CDNOW: the closed form, which the quadrature matches
+])
+def test_expected_purchases_are_finite_and_within_their_bounds(params):
+    from retainkit.models import expectation
+
+    x, t_x, T = np.array([0.0, 1, 10, 100]), np.array([0.0, 30, 50, 59]), np.array([60.0, 60, 60, 60])
+    for t in (1.0, 52.0, 5218.0):  # a week, a year, a century
+        value = expected_purchases(params, t, x, t_x, T)
+        alive = probability_alive(params, x, t_x, T)
+        low, high = expectation.bounds(np.asarray(params.a), params.b + x, params.r + x, t / (params.alpha + T))
+        assert np.isfinite(value).all() and (value >= 0).all()
+        assert (value <= high * alive * (1 + 1e-9)).all() and (value >= low * alive * (1 - 1e-9)).all()
+        by_quadrature = expectation.mean_over_dropout(params.a, params.b + x, params.r + x,
+                                                      t / (params.alpha + T)) * alive
+        assert value == pytest.approx(by_quadrature, rel=1e-6)
+
+
+# ---------------------------------------------------------------- horizon and the other model options
+
+
+def test_the_horizon_is_bounded_on_the_command_line(tmp_path):
+    from retainkit.cli_options import RANGES
+    from retainkit.models.predict import MAX_HORIZON_DAYS
+
+    assert RANGES["horizon"] == (1, MAX_HORIZON_DAYS) and MAX_HORIZON_DAYS == 36_525  # 100 years, 1,200 months
+    path = write_csv(tmp_path / "x.csv", TINY)
+    for value, problem in [("1e9", "is out of range: from 1 to 36525"), ("36526", "is out of range: from 1 to 36525"),
+                           ("0", "is out of range"), ("inf", "is not a finite number"),
+                           ("nan", "is not a finite number")]:
+        run = run_cli("predict", path, "--horizon", value)
+        assert run.code == 2 and len(run.stderr.splitlines()) == 1, (value, run.stderr)
+        assert run.stderr.startswith("retainkit: error: --horizon ") and problem in run.stderr, run.stderr
+    century = run_cli("predict", path, "--horizon", "36525", "--format", "json")
+    assert century.code == 0, century.stderr
+    _sane(century.json())
+    assert century.json()["totals"]["horizon_days"] == 36_525
+
+
+@pytest.mark.parametrize("horizon", [math.inf, -math.inf, math.nan, 1e9, 36_525.5, 0.5, 0.0, -7.0])
+def test_the_library_refuses_a_horizon_out_of_range(horizon):
+    from retainkit.errors import RetainkitError
+    from retainkit.models.predict import predict
+    from retainkit.pipeline import prediction_report
+
+    data = read_orders(str(EXAMPLE))
+    with pytest.raises(RetainkitError, match="--horizon"):
+        prediction_report(data, horizon_days=horizon)
+    summary = summarise(data.orders, end_day=day_number(date(2024, 12, 31)))
+    with pytest.raises(RetainkitError, match="--horizon"):
+        predict(summary, PredictOptions(horizon_days=horizon))
+
+
+@pytest.mark.parametrize(("option", "value"), [("time_unit_days", math.inf), ("time_unit_days", 0.0),
+                                               ("discount_rate", math.nan), ("discount_rate", -0.1),
+                                               ("margin", 1.5), ("penalizer", -1.0)])
+def test_the_library_refuses_other_options_out_of_range(option, value):
+    from retainkit.errors import RetainkitError
+    from retainkit.pipeline import prediction_report
+
+    with pytest.raises(RetainkitError):
+        prediction_report(read_orders(str(EXAMPLE)), **{option: value})
+
+
+@pytest.mark.parametrize("options", [("--time-unit", "0.001"), ("--time-unit", "1e9"), ("--time-unit", "1e300"),
+                                     ("--discount-rate", "0.001"), ("--discount-rate", "1e9"),
+                                     ("--discount-rate", "1e300")])
+def test_extreme_model_options_give_predictions(tmp_path, options):
+    # The fits are in the time unit's own scale (α is in time units), and the discounting
+    # underflows to 0 instead of overflowing: no hang, no internal error.
+    run = run_cli("predict", write_csv(tmp_path / "x.csv", TINY), *options, "--format", "json")
+    assert run.code == 0, run.stderr
+    document = run.json()
+    _sane(document)
+    if options == ("--discount-rate", "1e300"):
+        assert document["totals"]["clv"] < 1e-290  # each month divided by (1 + 1e300/12)^m
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
+def test_non_finite_model_options_are_one_line(tmp_path, value):
+    path = write_csv(tmp_path / "x.csv", TINY)
+    for flag in ("--time-unit", "--discount-rate"):
+        run = run_cli("predict", path, flag, value)
+        assert run.code == 2 and len(run.stderr.splitlines()) == 1 and flag in run.stderr, run.stderr

@@ -8,13 +8,14 @@ probability after each purchase ~ Beta(a, b)).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
 from retainkit.errors import RetainkitError
+from retainkit.models import expectation
+from retainkit.models.fitting import Box, Held, maximum_likelihood
 
 MIN_REPEAT_BUYERS = 2
 
@@ -27,6 +28,7 @@ class BgNbdParams:
     b: float
     log_likelihood: float = float("nan")
     customers: int = 0
+    note: str = ""  # fitted at a boundary: which limit, for ``notes`` (not a parameter: not in as_dict)
 
     def as_dict(self) -> dict[str, float]:
         return {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b, "log_likelihood": self.log_likelihood,
@@ -58,9 +60,15 @@ def fit_bgnbd(
     ``penalizer`` adds ``penalizer · Σ θ²`` to the negative log-likelihood (θ = the four
     parameters), which steadies fits on small or odd data. The optimiser uses the analytic
     gradient (:meth:`_Factorised.log_likelihood_and_gradient`) and stops only when it is
-    flat to :data:`GRADIENT_TOLERANCE` per customer, so the CDNOW fit lands on the
-    published r, α, a, b to 4 decimals. Raises :class:`RetainkitError` with what to try
-    when the data cannot support the model or the fit does not converge.
+    flat to :data:`~retainkit.models.fitting.GRADIENT_TOLERANCE` per customer, so the
+    CDNOW fit lands on the published r, α, a, b to 4 decimals.
+
+    Where the likelihood has no interior maximum — the fit runs off along a ridge
+    (:func:`_box`), or stops where the Hessian shows a direction the data cannot tell
+    apart (:func:`~retainkit.models.fitting.ridge`) — the model is fitted at the boundary
+    it runs to (:func:`~retainkit.models.fitting.fit_at_boundary`) and ``note`` says which
+    limit that is. Raises :class:`RetainkitError` with what to try when the data cannot
+    support the model or even that fit does not converge.
     """
     x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
     _check_enough_repeaters(x)
@@ -75,24 +83,24 @@ def fit_bgnbd(
         penalty = penalizer * params**2
         return scale * (-ll + float(penalty.sum())), scale * (-gradient + 2 * penalty)
 
-    time_scale = max(float(np.mean(T)), 1e-9)
+    def fitted(theta: np.ndarray, note: str = "") -> BgNbdParams:
+        r, alpha, a, b = (float(v) for v in np.exp(theta))
+        ll = float(np.dot(weight, log_likelihood(BgNbdParams(r, alpha, a, b), ux, ut, uT)))
+        return BgNbdParams(r, alpha, a, b, ll, len(x), note)
 
-    def ran_off(theta: np.ndarray) -> bool:
-        return _ran_off(np.exp(theta), time_scale=time_scale)
-
-    best = _minimise(objective, [np.zeros(4), np.log([0.5, max(float(np.mean(T)), 1.0), 1.0, 2.0])], ran_off)
-    if best is None or ran_off(best.x):
+    box = _box(max(float(np.mean(T)), 1e-9))
+    starts = [np.zeros(4), np.log([0.5, max(float(np.mean(T)), 1.0), 1.0, 2.0])]
+    found = maximum_likelihood(objective, starts, box, len(x))
+    if found is None:
         raise RetainkitError(DIVERGED, "try --penalizer 0.001, or a longer period with more repeat buyers")
-    r, alpha, a, b = (float(v) for v in np.exp(best.x))
-    ll = float(np.dot(weight, log_likelihood(BgNbdParams(r, alpha, a, b), ux, ut, uT)))
-    return BgNbdParams(r, alpha, a, b, ll, len(x))
+    theta, held = found
+    return fitted(theta, _boundary_note(np.exp(theta), held) if held else "")
 
 
 DIVERGED = "the purchase model (BG/NBD) did not converge: the likelihood has no maximum on this data"
-GRADIENT_TOLERANCE = 1e-10  # per customer, on the log-parameters: what L-BFGS-B aims for
-FLAT_ENOUGH = 1e-6  # per customer: a stop short of GRADIENT_TOLERANCE at this is rounding, not a failure
 HOMOGENEOUS_R = 1e4  # r beyond: purchase rates differ by < 1 % (CV = 1/√r) — the ridge, not an estimate
 EXTREME = 1e6  # a, b, α / mean T beyond 1e±6: likewise
+NAMES = ("r", "α", "a", "b")
 
 
 def _check_enough_repeaters(x: np.ndarray) -> None:
@@ -107,21 +115,49 @@ def _check_enough_repeaters(x: np.ndarray) -> None:
         )
 
 
-def _ran_off(params: np.ndarray, *, time_scale: float) -> bool:
-    """True when the fit ran along a ridge of the likelihood instead of reaching a maximum.
+def _box(time_scale: float) -> Box:
+    """Where an estimate of (ln r, ln α, ln a, ln b) can be; beyond, the fit ran along a ridge.
 
     Where the data show no difference between customers' purchase rates (everyone buys at
-    one rate, nobody drops out) the likelihood keeps rising as r, α → ∞ at a fixed ratio
-    r/α (the Gamma mixing collapses to one rate, coefficient of variation 1/√r); a tightly
-    converged optimiser walks out along it until rounding stops it, near r ≈ 10⁶. So:
-    a parameter not finite, r > :data:`HOMOGENEOUS_R`, r, a or b < 1/:data:`EXTREME`,
-    a or b > :data:`EXTREME`, or α beyond 1e±6 × ``time_scale`` (α is in time units).
+    one rate) the likelihood keeps rising as r, α → ∞ at a fixed ratio r/α (the Gamma
+    mixing collapses to one rate, coefficient of variation 1/√r); a tightly converged
+    optimiser walks out along it until rounding stops it, near r ≈ 10⁶. Likewise a, b → ∞
+    at a fixed ratio (everyone has the same dropout chance) and a → 0 (nobody drops out).
+    So: r from 1/:data:`EXTREME` to :data:`HOMOGENEOUS_R`, a and b within 1e±6, and α
+    within 1e±6 × ``time_scale`` (α is in time units).
     """
-    r, alpha, a, b = params
-    if not np.all(np.isfinite(params)) or r > HOMOGENEOUS_R:
-        return True
-    scale_free = np.array([r, a, b, alpha / time_scale])
-    return bool(np.any(scale_free < 1 / EXTREME) or np.any(scale_free[1:] > EXTREME))
+    low = np.log([1 / EXTREME, time_scale / EXTREME, 1 / EXTREME, 1 / EXTREME])
+    return Box(low, np.log([HOMOGENEOUS_R, time_scale * EXTREME, EXTREME, EXTREME]))
+
+
+def _boundary_note(params: np.ndarray, held: tuple[Held, ...]) -> str:
+    """Which limit the fit was held at, in words, for ``notes``."""
+    limits = []
+    if any(h.index == 0 and h.upper for h in held):
+        limits.append("one purchase rate for every customer")
+    if any(h.index in (2, 3) for h in held):
+        limits.append(_dropout_limit(params[2], params[3]))
+    values = ", ".join(f"{NAMES[h.index]} held at {_number(params[h.index])}" for h in held)
+    return (f"the purchase model (BG/NBD) is fitted at a limit: its likelihood has no maximum on this data but "
+            f"keeps rising toward {' and '.join(limits) or 'the bound of a parameter'} ({values})")
+
+
+def _dropout_limit(a: float, b: float) -> str:
+    """What Beta(a, b) of the dropout chance collapses to at a bound: one value (a + b → ∞),
+    or 0 and 1 (a or b → 0: a share a / (a + b) drops out at the next purchase)."""
+    share = a / (a + b)
+    if share < 1e-4:
+        return "no customer ever dropping out"
+    if a + b >= 1e4:
+        return f"one dropout chance after a purchase, {share:.1%}, for every customer"
+    if share > 1 - 1e-4:
+        return "every customer dropping out at their next purchase"
+    return f"customers who either never drop out or, {share:.1%} of them, drop out at their next purchase"
+
+
+def _number(value: float) -> str:
+    """A bound as it reads: 10,000 or 0.000001."""
+    return f"{value:,.0f}" if value >= 1 else f"{value:.6f}".rstrip("0")
 
 
 class _Factorised:
@@ -178,46 +214,6 @@ class _Factorised:
         return float(ll), np.array([r, alpha, a, b]) * np.array([d_r, d_alpha, d_a, d_b])
 
 
-Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
-
-
-def _minimise(objective: Objective, starts: list[np.ndarray],
-              ran_off: Callable[[np.ndarray], bool] | None = None) -> optimize.OptimizeResult | None:
-    """L-BFGS-B with the analytic gradient from each start, run until the gradient is flat
-    to :data:`GRADIENT_TOLERANCE` or the value stops falling at all (``ftol=0``) — not
-    until one step changes the value by a relative 2·10⁻⁹, SciPy's default, which stops
-    short on the flat valleys of these likelihoods (CDNOW's α and b then miss the 4th
-    decimal). Nelder-Mead on the value only where that fails, unless ``ran_off`` says the
-    point is already out on a ridge (polishing there costs thousands of evaluations and
-    finds no maximum). The best finite result, or None."""
-    best = None
-    for start in starts:
-        with np.errstate(all="ignore"):
-            result = optimize.minimize(objective, start, jac=True, method="L-BFGS-B",
-                                       options={"ftol": 0.0, "gtol": GRADIENT_TOLERANCE, "maxiter": 2000,
-                                                "maxcor": 20})
-            if not _converged(result) and not (ran_off is not None and ran_off(result.x)):
-                result = _polish(objective, result, start)
-        if np.isfinite(result.fun) and (best is None or result.fun < best.fun):
-            best = result
-    return best
-
-
-def _converged(result: optimize.OptimizeResult) -> bool:
-    """Finite, and either SciPy's own success or a gradient flat to :data:`FLAT_ENOUGH`
-    (L-BFGS-B's line search gives up, "ABNORMAL", when rounding hides any further gain)."""
-    if not (np.isfinite(result.fun) and np.all(np.isfinite(result.x))):
-        return False
-    return bool(result.success) or float(np.max(np.abs(result.jac))) <= FLAT_ENOUGH
-
-
-def _polish(objective: Objective, result: optimize.OptimizeResult, start: np.ndarray) -> optimize.OptimizeResult:
-    """Nelder-Mead from where L-BFGS-B stopped (or from ``start`` if that is not finite)."""
-    origin = result.x if np.all(np.isfinite(result.x)) else start
-    return optimize.minimize(lambda theta: objective(theta)[0], origin, method="Nelder-Mead",
-                             options={"maxiter": 4000, "xatol": 1e-10, "fatol": 1e-14})
-
-
 def _alive_log_odds(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
     """ln[a/(b+x−1) · ((α+T)/(α+t_x))^(r+x)] for x > 0, −∞ for x = 0 (dead-vs-alive odds)."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
@@ -241,15 +237,25 @@ def expected_purchases(params: BgNbdParams, t: float | np.ndarray, x: np.ndarray
 
     (a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) · ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t))] · P(alive).
     Euler's transformation turns the power and ₂F₁ into ((α+T)/(α+T+t))^(a−1) ·
-    ₂F₁(a+b−1−r, a−1; a+b+x−1; z), whose arguments do not grow with x.
+    ₂F₁(a+b−1−r, a−1; a+b+x−1; z), whose arguments do not grow with x. Where SciPy's ₂F₁
+    fails — not finite, or outside the bounds Jensen puts on the result (large a, b or r:
+    a fit at a boundary; horizons of decades) — the same expectation by quadrature over
+    the dropout probability (:mod:`retainkit.models.expectation`).
     """
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    x = np.asarray(x, dtype=np.float64)
-    t = np.asarray(t, dtype=np.float64)
+    x, t, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (x, t, t_x, T)))
     z = t / (alpha + T + t)
-    shrink = np.exp((a - 1) * (np.log(alpha + T) - np.log(alpha + T + t)))
-    bracket = 1.0 - shrink * special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
-    return (a + b + x - 1) / (a - 1) * bracket * probability_alive(params, x, t_x, T)
+    with np.errstate(all="ignore"):
+        shrink = np.exp((a - 1) * (np.log(alpha + T) - np.log(alpha + T + t)))
+        bracket = 1.0 - shrink * special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+        alive_mean = (a + b + x - 1) / (a - 1) * bracket  # E[h(p)] of :mod:`.expectation`
+    c = t / (alpha + T)
+    low, high = expectation.bounds(np.asarray(a), b + x, r + x, c)
+    failed = ~np.isfinite(alive_mean) | (alive_mean < low * (1 - 1e-6)) | (alive_mean > high * (1 + 1e-6))
+    if failed.any():
+        alive_mean = np.array(alive_mean, dtype=np.float64)
+        alive_mean[failed] = expectation.mean_over_dropout(a, (b + x)[failed], (r + x)[failed], c[failed])
+    return alive_mean * probability_alive(params, x, t_x, T)
 
 
 def probability_no_purchase(params: BgNbdParams, t: float) -> float:

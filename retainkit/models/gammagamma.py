@@ -12,6 +12,7 @@ import numpy as np
 from scipy import special
 
 from retainkit.errors import RetainkitError
+from retainkit.models.fitting import Box, Held, maximum_likelihood
 
 MIN_CUSTOMERS = 2
 
@@ -24,6 +25,7 @@ class GammaGammaParams:
     log_likelihood: float = float("nan")
     customers: int = 0
     left_out: int = 0  # repeat buyers whose mean value was ≤ 0
+    note: str = ""  # fitted at a boundary: which limit, for ``notes`` (not a parameter: not in as_dict)
 
     def as_dict(self) -> dict[str, float]:
         return {"p": self.p, "q": self.q, "gamma": self.gamma, "log_likelihood": self.log_likelihood,
@@ -46,7 +48,9 @@ def fit_gamma_gamma(x: np.ndarray, mean_value: np.ndarray, *, penalizer: float =
 
     Maximum likelihood on log-parameters with the analytic gradient
     (:meth:`_SpendTerms.log_likelihood_and_gradient`) and the optimiser of
-    :func:`retainkit.models.bgnbd._minimise`; ``penalizer`` adds ``penalizer · (p² + q² + γ²)``.
+    :func:`retainkit.models.fitting.minimise`; ``penalizer`` adds ``penalizer · (p² + q² + γ²)``.
+    Where the likelihood has no interior maximum (:func:`_box`; a flat Hessian) the model
+    is fitted at the boundary it runs to and ``note`` says which limit that is, as for BG/NBD.
     """
     x = np.asarray(x, dtype=np.float64)
     mean_value = np.asarray(mean_value, dtype=np.float64)
@@ -58,8 +62,6 @@ def fit_gamma_gamma(x: np.ndarray, mean_value: np.ndarray, *, penalizer: float =
             f"{int(usable.sum())} repeat buyers with a positive mean order value: too few to fit the spend model",
             "check the amount column (refunds net to ≤ 0?) or use a longer period",
         )
-    from retainkit.models.bgnbd import _minimise
-
     terms = _SpendTerms(x[usable], mean_value[usable])
     scale = 1.0 / terms.customers  # per-customer objective, as for BG/NBD
 
@@ -69,21 +71,57 @@ def fit_gamma_gamma(x: np.ndarray, mean_value: np.ndarray, *, penalizer: float =
         penalty = penalizer * params**2
         return scale * (-ll + float(penalty.sum())), scale * (-gradient + 2 * penalty)
 
-    result = _minimise(objective, [np.log([1.0, 1.0, max(float(np.mean(terms.m)), 1e-6)]), np.zeros(3)], _ran_off)
-    if result is None or _ran_off(result.x):
+    def fitted(theta: np.ndarray, note: str = "") -> GammaGammaParams:
+        p, q, g = (float(v) for v in np.exp(theta))
+        ll = float(np.sum(log_likelihood(GammaGammaParams(p, q, g), terms.x, terms.m)))
+        return GammaGammaParams(p, q, g, ll, terms.customers, left_out, note)
+
+    typical = max(float(np.mean(terms.m)), 1e-300)
+    box = _box(typical)
+    starts = [np.log([1.0, 1.0, max(typical, 1e-6)]), np.zeros(3)]
+    found = maximum_likelihood(objective, starts, box, terms.customers)
+    if found is None:
         raise RetainkitError("the spend model (Gamma-Gamma) did not converge",
                              "try --penalizer 0.001, or a longer period with more repeat buyers")
-    p, q, g = np.exp(result.x)
-    ll = float(np.sum(log_likelihood(GammaGammaParams(p, q, g), terms.x, terms.m)))
-    return GammaGammaParams(float(p), float(q), float(g), ll, terms.customers, left_out)
+    theta, held = found
+    return fitted(theta, _boundary_note(np.exp(theta), held) if held else "")
 
 
-EXTREME = 1e8  # a fitted p, q or γ beyond this is the optimiser running off, not an estimate
+HOMOGENEOUS = 1e4  # p or q beyond: values differ by < 1 % (CV = 1/√shape) — the ridge, not an estimate
+EXTREME = 1e8  # γ / the mean order value beyond 1e±8, p or q below 1e−8: likewise
 
 
-def _ran_off(theta: np.ndarray) -> bool:
-    """True when log-parameters ``theta`` are not finite or a parameter exceeds :data:`EXTREME`."""
-    return not np.all(np.isfinite(theta)) or bool(np.any(np.exp(theta) > EXTREME))
+def _box(typical: float) -> Box:
+    """Where an estimate of (ln p, ln q, ln γ) can be; beyond, the fit ran along a ridge.
+
+    Where customers' average order values differ no more than chance makes them the
+    likelihood keeps rising as q, γ → ∞ at a fixed ratio (the Gamma of ν collapses to one
+    value, coefficient of variation 1/√q); where each customer's orders are worth the same
+    every time, as p → ∞ and γ → 0. So: p and q from 1/:data:`EXTREME` to
+    :data:`HOMOGENEOUS`, γ within 1e±8 × ``typical`` (γ is in money).
+    """
+    return Box(np.log([1 / EXTREME, 1 / EXTREME, typical / EXTREME]),
+               np.log([HOMOGENEOUS, HOMOGENEOUS, typical * EXTREME]))
+
+
+def _boundary_note(params: np.ndarray, held: tuple[Held, ...]) -> str:
+    """Which limit the fit was held at, in words, for ``notes``."""
+    p, q, g = params
+    alike_within, alike_between = (any(h.index == i and h.upper for h in held) for i in (0, 1))
+    mean = f", {p * g / (q - 1):,.2f}" if q > 1 else ""
+    limit, so = "the bound of a parameter", ""
+    if alike_within and alike_between:
+        limit = "one value for every order of every customer"
+        so = f", so every expected order value is that value{mean}"
+    elif alike_between:
+        limit = "average order values that differ between customers only by chance"
+        so = f", so every expected order value is close to the shop's mean{mean}"
+    elif alike_within:
+        limit = "average order values that differ between customers and not by chance"
+        so = ", so each customer's expected order value is their own average"
+    values = ", ".join(f"{('p', 'q', 'γ')[h.index]} held at {params[h.index]:,.6g}" for h in held)
+    return (f"the spend model (Gamma-Gamma) is fitted at a limit: its likelihood has no maximum on this data but "
+            f"keeps rising toward {limit} ({values}){so}")
 
 
 class _SpendTerms:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from retainkit.errors import RetainkitError
 from retainkit.models.bgnbd import BgNbdParams, expected_purchases, fit_bgnbd, probability_alive
 from retainkit.models.gammagamma import GammaGammaParams, expected_order_value, fit_gamma_gamma
 from retainkit.models.summary import Summary, purchase_days_between, summarise
@@ -27,6 +28,10 @@ FREQUENCY_GROUPS = 7  # holdout comparison: 0, 1, …, 6 and "7+" repeat purchas
 NO_AMOUNTS = ("expected_order_value and clv are null: the export has no amount column (nor quantity × unit price), "
               "so the spend model (Gamma-Gamma) cannot be fit; p_alive and expected_purchases need only the order "
               "dates — name the amount column with --amount (or --quantity and --price) to get spend and CLV")
+
+
+MIN_HORIZON_DAYS = 1.0
+MAX_HORIZON_DAYS = 36_525.0  # 100 years, 1,200 months; the command line's bound too (cli_options.RANGES)
 
 
 @dataclass(frozen=True)
@@ -54,18 +59,45 @@ def clv(bg: BgNbdParams, value: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: n
     months = max(1, math.ceil(options.horizon_days / DAYS_PER_MONTH - 1e-9))
     total = np.zeros(len(x))
     previous = np.zeros(len(x))
-    for month in range(1, months + 1):  # a dozen steps, each vectorised over all customers
+    monthly = math.log1p(options.discount_rate / 12)  # (1 + rate/12)^−m as exp(−m·ln(1 + rate/12)): no overflow
+    for month in range(1, months + 1):  # a dozen steps (1,200 at most), each vectorised over all customers
         t = min(month * DAYS_PER_MONTH, options.horizon_days) / options.time_unit_days
         cumulative = expected_purchases(bg, t, x, t_x, T)
-        total += (cumulative - previous) / (1 + options.discount_rate / 12) ** month
+        total += (cumulative - previous) * math.exp(-month * monthly)
         previous = cumulative
     return total * value * options.margin
+
+
+def check_options(options: PredictOptions) -> None:
+    """Raise :class:`RetainkitError` unless every option is a finite number in its range:
+    the horizon from :data:`MIN_HORIZON_DAYS` to :data:`MAX_HORIZON_DAYS` (CLV sums its
+    months one by one), the time unit positive, the discount rate ≥ 0, the margin 0 to 1,
+    the penalizer ≥ 0."""
+    rules = (("--horizon", options.horizon_days, MIN_HORIZON_DAYS, MAX_HORIZON_DAYS, " days (100 years)"),
+             ("--time-unit", options.time_unit_days, 0.0, math.inf, " days"),
+             ("--discount-rate", options.discount_rate, 0.0, math.inf, ""),
+             ("--margin", options.margin, 0.0, 1.0, ""),
+             ("--penalizer", options.penalizer, 0.0, math.inf, ""))
+    for flag, value, low, high, unit in rules:
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise RetainkitError(f"{flag} {value} is not a finite number")
+        if not low <= value <= high or (flag == "--time-unit" and value <= 0):
+            span = f"from {low:g} to {high:,g}{unit}" if math.isfinite(high) else f"above {low:g}{unit}"
+            raise RetainkitError(f"{flag} {value:g} is out of range: {span}")
 
 
 def predict(summary: Summary, options: PredictOptions) -> Prediction:
     """Fit BG/NBD on ``summary`` — and Gamma-Gamma when it has amounts — and predict every
     customer over the horizon (SPEC §6). Without amounts, spend and CLV are NaN, the spend
-    totals None, and ``notes`` says why."""
+    totals None, and ``notes`` says why; a model fitted at a boundary (no interior maximum)
+    says so there too. Raises :class:`RetainkitError` for options out of range
+    (:func:`check_options`)."""
+    check_options(options)
+    return _predict(summary, options)
+
+
+def _predict(summary: Summary, options: PredictOptions) -> Prediction:
+    """:func:`predict` without checking the options (the holdout's window is not a --horizon)."""
     f = summary.frame
     x, t_x, T = f["frequency"].to_numpy(float), f["recency"].to_numpy(float), f["T"].to_numpy(float)
     bg = fit_bgnbd(x, t_x, T, penalizer=options.penalizer)
@@ -89,8 +121,8 @@ def predict(summary: Summary, options: PredictOptions) -> Prediction:
         "clv": float(np.nansum(table["clv"])) if gg else None,
         "expected_alive": float(table["p_alive"].sum()),
     }
-    notes = () if summary.has_amounts else (NO_AMOUNTS,)
-    return Prediction(bg, gg, table, totals, notes=notes)
+    notes = tuple(note for note in (bg.note, gg.note if gg else "") if note)
+    return Prediction(bg, gg, table, totals, notes=notes if summary.has_amounts else (*notes, NO_AMOUNTS))
 
 
 def _spend(summary: Summary, x: np.ndarray, options: PredictOptions) -> tuple[GammaGammaParams | None, np.ndarray]:
@@ -107,10 +139,11 @@ def predict_with_holdout(orders: pd.DataFrame, *, holdout_day: int, end_day: int
                          options: PredictOptions) -> Prediction:
     """Fit on purchases before ``holdout_day``; compare predicted and actual repeat purchases
     from ``holdout_day`` to ``end_day`` — in total, per frequency group, and per customer."""
+    check_options(options)
     summary = summarise(orders, end_day=holdout_day - 1, time_unit_days=options.time_unit_days)
     window_days = end_day - holdout_day + 1
-    result = predict(summary, PredictOptions(window_days, options.time_unit_days, options.discount_rate,
-                                             options.margin, options.penalizer))
+    result = _predict(summary, PredictOptions(window_days, options.time_unit_days, options.discount_rate,
+                                              options.margin, options.penalizer))
     table = result.customers
     actual = purchase_days_between(orders, table["customer_id"], after_day=holdout_day - 1, end_day=end_day)
     table["actual_purchases"] = actual
