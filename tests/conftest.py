@@ -75,3 +75,37 @@ def one_line(run, code=2):
     assert len(lines) == 1 and "Traceback" not in run.stderr, run.stderr
     assert lines[0].startswith("retainkit: error: ")
     return lines[0]
+
+
+#: Ten customers of different rhythms (weekly, bimonthly, once …) over 2024, for the prediction models.
+TEN_CUSTOMERS = """customer_id,order_date,amount
+a,2024-01-02,20
+a,2024-01-09,35
+a,2024-01-16,15
+a,2024-01-23,30
+a,2024-01-30,25
+b,2024-01-05,40
+b,2024-03-05,60
+b,2024-05-06,50
+b,2024-07-04,45
+b,2024-09-03,70
+b,2024-11-04,55
+b,2024-12-20,65
+c,2024-01-10,10
+d,2024-02-01,80
+d,2024-02-15,20
+e,2024-03-01,30
+f,2024-01-20,15
+f,2024-06-20,25
+f,2024-12-18,35
+g,2024-04-01,50
+h,2024-02-10,12
+h,2024-02-12,18
+h,2024-02-13,30
+h,2024-02-20,22
+i,2024-05-15,45
+j,2024-01-03,60
+j,2024-12-30,40
+"""
+#: The same orders without the amount column.
+TEN_CUSTOMERS_WITHOUT_AMOUNTS = "\n".join(line.rsplit(",", 1)[0] for line in TEN_CUSTOMERS.splitlines()) + "\n"

@@ -23,7 +23,16 @@ from retainkit.models.predict import NO_AMOUNTS, PredictOptions, clv
 from retainkit.models.summary import summarise
 from retainkit.periods import day_number
 from retainkit.pipeline import read_orders, resolve_period
-from tests.conftest import DATA, ROOT, need, orders_frame, run_cli, write_csv
+from tests.conftest import (
+    DATA,
+    ROOT,
+    TEN_CUSTOMERS,
+    TEN_CUSTOMERS_WITHOUT_AMOUNTS,
+    need,
+    orders_frame,
+    run_cli,
+    write_csv,
+)
 
 PUBLISHED = BgNbdParams(0.243, 4.414, 0.793, 2.426)
 
@@ -231,7 +240,7 @@ def test_a_fit_where_everyone_drops_out_alike_is_held_at_that_limit(tmp_path):
     # Ten customers whose dropout after a purchase looks the same for all: the likelihood
     # rises without end as a, b → ∞ at a fixed ratio — a hand-made export the model cannot
     # identify. It gets the limit (one dropout chance for all) and says so.
-    run = run_cli("predict", write_csv(tmp_path / "x.csv", TINY), "--format", "json")
+    run = run_cli("predict", write_csv(tmp_path / "x.csv", TEN_CUSTOMERS), "--format", "json")
     assert run.code == 0, run.stderr
     document = run.json()
     _sane(document)
@@ -243,7 +252,7 @@ def test_a_fit_where_everyone_drops_out_alike_is_held_at_that_limit(tmp_path):
     assert "Gamma-Gamma" in document["notes"][1]  # ten customers cannot pin spend down either
     rows = _rows(document)
     assert rows["a"]["p_alive"] < 0.01 and rows["c"]["p_alive"] == 1.0 and rows["b"]["p_alive"] > 0.5
-    table = run_cli("predict", write_csv(tmp_path / "x.csv", TINY))
+    table = run_cli("predict", write_csv(tmp_path / "x.csv", TEN_CUSTOMERS))
     assert table.code == 0 and table.stdout.count("note: ") == 2, table.stdout
 
 
@@ -263,37 +272,6 @@ def test_spend_that_nets_to_zero_is_a_clear_error(tmp_path):
 
 # ---------------------------------------------------------------- without amounts
 
-TINY = """
-customer_id,order_date,amount
-a,2024-01-02,20
-a,2024-01-09,35
-a,2024-01-16,15
-a,2024-01-23,30
-a,2024-01-30,25
-b,2024-01-05,40
-b,2024-03-05,60
-b,2024-05-06,50
-b,2024-07-04,45
-b,2024-09-03,70
-b,2024-11-04,55
-b,2024-12-20,65
-c,2024-01-10,10
-d,2024-02-01,80
-d,2024-02-15,20
-e,2024-03-01,30
-f,2024-01-20,15
-f,2024-06-20,25
-f,2024-12-18,35
-g,2024-04-01,50
-h,2024-02-10,12
-h,2024-02-12,18
-h,2024-02-13,30
-h,2024-02-20,22
-i,2024-05-15,45
-j,2024-01-03,60
-j,2024-12-30,40
-"""
-NO_AMOUNT = "\n".join(line.rsplit(",", 1)[0] for line in TINY.strip().splitlines())
 
 
 def _rows(document: dict) -> dict[str, dict]:
@@ -305,7 +283,7 @@ def test_predict_without_amounts_runs_the_purchase_model(tmp_path):
     # Issue 8 item 7: no amount column (nor quantity × price) → BG/NBD alone; spend and CLV
     # null with a note saying why, in JSON, table and csv. (--penalizer: an interior fit,
     # without the notes of a fit at a limit, see the tests above.)
-    with_amounts, without = write_csv(tmp_path / "a.csv", TINY), write_csv(tmp_path / "b.csv", NO_AMOUNT)
+    with_amounts, without = write_csv(tmp_path / "a.csv", TEN_CUSTOMERS), write_csv(tmp_path / "b.csv", TEN_CUSTOMERS_WITHOUT_AMOUNTS)
     options = ("--penalizer", "0.01", "--format", "json")
     run = run_cli("predict", without, *options)
     assert run.code == 0, run.stderr
@@ -532,7 +510,7 @@ def test_the_horizon_is_bounded_on_the_command_line(tmp_path):
     from retainkit.models.predict import MAX_HORIZON_DAYS
 
     assert RANGES["horizon"] == (1, MAX_HORIZON_DAYS) and MAX_HORIZON_DAYS == 36_525  # 100 years, 1,200 months
-    path = write_csv(tmp_path / "x.csv", TINY)
+    path = write_csv(tmp_path / "x.csv", TEN_CUSTOMERS)
     for value, problem in [("1e9", "is out of range: from 1 to 36525"), ("36526", "is out of range: from 1 to 36525"),
                            ("0", "is out of range"), ("inf", "is not a finite number"),
                            ("nan", "is not a finite number")]:
@@ -576,7 +554,7 @@ def test_the_library_refuses_other_options_out_of_range(option, value):
 def test_extreme_model_options_give_predictions(tmp_path, options):
     # The fits are in the time unit's own scale (α is in time units), and the discounting
     # underflows to 0 instead of overflowing: no hang, no internal error.
-    run = run_cli("predict", write_csv(tmp_path / "x.csv", TINY), *options, "--format", "json")
+    run = run_cli("predict", write_csv(tmp_path / "x.csv", TEN_CUSTOMERS), *options, "--format", "json")
     assert run.code == 0, run.stderr
     document = run.json()
     _sane(document)
@@ -586,7 +564,7 @@ def test_extreme_model_options_give_predictions(tmp_path, options):
 
 @pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
 def test_non_finite_model_options_are_one_line(tmp_path, value):
-    path = write_csv(tmp_path / "x.csv", TINY)
+    path = write_csv(tmp_path / "x.csv", TEN_CUSTOMERS)
     for flag in ("--time-unit", "--discount-rate"):
         run = run_cli("predict", path, flag, value)
         assert run.code == 2 and len(run.stderr.splitlines()) == 1 and flag in run.stderr, run.stderr

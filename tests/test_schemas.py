@@ -20,7 +20,7 @@ from retainkit.metrics import KPIS, METRICS
 from retainkit.normalise import DataQuality
 from retainkit.pipeline import AT_RISK_COLUMNS
 from retainkit.schemas import COMMANDS, DIALECT, load_schema, schema_path, validate
-from tests.conftest import GOLDEN, ROOT, run_cli
+from tests.conftest import GOLDEN, ROOT, TEN_CUSTOMERS, TEN_CUSTOMERS_WITHOUT_AMOUNTS, run_cli
 
 SCHEMA_DIR = ROOT / "retainkit" / "schemas"
 #: SPEC §3: customer-count rates lie in [0, 1]; churn_rate_net is at most 1.
@@ -170,37 +170,6 @@ def test_the_schemas_reject_what_the_spec_forbids():
 # ---------------------------------------------------------------- every command's output
 
 
-#: Ten customers whose purchases BG/NBD fits with a small penalizer, with and without amounts.
-TEN_CUSTOMERS = """customer_id,order_date,amount
-a,2024-01-02,20
-a,2024-01-09,35
-a,2024-01-16,15
-a,2024-01-23,30
-a,2024-01-30,25
-b,2024-01-05,40
-b,2024-03-05,60
-b,2024-05-06,50
-b,2024-07-04,45
-b,2024-09-03,70
-b,2024-11-04,55
-b,2024-12-20,65
-c,2024-01-10,10
-d,2024-02-01,80
-d,2024-02-15,20
-e,2024-03-01,30
-f,2024-01-20,15
-f,2024-06-20,25
-f,2024-12-18,35
-g,2024-04-01,50
-h,2024-02-10,12
-h,2024-02-12,18
-h,2024-02-13,30
-h,2024-02-20,22
-i,2024-05-15,45
-j,2024-01-03,60
-j,2024-12-30,40
-"""
-TEN_CUSTOMERS_NO_AMOUNT = "\n".join(line.rsplit(",", 1)[0] for line in TEN_CUSTOMERS.splitlines()) + "\n"
 NO_AMOUNT = "no-amount.csv"
 ONE_CUSTOMER = "one-customer.csv"
 FOLDER = "overlapping-folder"
@@ -229,7 +198,7 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     (both / "orders.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (both / "orders (1).csv").write_text("\n".join(lines[:12]) + "\n", encoding="utf-8")
     (folder / "ten.csv").write_text(TEN_CUSTOMERS, encoding="utf-8")
-    (folder / "ten-no-amount.csv").write_text(TEN_CUSTOMERS_NO_AMOUNT, encoding="utf-8")
+    (folder / "ten-no-amount.csv").write_text(TEN_CUSTOMERS_WITHOUT_AMOUNTS, encoding="utf-8")
     (folder / UNREADABLE_DATES).write_text(
         "customer_id,order_date,amount\na,03/04/2024,10\nb,05/06/2024,20\na,07/08/2024,5\n", encoding="utf-8")
     return {"golden": GOLDEN / "shop_small.csv", "no amount": folder / NO_AMOUNT,
