@@ -15,7 +15,7 @@ from scipy import special
 
 from retainkit.errors import RetainkitError
 from retainkit.models import expectation
-from retainkit.models.fitting import Box, Held, maximum_likelihood
+from retainkit.models.fitting import Box, Held, maximum_likelihood, penalised_objective
 
 MIN_REPEAT_BUYERS = 2
 
@@ -77,11 +77,7 @@ def fit_bgnbd(
     terms = _Factorised(ux, ut, uT, weight)
     scale = 1.0 / len(x)  # per-customer objective: one tolerance fits 300 or 3 million customers
 
-    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        params = np.exp(theta)
-        ll, gradient = terms.log_likelihood_and_gradient(*params)
-        penalty = penalizer * params**2
-        return scale * (-ll + float(penalty.sum())), scale * (-gradient + 2 * penalty)
+    objective = penalised_objective(terms.log_likelihood_and_gradient, penalizer, scale)
 
     def fitted(theta: np.ndarray, note: str = "") -> BgNbdParams:
         r, alpha, a, b = (float(v) for v in np.exp(theta))

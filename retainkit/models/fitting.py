@@ -196,3 +196,18 @@ def _restarted(objective: Objective, start: np.ndarray, box: Box,
             break
         start = result.x
     return result
+
+
+def penalised_objective(
+    log_likelihood_and_gradient: Callable[..., tuple[float, np.ndarray]], penalizer: float, scale: float
+) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """What the optimiser minimises over θ = log(parameters): ``scale`` · (−LL + penalizer ·
+    Σ exp(θ)²), with its gradient (the likelihood's own gradient is with respect to θ)."""
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        params = np.exp(theta)
+        ll, gradient = log_likelihood_and_gradient(*params)
+        penalty = penalizer * params**2
+        return scale * (-ll + float(penalty.sum())), scale * (-gradient + 2 * penalty)
+
+    return objective

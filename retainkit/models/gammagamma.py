@@ -12,7 +12,7 @@ import numpy as np
 from scipy import special
 
 from retainkit.errors import RetainkitError
-from retainkit.models.fitting import Box, Held, maximum_likelihood
+from retainkit.models.fitting import Box, Held, maximum_likelihood, penalised_objective
 
 MIN_CUSTOMERS = 2
 
@@ -65,11 +65,7 @@ def fit_gamma_gamma(x: np.ndarray, mean_value: np.ndarray, *, penalizer: float =
     terms = _SpendTerms(x[usable], mean_value[usable])
     scale = 1.0 / terms.customers  # per-customer objective, as for BG/NBD
 
-    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        params = np.exp(theta)
-        ll, gradient = terms.log_likelihood_and_gradient(*params)
-        penalty = penalizer * params**2
-        return scale * (-ll + float(penalty.sum())), scale * (-gradient + 2 * penalty)
+    objective = penalised_objective(terms.log_likelihood_and_gradient, penalizer, scale)
 
     def fitted(theta: np.ndarray, note: str = "") -> GammaGammaParams:
         p, q, g = (float(v) for v in np.exp(theta))
