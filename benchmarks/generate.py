@@ -43,19 +43,26 @@ def _prefixed(prefix: str, numbers: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise(prefix, pc.cast(pa.array(numbers), pa.string()), "")
 
 
-def generate(n_lines: int, seed: int = 7) -> pa.Table:
-    """Return a table of about ``n_lines`` order lines."""
-    rng = np.random.default_rng(seed)
-    n_orders = max(1, int(n_lines / LINES_PER_ORDER))
-    n_customers = max(1, int(n_orders / ORDERS_PER_CUSTOMER))
-
-    # Heterogeneous purchase rates: each order picks a customer with probability ∝ rate.
+def _orders(rng: np.random.Generator, n_lines: int, lines_per_order: float,
+            orders_per_customer: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """Each order's customer and second: heterogeneous purchase rates (each order picks a
+    customer with probability ∝ a gamma rate), from the customer's first day to the end."""
+    n_orders = max(1, int(n_lines / lines_per_order))
+    n_customers = max(1, int(n_orders / orders_per_customer))
     rates = rng.gamma(shape=0.7, scale=1.0, size=n_customers)
     order_customer = rng.choice(n_customers, size=n_orders, p=rates / rates.sum())
     first_day = rng.integers(0, SPAN_DAYS, size=n_customers)
     span_left = SPAN_DAYS - first_day
     order_day = first_day[order_customer] + (rng.random(n_orders) * span_left[order_customer]).astype(np.int64)
     order_second = order_day * 86_400 + rng.integers(8 * 3600, 22 * 3600, size=n_orders)
+    return order_customer, order_second, n_customers
+
+
+def generate(n_lines: int, seed: int = 7) -> pa.Table:
+    """Return a table of about ``n_lines`` order lines."""
+    rng = np.random.default_rng(seed)
+    order_customer, order_second, n_customers = _orders(rng, n_lines, LINES_PER_ORDER, ORDERS_PER_CUSTOMER)
+    n_orders = len(order_customer)
 
     lines_per_order = 1 + rng.poisson(LINES_PER_ORDER - 1, size=n_orders)
     line_order = np.repeat(np.arange(n_orders), lines_per_order)[:n_lines]
@@ -115,14 +122,9 @@ def _customer_names(numbers: np.ndarray, rng: np.random.Generator) -> pa.Array:
 def generate_real(n_lines: int, seed: int = 7) -> pa.Table:
     """About ``n_lines`` order lines shaped like a real shop export (see the module docstring)."""
     rng = np.random.default_rng(seed)
-    n_orders = max(1, int(n_lines / REAL_LINES_PER_ORDER))
-    n_customers = max(1, int(n_orders / REAL_ORDERS_PER_CUSTOMER))
-    rates = rng.gamma(shape=0.7, scale=1.0, size=n_customers)
-    order_customer = rng.choice(n_customers, size=n_orders, p=rates / rates.sum())
-    first_day = rng.integers(0, SPAN_DAYS, size=n_customers)
-    span_left = SPAN_DAYS - first_day
-    order_day = first_day[order_customer] + (rng.random(n_orders) * span_left[order_customer]).astype(np.int64)
-    order_second = order_day * 86_400 + rng.integers(8 * 3600, 22 * 3600, size=n_orders)
+    order_customer, order_second, n_customers = _orders(rng, n_lines, REAL_LINES_PER_ORDER,
+                                                        REAL_ORDERS_PER_CUSTOMER)
+    n_orders = len(order_customer)
     by_date = np.argsort(order_second, kind="stable")  # order numbers follow the date, as shops number them
     order_customer, order_second = order_customer[by_date], order_second[by_date]
     guest = rng.random(n_orders) < 0.01
