@@ -1,7 +1,7 @@
 """retainkit — customer-retention KPIs from any order export.
 
 >>> import retainkit
->>> data = retainkit.read_orders("../shared/golden/shop_small.csv")  # doctest: +SKIP
+>>> data = retainkit.read_orders("tests/golden/shop_small.csv")  # doctest: +SKIP
 >>> retainkit.kpi_report(data)["metrics"]["repeat_customer_rate"]     # doctest: +SKIP
 0.6
 """

@@ -1,4 +1,5 @@
-"""The hand-computed golden example of ../shared/golden, end to end through the CLI."""
+"""The hand-computed golden example (kept in tests/golden, a copy of ../shared/golden), end to
+end through the CLI: a bare clone runs these with nothing beside it."""
 
 from __future__ import annotations
 
