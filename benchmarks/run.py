@@ -45,22 +45,14 @@ def source_for(path: Path) -> Source:
     real = path.name.startswith("real_")
     types = "{'order_id': 'VARCHAR', 'customer_id': 'VARCHAR'" + (", 'referred_by': 'VARCHAR'}" if real else "}")
     relation = f"read_parquet('{path}')" if path.suffix == ".parquet" else f"read_csv('{path}', types={types})"
-    if real:
-        return Source(
-            relation=relation,
-            customer="customer_id",
-            day="CAST(order_date AS DATE)",
-            amount="quantity * unit_price",
-            order_id="order_id",
-            duplicate_columns="order_id, customer_id, order_date, product, quantity, unit_price, referred_by",
-        )
     return Source(
         relation=relation,
         customer="customer_id",
         day="CAST(order_date AS DATE)",
-        amount="amount",
+        amount="quantity * unit_price" if real else "amount",
         order_id="order_id",
-        duplicate_columns="order_id, customer_id, order_date, amount, product_id",
+        duplicate_columns=("order_id, customer_id, order_date, product, quantity, unit_price, referred_by" if real
+                           else "order_id, customer_id, order_date, amount, product_id"),
     )
 
 

@@ -32,27 +32,18 @@ def revenue_of(tmp_path, name: str, text: str, *args: str) -> float:
 # ---------------------------------------------------------------- amounts (SPEC §1)
 
 
-def test_semicolon_file_with_decimal_commas(tmp_path):
+@pytest.mark.parametrize(("text", "revenue"), [
     # 10,50 + 20,00: a mark followed by two digits is the decimal mark -> 30.50, not 3050.
-    text = "customer;date;amount\nA;2024-01-01;10,50\nB;2024-01-02;20,00"
-    assert revenue_of(tmp_path, "a.csv", text) == 30.50
-
-
-def test_thousands_dots_and_decimal_commas(tmp_path):
+    ("customer;date;amount\nA;2024-01-01;10,50\nB;2024-01-02;20,00", 30.50),
     # 1.234,56 + 7,5 + 12,00 = 1254.06 (not 1276.23).
-    text = 'customer;date;amount\nA;2024-01-01;1.234,56\nB;2024-01-02;7,5\nC;2024-01-03;12,00'
-    assert revenue_of(tmp_path, "a.csv", text) == 1254.06
-
-
-def test_dong_amounts_have_no_minor_unit(tmp_path):
+    ("customer;date;amount\nA;2024-01-01;1.234,56\nB;2024-01-02;7,5\nC;2024-01-03;12,00", 1254.06),
     # ₫ has no minor unit: 250.000 ₫ is 250000. 250000 + 99500 + 120000 = 469500.
-    text = 'customer,date,amount\nA,2024-01-01,"250.000 ₫"\nB,2024-01-02,"99.500 ₫"\nC,2024-01-03,"120.000 ₫"'
-    assert revenue_of(tmp_path, "vn.csv", text) == 469_500
-
-
-def test_vnd_code_and_dong_sign_after_a_space(tmp_path):
-    text = 'Khách hàng,Ngày,Thành tiền\nA,2024-01-01,1.250.000 VND\nB,2024-01-02,"45.000đ"'
-    assert revenue_of(tmp_path, "vn.csv", text) == 1_295_000
+    ('customer,date,amount\nA,2024-01-01,"250.000 ₫"\nB,2024-01-02,"99.500 ₫"\nC,2024-01-03,"120.000 ₫"', 469_500),
+    # The ISO code and the sign after a space or none: 1250000 + 45000.
+    ('Khách hàng,Ngày,Thành tiền\nA,2024-01-01,1.250.000 VND\nB,2024-01-02,"45.000đ"', 1_295_000),
+], ids=["decimal-commas", "thousands-dots", "dong-sign", "vnd-code"])
+def test_amounts_as_shops_write_them(tmp_path, text, revenue):
+    assert revenue_of(tmp_path, "a.csv", text) == revenue
 
 
 def test_accounting_negatives_are_refunds(tmp_path):
