@@ -108,15 +108,6 @@ def _already_clean(dictionary: pa.Array) -> bool:
     return not pc.any(dotted).as_py() or not pc.all(pc.match_substring_regex(dictionary, _INTEGER_ID.pattern)).as_py()
 
 
-def text_markers(column: pa.ChunkedArray) -> dict[str, int]:
-    """Rows per missing-value spelling in a text column (SPEC §1); {} for typed columns."""
-    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        return {}
-    trimmed = pc.utf8_trim_whitespace(column)
-    found = pc.filter(trimmed, pc.is_in(trimmed, pa.array(MISSING_MARKERS)))
-    return {str(row["values"]): int(row["counts"]) for row in pc.value_counts(found).to_pylist()}
-
-
 def _marker_rows(distinct: pd.Series, marker: np.ndarray, codes: np.ndarray) -> dict[str, int]:
     """Rows per missing-value spelling (``NA``, ``NULL`` …) among the distinct values (SPEC §1)."""
     if not marker.any():

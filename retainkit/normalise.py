@@ -23,6 +23,7 @@ after which every reduction is a ``bincount`` or ``ufunc.at`` over integer array
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ from retainkit.config import ReadOptions
 from retainkit.date_checks import check_plausible_dates
 from retainkit.duplicates import mark_duplicates
 from retainkit.errors import RetainkitError
-from retainkit.ids import encode_ids, text_markers
+from retainkit.ids import encode_ids
 from retainkit.load import RawExport
 from retainkit.parsing import NO_TIME, SECONDS_PER_DAY, DateOptions, local_seconds
 from retainkit.reductions import group_extreme
@@ -109,11 +110,8 @@ def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = Fal
     customer_codes, customer_names, markers, quality.ids_normalised_rows = customers
     if markers:
         quality.missing_markers["customer_id"] = markers
-    date_markers = text_markers(table.column("order_date"))
-    if date_markers:
-        quality.missing_markers["order_date"] = date_markers
     read_values: dict[str, np.ndarray] = {}
-    found: dict[str, int] = {}
+    found: dict[str, Any] = {}
     lines = _Lines(
         customer=customer_codes,
         order=orders[0],
@@ -129,6 +127,8 @@ def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = Fal
         product=products[0] if products else None,
         read_values=read_values,
     )
+    if found.get("markers"):
+        quality.missing_markers["order_date"] = found["markers"]
     quality.naive_local_rows = found.get("naive_local_rows", 0)
     if quality.naive_local_rows:
         quality.notes.append(f"{quality.naive_local_rows:,} date stamps without a time-zone offset, among stamps "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,7 @@ class DateOptions:
 
 
 def local_seconds(
-    column: pa.ChunkedArray, options: DateOptions, locate: Locate, *, found: dict[str, int] | None = None
+    column: pa.ChunkedArray, options: DateOptions, locate: Locate, *, found: dict[str, Any] | None = None
 ) -> np.ndarray:
     """Seconds since 1970-01-01 in local time (``tz``), ``NO_TIME`` where the value is empty.
 
@@ -45,7 +46,8 @@ def local_seconds(
     Integers are read as ``YYYYMMDD``. Text follows ISO 8601, ``YYYYMMDD``, or day/month
     order given by ``dayfirst`` / ``date_format``; an ambiguous column, or two-digit years,
     are an error (SPEC §1: never guessed). In a column mixing stamps with and without an
-    offset, those without are local time in ``tz``; ``found["naive_local_rows"]`` counts them.
+    offset, those without are local time in ``tz``; ``found["naive_local_rows"]`` counts them,
+    and ``found["markers"]`` the rows per missing-value spelling (``NA``, ``NULL`` …).
     """
     kind = column.type
     if pa.types.is_null(kind):  # an empty column: no row has a date
@@ -81,11 +83,15 @@ def _timestamp_seconds(column: pa.ChunkedArray, tz: str) -> np.ndarray:
     return seconds.fill_null(NO_TIME).to_numpy()
 
 
-def _text_seconds(column: pa.ChunkedArray, options: DateOptions, locate: Locate, found: dict[str, int]) -> np.ndarray:
+def _text_seconds(column: pa.ChunkedArray, options: DateOptions, locate: Locate, found: dict[str, Any]) -> np.ndarray:
     codes, uniques = pd.factorize(pd.Series(column.to_pandas(), copy=False).str.strip())
     if len(uniques) == 0:  # every date empty: rows without a date, counted by normalise
         return np.full(len(codes), NO_TIME, dtype=np.int64)
-    uniques = np.where(pd.Series(uniques).isin(MISSING_MARKERS), "", uniques)  # NA, NULL …: no date
+    marker = pd.Series(uniques).isin(MISSING_MARKERS).to_numpy(dtype=bool)
+    if marker.any():  # NA, NULL …: no date, each spelling counted (SPEC §1)
+        rows = np.bincount(codes[codes >= 0], minlength=len(uniques))
+        found["markers"] = {str(uniques[i]): int(rows[i]) for i in np.flatnonzero(marker)}
+    uniques = np.where(marker, "", uniques)
     parsed = _parse_unique_dates(pd.Series(uniques, dtype=object), options)
     bad = parsed.isna() & pd.Series(uniques).notna().to_numpy() & (pd.Series(uniques) != "").to_numpy()
     if bad.any():
