@@ -29,7 +29,7 @@ from retainkit.customers import (
 )
 from retainkit.duplicates import overlap_sentence
 from retainkit.errors import RetainkitError
-from retainkit.load import NUMBER_FIELDS, RawExport, load_export
+from retainkit.load import RawExport, load_export
 from retainkit.metrics import KpiOptions, kpis_from_windows
 from retainkit.normalise import Normalised, normalise
 from retainkit.periods import orders_after, resolve_period
@@ -256,40 +256,40 @@ def inspect_export(paths: Sequence[str], options: ReadOptions) -> InspectReport:
         sources=[{"file": s.name, "format": s.kind, "rows": s.rows} for s in raw.sources],
         mapping=dict(raw.mapping.fields),
         ignored=list(raw.mapping.ignored),
-        samples=_samples(raw, options),
+        samples={},
     )
     try:
         data = normalise(raw, options)
     except RetainkitError as err:
         report.problem = str(err)
+        report.samples = _samples(raw, {})  # a column that could not be read is shown as it is
         return report
+    report.samples = _samples(raw, data.quality.decimal_marks)
     report.quality = data.quality.as_dict()
     report.date_range = _date_range(data)
     return report
 
 
-def _samples(raw: RawExport, options: ReadOptions) -> dict[str, list[str]]:
-    """A few distinct values per column; numeric fields show the number each was read as
-    (``250.000 ₫ → 250000``), the decimal mark decided from the whole column (SPEC §1)."""
+def _samples(raw: RawExport, decimal_marks: Mapping[str, str]) -> dict[str, list[str]]:
+    """A few distinct values per column; a numeric field read from text shows the number
+    each was read as (``250.000 ₫ → 250000``), with the decimal mark normalise decided for
+    the whole column (SPEC §1)."""
     head = raw.table.slice(0, SAMPLE_ROWS)
     out = {}
     for name in head.column_names:
         values = pc.unique(head.column(name).drop_null()).slice(0, SAMPLE_VALUES)
         texts = [str(v) for v in values.to_pylist()]
-        if name in NUMBER_FIELDS:
-            texts = _with_numbers_read(raw, name, values, texts, options)
+        if name in decimal_marks:
+            texts = _with_numbers_read(name, values, texts, decimal_marks[name])
         out[name] = texts
     return out
 
 
-def _with_numbers_read(
-    raw: RawExport, name: str, values: pa.Array, texts: list[str], options: ReadOptions
-) -> list[str]:
+def _with_numbers_read(name: str, values: pa.Array, texts: list[str], decimal: str) -> list[str]:
     try:
-        decimal = read_numbers(raw.table.column(name), field=name, decimal=options.decimal, locate=raw.locate).decimal
-        read = read_numbers(pa.chunked_array([values]), field=name, decimal=decimal or ".", locate=raw.locate)
+        read = read_numbers(pa.chunked_array([values]), field=name, decimal=decimal, locate=str)
     except RetainkitError:
-        return texts  # the problem itself is reported by normalise
+        return texts
     return [f"{text} → {'(empty)' if math.isnan(number) else format(number, '.15g')}"
             for text, number in zip(texts, read.values.tolist(), strict=True)]
 
