@@ -180,3 +180,17 @@ def test_bad_config_values_are_one_line(tmp_path, text, message):
         assert run.code in (0, 1, 2) and "internal error" not in run.stderr
         return
     assert run.code == 2 and message in run.stderr and str(config) in run.stderr
+
+
+@pytest.mark.parametrize(("command", "text", "message"), [
+    ("kpis", "[options]\ndedupe = 'yes'\n", "dedupe = 'yes' must be true or false"),
+    ("trend", "[options]\nevery = 'fortnight'\n", "every = 'fortnight' must be one of week, month, quarter, year"),
+    ("kpis", "[options]\ntz = ['UTC']\n", "tz = ['UTC'] must be text in quotes"),
+    ("kpis", "[options]\nchurn_alert = nan\n", "churn_alert = nan is not a finite number"),
+    ("kpis", "[options]\ninactive_days = -1\n", "inactive_days = -1 is too small: at least 0"),
+])
+def test_config_values_checked_as_the_command_line_checks_them(tmp_path, command, text, message):
+    config = tmp_path / "c.toml"
+    config.write_text(text)
+    run = run_cli(command, SHOP, "--config", config)
+    assert run.code == 2 and message in run.stderr and run.stderr.count("\n") == 1, run.stderr
