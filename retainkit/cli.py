@@ -354,7 +354,7 @@ def predict(
     data = run.load(files)
     result = prediction_report(data, end=end_date(to, as_of), holdout=parse_date(holdout, "--holdout"),
                                horizon_days=horizon, time_unit_days=time_unit, discount_rate=discount_rate,
-                               margin=1.0 if margin is None else margin, penalizer=penalizer)
+                               margin=margin, penalizer=penalizer)
     _check_column("--sort", sort, result.customers.columns)
     order = sort or ("clv" if result.gamma_gamma else "expected_purchases")
     chosen = select_customers(result.customers, sort=order, descending=not ascending, top=top)

@@ -29,6 +29,7 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
+from retainkit import defaults
 from retainkit.reductions import ANNUAL_DAYS, CustomerWindows
 
 #: The (R, F) grid of SPEC §5: every one of the 25 cells names a segment.
@@ -65,9 +66,9 @@ COLUMNS = (
 class CustomerOptions:
     """Thresholds of SPEC §5: inactivity and loss in days, the VIP share."""
 
-    inactive_days: int = 60
-    lost_days: int = 365
-    vip_top: float = 0.05
+    inactive_days: int = defaults.INACTIVE_DAYS
+    lost_days: int = defaults.LOST_DAYS
+    vip_top: float = defaults.VIP_TOP
 
 
 def customer_table(windows: CustomerWindows, options: CustomerOptions | None = None) -> pd.DataFrame:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from retainkit import defaults
 from retainkit.periods import Period
 from retainkit.reductions import ANNUAL_DAYS, CustomerWindows, customer_windows
 
@@ -40,7 +41,7 @@ Value = int | float | bool | None
 class KpiOptions:
     """Options of the KPIs: the churn alert threshold (annual) and the gross margin."""
 
-    churn_alert: float = 0.07
+    churn_alert: float = defaults.CHURN_ALERT
     margin: float | None = None
 
 

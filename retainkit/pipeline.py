@@ -188,17 +188,18 @@ def prediction_report(
     *,
     end: date | None = None,
     holdout: date | None = None,
-    horizon_days: float = 365.0,
-    time_unit_days: float = 7.0,
-    discount_rate: float = 0.1,
-    margin: float = 1.0,
-    penalizer: float = 0.0,
+    horizon_days: float = defaults.HORIZON_DAYS,
+    time_unit_days: float = defaults.TIME_UNIT_DAYS,
+    discount_rate: float = defaults.DISCOUNT_RATE,
+    margin: float | None = None,
+    penalizer: float = defaults.PENALIZER,
 ):
     """BG/NBD + Gamma-Gamma (SPEC §6) as of ``end``; with ``holdout``, fit before it and
     compare predicted with actual repeat purchases from it to ``end``.
 
     Orders without amounts (no ``amount`` column) get the purchase model alone: P(alive)
     and expected purchases, expected order value and CLV null, and ``notes`` saying why.
+    ``margin`` None: CLV as revenue (a margin of 1).
     A model whose likelihood has no maximum on the data is fitted at the limit it runs to,
     and ``notes`` says which. Raises :class:`RetainkitError` for a horizon that is not a
     finite number from 1 to 36,525 days (100 years), and likewise for the other options.
@@ -210,7 +211,7 @@ def prediction_report(
     from retainkit.models.summary import summarise
     from retainkit.periods import day_number
 
-    options = PredictOptions(horizon_days, time_unit_days, discount_rate, margin, penalizer)
+    options = PredictOptions(horizon_days, time_unit_days, discount_rate, 1.0 if margin is None else margin, penalizer)
     check_options(options)
     period = resolve_period(data.orders, end=end)
     if holdout is None:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from retainkit import defaults
 from retainkit.errors import RetainkitError
 from retainkit.models.bgnbd import BgNbdParams, expected_purchases, fit_bgnbd, probability_alive
 from retainkit.models.gammagamma import GammaGammaParams, expected_order_value, fit_gamma_gamma
@@ -36,11 +37,11 @@ MAX_HORIZON_DAYS = 36_525.0  # 100 years, 1,200 months; the command line's bound
 
 @dataclass(frozen=True)
 class PredictOptions:
-    horizon_days: float = 365.0
-    time_unit_days: float = 7.0
-    discount_rate: float = 0.1
+    horizon_days: float = defaults.HORIZON_DAYS
+    time_unit_days: float = defaults.TIME_UNIT_DAYS
+    discount_rate: float = defaults.DISCOUNT_RATE
     margin: float = 1.0
-    penalizer: float = 0.0
+    penalizer: float = defaults.PENALIZER
 
 
 @dataclass(frozen=True)

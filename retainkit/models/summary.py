@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from retainkit import defaults
 from retainkit.reductions import distinct
 
 _SPREAD = np.int64(1 << 32)  # customer code × spread + (day number + offset): one sortable key
@@ -49,7 +50,7 @@ def _unkey(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keys // _SPREAD, keys % _SPREAD - _OFFSET
 
 
-def summarise(orders: pd.DataFrame, *, end_day: int, time_unit_days: float = 7.0) -> Summary:
+def summarise(orders: pd.DataFrame, *, end_day: int, time_unit_days: float = defaults.TIME_UNIT_DAYS) -> Summary:
     """The summary of every customer with a purchase day on or before ``end_day``.
 
     >>> days = ["2024-01-01", "2024-01-01", "2024-01-15", "2024-01-08"]
