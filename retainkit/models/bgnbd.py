@@ -13,11 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from retainkit.errors import RetainkitError
 from retainkit.models import expectation
-from retainkit.models.fitting import Box, Held, maximum_likelihood, penalised_objective
-
-MIN_REPEAT_BUYERS = 2
+from retainkit.models.fitting import Box, Held
+from retainkit.models.transaction import Rows, TransactionModel, fit_model
 
 
 @dataclass(frozen=True)
@@ -55,60 +53,24 @@ def log_likelihood(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, T: np.nd
 def fit_bgnbd(
     x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, penalizer: float = 0.0
 ) -> BgNbdParams:
-    """Maximum-likelihood fit on log-parameters; identical (x, t_x, T) rows become weights.
+    """Maximum-likelihood fit (:func:`~retainkit.models.transaction.fit_model` of
+    :class:`BgNbd`) as a :class:`BgNbdParams`.
 
-    ``penalizer`` adds ``penalizer · Σ θ²`` to the negative log-likelihood (θ = the four
-    parameters), which steadies fits on small or odd data. The optimiser uses the analytic
-    gradient (:meth:`_Factorised.log_likelihood_and_gradient`) and stops only when it is
-    flat to :data:`~retainkit.models.fitting.GRADIENT_TOLERANCE` per customer, so the
-    CDNOW fit lands on the published r, α, a, b to 4 decimals.
-
-    Where the likelihood has no interior maximum — the fit runs off along a ridge
-    (:func:`_box`), or stops where the Hessian shows a direction the data cannot tell
-    apart (:func:`~retainkit.models.fitting.ridge`) — the model is fitted at the boundary
-    it runs to (:func:`~retainkit.models.fitting.fit_at_boundary`) and ``note`` says which
-    limit that is. Raises :class:`RetainkitError` with what to try when the data cannot
-    support the model or even that fit does not converge.
+    The optimiser uses the analytic gradient (:meth:`_Factorised.log_likelihood_and_gradient`)
+    and stops only when it is flat to :data:`~retainkit.models.fitting.GRADIENT_TOLERANCE`
+    per customer, so the CDNOW fit lands on the published r, α, a, b to 4 decimals.
+    Where the likelihood has no interior maximum (:func:`_box`; a ridge in the Hessian) the
+    model is fitted at the boundary it runs to and ``note`` says which limit that is.
+    Raises :class:`RetainkitError` with what to try when the data cannot support the model.
     """
-    x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
-    _check_enough_repeaters(x)
-    rows = np.unique(np.column_stack((x, t_x, T)), axis=0, return_counts=True)
-    (ux, ut, uT), weight = rows[0].T, rows[1].astype(np.float64)
-    terms = _Factorised(ux, ut, uT, weight)
-    scale = 1.0 / len(x)  # per-customer objective: one tolerance fits 300 or 3 million customers
-
-    objective = penalised_objective(terms.log_likelihood_and_gradient, penalizer, scale)
-
-    def fitted(theta: np.ndarray, note: str = "") -> BgNbdParams:
-        r, alpha, a, b = (float(v) for v in np.exp(theta))
-        ll = float(np.dot(weight, log_likelihood(BgNbdParams(r, alpha, a, b), ux, ut, uT)))
-        return BgNbdParams(r, alpha, a, b, ll, len(x), note)
-
-    box = _box(max(float(np.mean(T)), 1e-9))
-    starts = [np.zeros(4), np.log([0.5, max(float(np.mean(T)), 1.0), 1.0, 2.0])]
-    found = maximum_likelihood(objective, starts, box, len(x))
-    if found is None:
-        raise RetainkitError(DIVERGED, "try --penalizer 0.001, or a longer period with more repeat buyers")
-    theta, held = found
-    return fitted(theta, _boundary_note(np.exp(theta), held) if held else "")
+    fit = fit_model(BgNbd(), x, t_x, T, penalizer=penalizer)
+    r, alpha, a, b = (float(v) for v in fit.params)
+    return BgNbdParams(r, alpha, a, b, fit.log_likelihood, fit.customers, fit.note)
 
 
-DIVERGED = "the purchase model (BG/NBD) did not converge: the likelihood has no maximum on this data"
 HOMOGENEOUS_R = 1e4  # r beyond: purchase rates differ by < 1 % (CV = 1/√r) — the ridge, not an estimate
 EXTREME = 1e6  # a, b, α / mean T beyond 1e±6: likewise
 NAMES = ("r", "α", "a", "b")
-
-
-def _check_enough_repeaters(x: np.ndarray) -> None:
-    """BG/NBD needs customers, and at least :data:`MIN_REPEAT_BUYERS` with x > 0."""
-    if len(x) == 0:
-        raise RetainkitError("no customers to fit the purchase model on", "check the period (--to, --holdout)")
-    repeaters = int((x > 0).sum())
-    if repeaters < MIN_REPEAT_BUYERS:
-        raise RetainkitError(
-            f"only {repeaters} of {len(x)} customers bought more than once: too few to fit BG/NBD",
-            "use a longer period (a later --to or --holdout) or more data",
-        )
 
 
 def _box(time_scale: float) -> Box:
@@ -269,3 +231,39 @@ def expected_purchases_new(params: BgNbdParams, t: float | np.ndarray) -> np.nda
     t = np.asarray(t, dtype=np.float64)
     z = t / (alpha + t)
     return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * special.hyp2f1(r, b, a + b - 1, z))
+
+
+class BgNbd(TransactionModel):
+    """BG/NBD behind the common interface; parameters (r, α, a, b)."""
+
+    name = "bgnbd"
+    label = "BG/NBD"
+    parameters = ("r", "alpha", "a", "b")
+
+    def __init__(self) -> None:
+        self._terms: tuple[Rows, _Factorised] | None = None  # the last rows' factorised terms
+
+    def log_likelihood(self, params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        return log_likelihood(BgNbdParams(*params), x, t_x, T)
+
+    def log_likelihood_and_gradient(self, rows: Rows, params: np.ndarray) -> tuple[float, np.ndarray]:
+        """The analytic gradient of :meth:`_Factorised.log_likelihood_and_gradient`."""
+        if self._terms is None or self._terms[0] is not rows:
+            self._terms = (rows, _Factorised(rows.x, rows.t_x, rows.T, rows.weight))
+        return self._terms[1].log_likelihood_and_gradient(*params)
+
+    def probability_alive(self, params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        return probability_alive(BgNbdParams(*params), x, t_x, T)
+
+    def expected_purchases(self, params: np.ndarray, t: float | np.ndarray, x: np.ndarray, t_x: np.ndarray,
+                           T: np.ndarray) -> np.ndarray:
+        return expected_purchases(BgNbdParams(*params), t, x, t_x, T)
+
+    def expected_purchases_new(self, params: np.ndarray, t: float | np.ndarray) -> np.ndarray:
+        return expected_purchases_new(BgNbdParams(*params), t)
+
+    def box(self, time_scale: float) -> Box:
+        return _box(time_scale)
+
+    def boundary_note(self, params: np.ndarray, held: tuple[Held, ...]) -> str:
+        return _boundary_note(params, held)

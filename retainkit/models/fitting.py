@@ -201,13 +201,16 @@ def _restarted(objective: Objective, start: np.ndarray, box: Box,
 def penalised_objective(
     log_likelihood_and_gradient: Callable[..., tuple[float, np.ndarray]], penalizer: float, scale: float
 ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
-    """What the optimiser minimises over θ = log(parameters): ``scale`` · (−LL + penalizer ·
-    Σ exp(θ)²), with its gradient (the likelihood's own gradient is with respect to θ)."""
+    """What the optimiser minimises over θ = log(parameters): −``scale`` · LL + penalizer ·
+    Σ exp(θ)², with its gradient (the likelihood's own gradient is with respect to θ).
+    ``scale`` is 1 / customers, so the penalizer weighs against the likelihood *per
+    customer*, as lifetimes' ``penalizer_coef`` does: the same value steadies a fit on 300
+    customers and one on 3 million alike."""
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         params = np.exp(theta)
         ll, gradient = log_likelihood_and_gradient(*params)
         penalty = penalizer * params**2
-        return scale * (-ll + float(penalty.sum())), scale * (-gradient + 2 * penalty)
+        return -scale * ll + float(penalty.sum()), -scale * gradient + 2 * penalty
 
     return objective

@@ -1,0 +1,185 @@
+"""One interface for the models of repeat purchases — BG/NBD, Pareto/NBD, MBG/NBD — and
+their one fit (SPEC §6).
+
+A customer is (x, t_x, T): repeat purchases, the time of the last one and the time
+observed since the first purchase, all in model time units (weeks by default,
+``--time-unit``). A model is a :class:`TransactionModel`: its log-likelihood on weighted
+rows, P(alive), the expected purchases in a horizon and those of a new customer, all
+functions of a parameter vector. :func:`fit_model` is the same maximum-likelihood fit
+(:mod:`retainkit.models.fitting`) for every model; adding a model is one new file with
+one subclass, listed in :mod:`retainkit.models.catalogue`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from retainkit.errors import RetainkitError
+from retainkit.models.fitting import Box, Held, hessian, maximum_likelihood, penalised_objective
+
+MIN_REPEAT_BUYERS = 2
+GRADIENT_STEP = 1e-5  # central differences on the log-parameters, for models without an analytic gradient
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Distinct (x, t_x, T) rows, how many customers share each, and each customer's row."""
+
+    x: np.ndarray
+    t_x: np.ndarray
+    T: np.ndarray
+    weight: np.ndarray
+    back: np.ndarray  # customer i has row back[i]
+
+    @classmethod
+    def of(cls, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> Rows:
+        data = np.column_stack([np.asarray(v, dtype=np.float64) for v in (x, t_x, T)])
+        rows, back, counts = np.unique(data, axis=0, return_inverse=True, return_counts=True)
+        return cls(rows[:, 0], rows[:, 1], rows[:, 2], counts.astype(np.float64), back.ravel())
+
+    @property
+    def customers(self) -> int:
+        return int(self.weight.sum())
+
+
+class TransactionModel(ABC):
+    """A model of repeat purchases: its name, parameters and what it predicts."""
+
+    name: str  # as --model spells it
+    label: str  # as a reader knows it: "BG/NBD"
+    parameters: tuple[str, ...]  # in the order of the parameter vector
+
+    @abstractmethod
+    def log_likelihood(self, params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """Each row's ln L(params | x, t_x, T)."""
+
+    @abstractmethod
+    def probability_alive(self, params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """P(alive at T | x, t_x, T)."""
+
+    @abstractmethod
+    def expected_purchases(self, params: np.ndarray, t: float | np.ndarray, x: np.ndarray, t_x: np.ndarray,
+                           T: np.ndarray) -> np.ndarray:
+        """E[X(T, T+t) | x, t_x, T]: purchases in the next t time units."""
+
+    @abstractmethod
+    def expected_purchases_new(self, params: np.ndarray, t: float | np.ndarray) -> np.ndarray:
+        """E[X(t)]: repeat purchases of a new customer in their first t time units."""
+
+    @abstractmethod
+    def box(self, time_scale: float) -> Box:
+        """Where an estimate of the log-parameters can be; beyond, the fit ran off along a ridge."""
+
+    def starts(self, time_scale: float) -> list[np.ndarray]:
+        """Log-parameters to start the optimiser from."""
+        return [np.zeros(len(self.parameters)), np.log([0.5, max(time_scale, 1.0), 1.0, 2.0])]
+
+    def log_likelihood_and_gradient(self, rows: Rows, params: np.ndarray) -> tuple[float, np.ndarray]:
+        """Σ weight · ln L and its gradient with respect to the log-parameters: by central
+        differences of step :data:`GRADIENT_STEP` unless a model has the analytic one."""
+
+        def total(theta: np.ndarray) -> float:
+            return float(np.dot(rows.weight, self.log_likelihood(np.exp(theta), rows.x, rows.t_x, rows.T)))
+
+        theta = np.log(params)
+        gradient = np.empty(len(theta))
+        for i in range(len(theta)):
+            step = np.zeros(len(theta))
+            step[i] = GRADIENT_STEP
+            gradient[i] = (total(theta + step) - total(theta - step)) / (2 * GRADIENT_STEP)
+        return total(theta), gradient
+
+    def boundary_note(self, params: np.ndarray, held: tuple[Held, ...]) -> str:
+        """Which limit a fit was held at, in words, for ``notes``."""
+        values = ", ".join(f"{self.parameters[h.index]} held at {params[h.index]:,.6g}" for h in held)
+        return (f"the purchase model ({self.label}) is fitted at a limit: its likelihood has no maximum on this "
+                f"data but keeps rising toward the bound of a parameter ({values})")
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted transaction model: parameters, log-likelihood, and the covariance of the
+    log-parameters from the Hessian of −LL at the optimum (None where it is not positive
+    definite: a fit at a limit)."""
+
+    model: TransactionModel
+    params: np.ndarray
+    log_likelihood: float
+    customers: int
+    note: str = ""
+    covariance: np.ndarray | None = field(default=None, repr=False)
+
+    def as_dict(self) -> dict[str, object]:
+        """Name, parameters, their standard errors (null at a limit), log-likelihood, customers."""
+        errors = self.standard_errors()
+        return {"name": self.model.name, "label": self.model.label,
+                "parameters": dict(zip(self.model.parameters, map(float, self.params), strict=True)),
+                "standard_errors": dict(zip(self.model.parameters, map(float, errors), strict=True))
+                if errors is not None else None,
+                "log_likelihood": self.log_likelihood, "customers": self.customers}
+
+    def standard_errors(self) -> np.ndarray | None:
+        """SE of each parameter by the delta method: θ·SE(ln θ)."""
+        if self.covariance is None:
+            return None
+        return self.params * np.sqrt(np.diag(self.covariance))
+
+
+def check_enough_repeaters(x: np.ndarray, label: str) -> None:
+    """A transaction model needs customers, and at least :data:`MIN_REPEAT_BUYERS` with x > 0."""
+    if len(x) == 0:
+        raise RetainkitError("no customers to fit the purchase model on", "check the period (--to, --holdout)")
+    repeaters = int((np.asarray(x) > 0).sum())
+    if repeaters < MIN_REPEAT_BUYERS:
+        raise RetainkitError(
+            f"only {repeaters} of {len(x)} customers bought more than once: too few to fit {label}",
+            "use a longer period (a later --to or --holdout) or more data",
+        )
+
+
+def fit_model(model: TransactionModel, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *,
+              penalizer: float = 0.0) -> Fit:
+    """Maximum likelihood of ``model`` on log-parameters, identical rows as weights.
+
+    The objective is −LL / n + penalizer · Σ θ² (θ the parameters; n customers), as in
+    lifetimes: ``penalizer`` is per customer. The optimiser stops only where the gradient
+    is flat to :data:`~retainkit.models.fitting.GRADIENT_TOLERANCE` per customer. Where the
+    likelihood has no interior maximum the model is fitted at the limit it runs to and
+    ``note`` says which. Raises :class:`RetainkitError` when too few customers bought
+    again, or nothing converges.
+    """
+    x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
+    check_enough_repeaters(x, model.label)
+    rows = Rows.of(x, t_x, T)
+    time_scale = max(float(np.mean(T)), 1e-9)
+
+    def terms(*params: float) -> tuple[float, np.ndarray]:
+        return model.log_likelihood_and_gradient(rows, np.array(params))
+
+    objective = penalised_objective(terms, penalizer, 1.0 / len(x))
+    found = maximum_likelihood(objective, model.starts(time_scale), model.box(time_scale), len(x))
+    if found is None:
+        raise RetainkitError(f"the purchase model ({model.label}) did not converge: the likelihood has no maximum "
+                             "on this data", "try --penalizer 0.001, or a longer period with more repeat buyers")
+    theta, held = found
+    params = np.exp(theta)
+    ll = float(np.dot(rows.weight, model.log_likelihood(params, rows.x, rows.t_x, rows.T)))
+    note = model.boundary_note(params, held) if held else ""
+    return Fit(model, params, ll, len(x), note, None if held else covariance(objective, theta, len(x)))
+
+
+def covariance(objective, theta: np.ndarray, customers: int) -> np.ndarray | None:
+    """The inverse of the Hessian of −LL (``objective`` × customers) at ``theta``: the
+    asymptotic covariance of the log-parameters; None unless positive definite."""
+    with np.errstate(all="ignore"):
+        matrix = hessian(objective, theta) * customers
+    if not np.all(np.isfinite(matrix)):
+        return None
+    try:
+        np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        return None
+    return np.linalg.inv(matrix)
