@@ -12,6 +12,7 @@ import numpy as np
 
 from retainkit.errors import RetainkitError
 from retainkit.periods import Period, day_number, from_day_number
+from retainkit.values import Note, joined
 
 EVERY = ("week", "month", "quarter", "year")
 _MONDAY_OFFSET = 3  # 1970-01-01 was a Thursday: day + 3 counts from Monday 1969-12-29
@@ -79,7 +80,7 @@ def index_of(value: date, every: str) -> int:
     return int(period_index(np.array([day_number(value)]), every)[0])
 
 
-def partial_reason(index: int, every: str, period: Period, *, cut_by_from: bool = True) -> str | None:
+def partial_reason(index: int, every: str, period: Period, *, cut_by_from: bool = True) -> Note | None:
     """Why calendar period ``index`` is *partial* for ``period`` (SPEC §4), or ``None`` if whole.
 
     Partial: ``to`` falls inside it before its last day; the data starts after its first day
@@ -98,11 +99,13 @@ def partial_reason(index: int, every: str, period: Period, *, cut_by_from: bool 
     first, last = period_start(index, every), period_end(index, every)
     reasons = []
     if period.data_start is not None and first < period.data_start:
-        where = "after it ends" if period.data_start > last else "inside it"
-        reasons.append(f"the data starts {period.data_start.isoformat()}, {where}")
+        if period.data_start > last:
+            reasons.append(Note("the data starts %(start)s, after it ends", start=period.data_start))
+        else:
+            reasons.append(Note("the data starts %(start)s, inside it", start=period.data_start))
     elif cut_by_from and first < period.start:
-        reasons.append(f"--from {period.start.isoformat()} is inside it")
+        reasons.append(Note("--from %(start)s is inside it", start=period.start))
     if first <= period.end < last:
-        days = f"{(period.end - first).days + 1} of {(last - first).days + 1} days"
-        reasons.append(f"the analysis ends {period.end.isoformat()}, inside it ({days})")
-    return "; ".join(reasons) or None
+        reasons.append(Note("the analysis ends %(end)s, inside it (%(days)s of %(length)s days)", end=period.end,
+                            days=(period.end - first).days + 1, length=(last - first).days + 1))
+    return (reasons[0] if len(reasons) == 1 else joined(reasons)) if reasons else None

@@ -21,10 +21,12 @@ import typer
 
 from retainkit.cli_options import (
     COLUMN_PARAMETERS,
+    OUTPUT,
     OUTPUT_OPTIONS,
     RANGES,
     READ_OPTIONS,
     THRESHOLD_OPTIONS,
+    ReportLang,
     format_option,
 )
 from retainkit.cli_progress import Stages
@@ -70,8 +72,10 @@ class Invocation:
         from rich.console import Console
 
         from retainkit.duplicates import overlap_sentence
+        from retainkit.load import prefer_jemalloc
         from retainkit.pipeline import read_orders
 
+        prefer_jemalloc()
         self.destination.check(_input_files(files))  # before any work: never compute, then fail to write
         console = Console(stderr=True)
         large = any(f == "-" or (Path(f).is_file() and Path(f).stat().st_size > LARGE_INPUT_BYTES) for f in files)
@@ -101,6 +105,13 @@ def _input_files(files: Sequence[str]) -> list[str]:
         return list(files)
 
 
+#: ``--lang`` of the commands whose tables and reports speak the reader's language (a
+#: command that declares its own ``lang`` keeps it).
+TableLang = typing.Annotated[ReportLang, typer.Option(
+    "--lang", help="Language of the tables: words, numbers and dates (JSON, CSV and Parquet never change).",
+    rich_help_panel=OUTPUT, metavar="en|vi")]
+LANG_OPTIONS = (("lang", TableLang, ReportLang.en),)
+
 #: Every config key (an option's long name, ``-`` as ``_``) of every command, as declared.
 CONFIG_KEYS: set[str] = set()
 _NOT_IN_CONFIG = {"config", "debug", "help", "version"}
@@ -119,11 +130,13 @@ def command(
 
     def decorate(body: Callable[..., int]) -> Callable[..., None]:
         signature = inspect.signature(body)
+        speaks = result.languages and "lang" not in signature.parameters
+        shared_here = shared + (LANG_OPTIONS if speaks else ())
         hints = typing.get_type_hints(body, include_extras=True)
         own = [p.replace(annotation=hints.get(p.name, p.annotation))
                for p in signature.parameters.values() if p.name != "run"]
         added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-                 for name, annotation, default in shared]
+                 for name, annotation, default in shared_here]
         context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
         options = _config_options([*own, *added])
         CONFIG_KEYS.update(options)
@@ -268,7 +281,9 @@ def _invocation(values: dict[str, Any], columns: dict[str, str], *, thresholds: 
 
         customer_options = CustomerOptions(values["inactive_days"], values["lost_days"], values["vip_top"])
     inputs = tuple(values.get("files") or ())
-    destination = Destination(values["fmt"], values["output"], not values["no_header"], inputs)
+    lang = values.get("lang")
+    destination = Destination(values["fmt"], values["output"], not values["no_header"], inputs,
+                              lang=lang.value if lang is not None else "en")
     return Invocation(read, customer_options, destination)
 
 

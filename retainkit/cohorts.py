@@ -6,6 +6,7 @@ order is a row of zeros and nulls, never a missing row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -14,6 +15,7 @@ import pandas as pd
 from retainkit.calendar import index_of, partial_reason, period_end, period_label, period_start
 from retainkit.periods import Period
 from retainkit.reductions import CohortActivity, PeriodActivity, cohort_activity, cohort_rows, period_activity
+from retainkit.values import Note, joined, noop
 
 #: Trend KPIs, and whether their change is a difference (rates) or a relative change.
 TREND_KPIS: dict[str, str] = {
@@ -111,7 +113,7 @@ def _nullable_count(values: np.ndarray, keep: np.ndarray) -> pd.Series:
     return pd.Series(values, dtype="Int64").mask(~keep)
 
 
-def _comparison_blockers(first: int, every: str, period: Period, partial: list[str | None]) -> list[str | None]:
+def _comparison_blockers(first: int, every: str, period: Period, partial: Sequence[str | None]) -> list[str | None]:
     """Per row, why it cannot be compared with the period before (SPEC §4), or ``None``.
 
     Blocked when the row is partial, or the period before is partial or starts before the
@@ -120,40 +122,51 @@ def _comparison_blockers(first: int, every: str, period: Period, partial: list[s
     try:
         before_first = partial_reason(first - 1, every, period, cut_by_from=False)
     except (ValueError, OverflowError):  # the period before year 1
-        before_first = "the calendar starts after it"
+        before_first = Note("the calendar starts after it")
     blockers: list[str | None] = []
     for i, why in enumerate(partial):
         previous = before_first if i == 0 else partial[i - 1]
         if why is not None:
-            blockers.append("partial")
+            blockers.append(Note("partial"))
         elif previous is not None:
-            blockers.append(f"{period_label(first + i - 1, every)}: {previous}")
+            blockers.append(Note("%(period)s: %(why)s", period=period_label(first + i - 1, every), why=previous))
         else:
             blockers.append(None)
     return blockers
 
 
-def _trend_notes(labels: list[str], partial: list[str | None], against: list[str | None]) -> list[str]:
+def _trend_notes(labels: list[str], partial: Sequence[str | None], against: Sequence[str | None]) -> list[str]:
     """Footnotes of a trend: its partial periods, and the rows with null comparisons."""
     notes = partial_notes(labels, partial)
-    blocked = [f"{label} ({why})" for label, why in zip(labels, against, strict=True) if why is not None]
+    blocked = [Note("%(period)s (%(why)s)", period=label, why=why)
+               for label, why in zip(labels, against, strict=True) if why is not None]
     if blocked:
-        notes.append("no change, retention or churn against the period before (null) for " + "; ".join(blocked)
-                     + " — a comparison needs two whole periods the data covers")
+        notes.append(Note("no change, retention or churn against the period before (null) for %(periods)s — a "
+                          "comparison needs two whole periods the data covers", periods=joined(blocked)))
     return notes
 
 
-def partial_notes(labels: list[str], reasons: list[str | None], what: str = "partial period") -> list[str]:
+#: The line of :func:`partial_notes`, by what is partial and whether there are several.
+PARTIAL_NOTES = {
+    ("partial period", False): noop("* partial period: %(periods)s — %(why)s"),
+    ("partial period", True): noop("* partial periods: %(periods)s — %(why)s"),
+    ("partial cohort", False): noop("* partial cohort: %(periods)s — %(why)s"),
+    ("partial cohort", True): noop("* partial cohorts: %(periods)s — %(why)s"),
+}
+
+
+def partial_notes(labels: list[str], reasons: Sequence[str | None], what: str = "partial period") -> list[str]:
     """``* partial period: 2024-12 — the analysis ends 2024-12-09, inside it (9 of 31 days)``,
     one line per reason (periods wholly before the data share one line)."""
     grouped: dict[str, list[str]] = {}
     for label, why in zip(labels, reasons, strict=True):
         if why is not None:
             grouped.setdefault(why, []).append(label)
-    lines = []
+    lines: list[str] = []
     for why, group in grouped.items():
-        names = ", ".join(group) if len(group) <= 3 else f"{group[0]} … {group[-1]} ({len(group)} periods)"
-        lines.append(f"* {what}{'s' if len(group) > 1 else ''}: {names} — {why}")
+        names = joined(group, ", ") if len(group) <= 3 else Note(
+            "%(first)s … %(last)s (%(n)s periods)", first=group[0], last=group[-1], n=len(group))
+        lines.append(Note(PARTIAL_NOTES[what, len(group) > 1], periods=names, why=why))
     return lines
 
 
@@ -221,16 +234,16 @@ def _label_within_calendar(index: int, every: str) -> str | None:
 
 
 def _cohort_notes(
-    labels: list[str], reasons: list[str | None], size: np.ndarray, cut: str | None, cut_reason: str | None
+    labels: list[str], reasons: Sequence[str | None], size: np.ndarray, cut: str | None, cut_reason: str | None
 ) -> list[str]:
     """Footnotes of a cohort matrix: the period cut by ``to``, and cohorts the data starts inside."""
-    notes = []
+    notes: list[str] = []
     if cut is not None:
-        notes += [line + "; every cohort's cell in it counts only those days, so it is not a fall in retention"
-                  for line in partial_notes([cut], [cut_reason])]
+        notes += [Note("%(note)s; every cohort's cell in it counts only those days, so it is not a fall in retention",
+                       note=line) for line in partial_notes([cut], [cut_reason])]
     starts = [why if (label != cut and size[i] > 0) else None for i, (label, why) in enumerate(zip(labels, reasons,
                                                                                               strict=True))]
-    notes += [line + "; the cohort holds only the new customers seen from then"
+    notes += [Note("%(note)s; the cohort holds only the new customers seen from then", note=line)
               for line in partial_notes(labels, starts, "partial cohort")]
     return notes
 

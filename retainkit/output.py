@@ -45,13 +45,15 @@ FRAME_FORMATS = (Format.table, Format.json, Format.jsonl, Format.csv, Format.tsv
 @dataclass(frozen=True)
 class Destination:
     """Where and how a result goes: ``--format``, ``--output`` (``-`` or None: stdout),
-    ``--no-header`` (CSV/TSV appended to an existing file), and the command's inputs as
-    given (never written over)."""
+    ``--no-header`` (CSV/TSV appended to an existing file), the command's inputs as
+    given (never written over), and ``--lang``: the language of tables and reports (JSON,
+    CSV and Parquet never change with it)."""
 
     fmt: Format | None = None
     output: Path | None = None
     header: bool = True
     inputs: tuple[str, ...] = ()
+    lang: str = "en"
 
     @property
     def path(self) -> Path | None:
@@ -68,12 +70,20 @@ class Destination:
 
 class Result:
     """A command's result: the formats it supports (the first is its default) and how it
-    renders in each — text, bytes, or a Rich renderable for ``table``."""
+    renders in each — text, bytes, or a Rich renderable for ``table``; ``languages``: whether
+    its tables and reports speak the reader's language (``--lang``)."""
 
     formats: ClassVar[tuple[Format, ...]] = (Format.table,)
+    languages: ClassVar[bool] = False
 
-    def render(self, fmt: Format) -> Any:  # pragma: no cover - every result overrides it
+    def render(self, fmt: Format, *, lang: str = "en") -> Any:  # pragma: no cover - every result overrides it
         raise NotImplementedError
+
+
+def _style(lang: str) -> Any:
+    from retainkit.render_locale import Style, check_lang
+
+    return Style(check_lang(lang))
 
 
 @dataclass(frozen=True)
@@ -83,12 +93,13 @@ class KpiResult(Result):
     document: dict[str, Any]
     views: Any  # group → (key, label, kind): the metric registry's view of each KPI
     formats: ClassVar[tuple[Format, ...]] = (Format.table, Format.json, Format.csv, Format.tsv, Format.md)
+    languages: ClassVar[bool] = True
 
-    def render(self, fmt: Format) -> Any:
+    def render(self, fmt: Format, *, lang: str = "en") -> Any:
         from retainkit import render
 
         if fmt is Format.table:
-            return render.kpis_table(self.document, self.views)
+            return render.kpis_table(self.document, self.views, style=_style(lang))
         if fmt is Format.json:
             return render.to_json(self.document)
         if fmt is Format.md:
@@ -121,27 +132,29 @@ class FrameResult(Result):
     limit: int | None = None
     bars: str | None = None
     formats: ClassVar[tuple[Format, ...]] = FRAME_FORMATS
+    languages: ClassVar[bool] = True
 
-    def render(self, fmt: Format) -> Any:
+    def render(self, fmt: Format, *, lang: str = "en") -> Any:
         from retainkit import render_frames as rf
 
         if fmt is Format.table:
-            return self._table()
+            return self._table(_style(lang))
         renderers = {Format.json: rf.frame_json, Format.jsonl: rf.frame_jsonl, Format.csv: rf.frame_csv,
                      Format.md: rf.frame_markdown, Format.parquet: rf.frame_parquet}
         if fmt is Format.tsv:
             return rf.frame_csv(self.frame, delimiter="\t")
         return renderers[fmt](self.frame)
 
-    def _table(self) -> Any:
+    def _table(self, style: Any) -> Any:
         from retainkit import render_frames as rf
 
         if self.view == "segments":
-            return rf.grouped_tables(self.frame, by="group", titles=SEGMENT_TITLES, bars=self.bars)
+            return rf.grouped_tables(self.frame, by="group", titles=SEGMENT_TITLES, bars=self.bars, style=style)
         if self.view == "trend":
-            return rf.trend_view(self.frame, title=self.title)
-        shown = self.frame[list(TABLE_COLUMNS[self.view])] if self.view in TABLE_COLUMNS else self.frame
-        return rf.frame_table(shown, title=self.title, limit=self.limit or rf.TABLE_ROWS, bars=self.bars)
+            return rf.trend_view(self.frame, title=self.title, style=style)
+        frame = rf.with_reasons_said(self.frame, style)
+        shown = frame[list(TABLE_COLUMNS[self.view])] if self.view in TABLE_COLUMNS else frame
+        return rf.frame_table(shown, title=self.title, limit=self.limit or rf.TABLE_ROWS, bars=self.bars, style=style)
 
 
 @dataclass(frozen=True)
@@ -153,12 +166,13 @@ class CohortResult(Result):
     title: str
     wide_layout: bool = False
     formats: ClassVar[tuple[Format, ...]] = FRAME_FORMATS
+    languages: ClassVar[bool] = True
 
-    def render(self, fmt: Format) -> Any:
+    def render(self, fmt: Format, *, lang: str = "en") -> Any:
         from retainkit import render_frames
 
         if fmt is Format.table:
-            return render_frames.cohort_heatmap(self.wide, title=self.title)
+            return render_frames.cohort_heatmap(self.wide, title=self.title, style=_style(lang))
         return FrameResult(self.wide if self.wide_layout else self.long, self.title).render(fmt)
 
 
@@ -168,13 +182,15 @@ class ReportResult(Result):
 
     content: dict[str, Any]
     formats: ClassVar[tuple[Format, ...]] = (Format.md, Format.html, Format.json)
+    languages: ClassVar[bool] = True
 
-    def render(self, fmt: Format) -> Any:
+    def render(self, fmt: Format, *, lang: str = "en") -> Any:
         from retainkit import render_report
 
         renderers = {Format.html: render_report.report_html, Format.md: render_report.report_markdown,
                      Format.json: render_report.report_json}
-        return renderers[fmt](self.content)
+        style = {"lang": lang} | {k: v for k, v in (self.content.get("_style") or {}).items() if v is not None}
+        return renderers[fmt](self.content | {"_style": style})
 
 
 @dataclass(frozen=True)
@@ -187,7 +203,7 @@ class PredictionResult(Result):
     quality: dict[str, Any] = field(default_factory=dict)
     formats: ClassVar[tuple[Format, ...]] = FRAME_FORMATS
 
-    def render(self, fmt: Format) -> Any:
+    def render(self, fmt: Format, *, lang: str = "en") -> Any:
         from retainkit import render_predict
 
         if fmt is Format.table:
@@ -204,7 +220,7 @@ class InspectResult(Result):
     report: Any  # retainkit.pipeline.InspectReport
     formats: ClassVar[tuple[Format, ...]] = (Format.table, Format.json)
 
-    def render(self, fmt: Format) -> Any:
+    def render(self, fmt: Format, *, lang: str = "en") -> Any:
         from retainkit import render_inspect
 
         if fmt is Format.json:
@@ -238,7 +254,7 @@ def emit(result: Result, destination: Destination) -> None:
     from retainkit.render import rich_to_text, write_output
 
     fmt = choose_format(result, destination)
-    rendered = result.render(fmt)
+    rendered = result.render(fmt, lang=destination.lang)
     path = destination.path
     if fmt is Format.parquet and path is None and sys.stdout.isatty():
         raise RetainkitError("Parquet is binary: not written to a terminal", "give --output FILE.parquet")

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from retainkit.errors import RetainkitError
+from retainkit.values import Note
 
 EPOCH = date(1970, 1, 1)
 DEFAULT_CHURN_WINDOW_DAYS = 365
@@ -164,35 +165,35 @@ def default_churn_window(data_start: date, end: date) -> tuple[int, str | None]:
 
     if covered(DEFAULT_CHURN_WINDOW_DAYS):
         return DEFAULT_CHURN_WINDOW_DAYS, None
-    too_late = (f"the data starts {data_start.isoformat()}, too late for two {DEFAULT_CHURN_WINDOW_DAYS}-day "
-                f"windows ending {end.isoformat()}")
     for window in FALLBACK_CHURN_WINDOWS:
         if covered(window):
-            return window, f"churn window {window} days: {too_late}"
-    shortest = FALLBACK_CHURN_WINDOWS[-1]
-    return DEFAULT_CHURN_WINDOW_DAYS, (f"churn window {DEFAULT_CHURN_WINDOW_DAYS} days: {too_late}, or even for two "
-                                       f"{shortest}-day windows")
+            return window, Note("churn window %(window)s days: the data starts %(start)s, too late for two "
+                                "%(longest)s-day windows ending %(end)s", window=window, start=data_start,
+                                longest=DEFAULT_CHURN_WINDOW_DAYS, end=end)
+    return DEFAULT_CHURN_WINDOW_DAYS, Note(
+        "churn window %(window)s days: the data starts %(start)s, too late for two %(window)s-day windows ending "
+        "%(end)s, or even for two %(shortest)s-day windows", window=DEFAULT_CHURN_WINDOW_DAYS, start=data_start,
+        end=end, shortest=FALLBACK_CHURN_WINDOWS[-1])
 
 
 def coverage_notes(period: Period) -> list[str]:
     """One sentence per KPI window the data does not reach, with what to do (SPEC §2)."""
-    start = period.data_start.isoformat() if period.data_start else ""
-    notes = []
+    start = period.data_start or ""
+    notes: list[str] = []
     if not period.base_covered:
         base = period.base_window
-        notes.append(
-            f"churn, retention, lifespan and CLV are null: their base window {base[0].isoformat()}.."
-            f"{base[1].isoformat()} starts before the data ({start}); give a shorter --churn-window "
-            f"(at most {_longest_covered_window(period)} days) or a later --to"
-        )
+        notes.append(Note(
+            "churn, retention, lifespan and CLV are null: their base window %(first)s..%(last)s starts before the "
+            "data (%(start)s); give a shorter --churn-window (at most %(days)s days) or a later --to",
+            first=base[0], last=base[1], start=start, days=_longest_covered_window(period)))
     if not period.current_covered:
         current = period.current_window
-        notes.append(f"customers_end is null: the current window {current[0].isoformat()}..{current[1].isoformat()} "
-                     f"starts before the data ({start})")
+        notes.append(Note("customers_end is null: the current window %(first)s..%(last)s starts before the data "
+                          "(%(start)s)", first=current[0], last=current[1], start=start))
     if not period.year_covered:
         year = period.year_window
-        notes.append(f"annual revenue per customer and CLV are null: the last 365 days {year[0].isoformat()}.."
-                     f"{year[1].isoformat()} start before the data ({start})")
+        notes.append(Note("annual revenue per customer and CLV are null: the last 365 days %(first)s..%(last)s start "
+                          "before the data (%(start)s)", first=year[0], last=year[1], start=start))
     return notes
 
 

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from retainkit.errors import RetainkitError
+from retainkit.render_locale import Style
 from retainkit.safe_text import Visible, md_text, visible
-from retainkit.values import clean
+from retainkit.values import clean, noop
 
 DASH = "—"
 
@@ -32,28 +33,30 @@ DASH = "—"
 KpiViews = Mapping[str, Sequence[tuple[str, str, str]]]
 
 QUALITY_LABELS: tuple[tuple[str, str, str | None], ...] = (
-    ("rows", "Rows read", None),
-    ("order_lines", "Order lines", None),
-    ("orders", "Orders (lines merged by order id)", None),
-    ("refund_rows", "Refund rows", "refund_amount"),
-    ("missing_customer_rows", "Rows without customer (excluded)", "missing_customer_amount"),
-    ("missing_date_rows", "Rows without date (excluded)", "missing_date_amount"),
-    ("customer_filled_rows", "Rows given their order's customer", None),
-    ("date_filled_rows", "Rows given their order's date", None),
-    ("duplicate_rows", "Exact duplicate rows", "duplicate_amount"),
-    ("overlap_rows", "Rows repeated from an earlier file (counted once)", "overlap_amount"),
-    ("empty_amount_rows", "Rows with empty amount (read as 0)", None),
-    ("empty_order_id_rows", "Rows without order id (each an order)", None),
-    ("ids_normalised_rows", "Customer ids brought to Unicode NFC", None),
-    ("naive_local_rows", "Stamps without offset read as local time", None),
+    ("rows", noop("Rows read"), None),
+    ("order_lines", noop("Order lines"), None),
+    ("orders", noop("Orders (lines merged by order id)"), None),
+    ("refund_rows", noop("Refund rows"), "refund_amount"),
+    ("missing_customer_rows", noop("Rows without customer (excluded)"), "missing_customer_amount"),
+    ("missing_date_rows", noop("Rows without date (excluded)"), "missing_date_amount"),
+    ("customer_filled_rows", noop("Rows given their order's customer"), None),
+    ("date_filled_rows", noop("Rows given their order's date"), None),
+    ("duplicate_rows", noop("Exact duplicate rows"), "duplicate_amount"),
+    ("overlap_rows", noop("Rows repeated from an earlier file (counted once)"), "overlap_amount"),
+    ("empty_amount_rows", noop("Rows with empty amount (read as 0)"), None),
+    ("empty_order_id_rows", noop("Rows without order id (each an order)"), None),
+    ("ids_normalised_rows", noop("Customer ids brought to Unicode NFC"), None),
+    ("naive_local_rows", noop("Stamps without offset read as local time"), None),
 )
+ENGLISH = Style()
 
 
 # ---------------------------------------------------------------- values
 
 
-def format_value(value: Any, kind: str) -> str:
-    """Human form of one KPI for tables: rates as percentages, money to the cent.
+def format_value(value: Any, kind: str, *, style: Style = ENGLISH) -> str:
+    """Human form of one KPI for tables: rates as percentages, money to the cent, in the
+    digits of ``style``'s language.
 
     >>> format_value(0.4286, "rate"), format_value(1234.5, "money"), format_value(None, "rate")
     ('42.86%', '1,234.50', '—')
@@ -62,16 +65,14 @@ def format_value(value: Any, kind: str) -> str:
     if value is None:
         return DASH
     if kind == "alert":
-        return "yes" if value else "no"
-    if kind == "count":
-        return f"{int(value):,}"
-    if kind == "rate":
-        return f"{value * 100:.2f}%"
-    if kind == "money":
-        return f"{value:,.2f}"
+        return style.gettext("yes") if value else style.gettext("no")
     if kind == "days":
-        return f"{value:,.1f} days"
-    return f"{value:,.2f}"
+        return style.gettext("%(days)s days") % {"days": style.digits(f"{value:,.1f}")}
+    if kind == "count":
+        return style.digits(f"{int(value):,}")
+    if kind == "rate":
+        return style.digits(f"{value * 100:.2f}%")
+    return style.digits(f"{value:,.2f}")
 
 
 def safe_cell(value: Any) -> Any:
@@ -117,17 +118,19 @@ def _flat_actions(actions: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 ACTION_LABELS: tuple[tuple[str, str, str], ...] = (
-    ("at_risk_customers", "Customers at risk (overdue, not lost)", "count"),
-    ("at_risk_revenue_365", "Their revenue over the last 365 days", "money"),
-    ("vip_customers", "VIP customers", "count"),
-    ("vip_revenue_share_365", "VIP share of revenue, last 365 days", "rate"),
+    ("at_risk_customers", noop("Customers at risk (overdue, not lost)"), "count"),
+    ("at_risk_revenue_365", noop("Their revenue over the last 365 days"), "money"),
+    ("vip_customers", noop("VIP customers"), "count"),
+    ("vip_revenue_share_365", noop("VIP share of revenue, last 365 days"), "rate"),
 )
 
 
-def _action_lines(actions: Mapping[str, Any]) -> list[tuple[str, str]]:
-    lines = [(label, format_value(actions[key], kind)) for key, label, kind in ACTION_LABELS]
+def _action_lines(actions: Mapping[str, Any], style: Style = ENGLISH) -> list[tuple[str, str]]:
+    lines = [(style.gettext(label), format_value(actions[key], kind, style=style))
+             for key, label, kind in ACTION_LABELS]
     levels = actions["customers_per_level"]
-    lines += [(f"Loyalty level {5 - i}: {name}", f"{count:,}") for i, (name, count) in enumerate(levels.items())]
+    lines += [(style.gettext("Loyalty level %(level)s: %(name)s") % {"level": 5 - i, "name": style.word(name)},
+               style.digits(f"{count:,}")) for i, (name, count) in enumerate(levels.items())]
     return lines
 
 
@@ -174,9 +177,10 @@ def kpis_markdown(document: Mapping[str, Any], views: KpiViews) -> str:
     return "\n".join(lines) + "\n"
 
 
-def kpis_table(document: Mapping[str, Any], views: KpiViews):
+def kpis_table(document: Mapping[str, Any], views: KpiViews, *, style: Style = ENGLISH):
     """Rich renderable: the period, the four KPI groups, what to act on and data quality,
-    as label/value lines that fit the width they are printed at (values never cut)."""
+    as label/value lines that fit the width they are printed at (values never cut), in the
+    language of ``style``."""
     from rich.console import Group
     from rich.text import Text
 
@@ -184,37 +188,41 @@ def kpis_table(document: Mapping[str, Any], views: KpiViews):
 
     period = document["period"]
     head = Text.assemble(
-        ("Retention KPIs ", "bold"),
-        (f"{period['from']} → {period['to']}", "bold cyan"),
-        f"  ({period['days']} days)\n",
-        f"Churn window {period['churn_window_days']} days\n",
-        f"  current {_span(period['current_window'])}, base {_span(period['base_window'])}",
+        (style.gettext("Retention KPIs") + " ", "bold"),
+        (f"{style.date(period['from'])} → {style.date(period['to'])}", "bold cyan"),
+        "  (" + style.gettext("%(days)s days") % {"days": period["days"]} + ")\n",
+        style.gettext("Churn window %(days)s days") % {"days": period["churn_window_days"]} + "\n",
+        "  " + style.gettext("current %(current)s, base %(base)s") % {
+            "current": _span(period["current_window"], style), "base": _span(period["base_window"], style)},
     )
     parts: list[Any] = [head]
     metrics = document["metrics"]
     for group, items in views.items():
-        rows = [(label, Text(format_value(metrics[key], kind), style="bold red" if kind == "alert" and metrics[key]
-                             else "")) for key, label, kind in items]
-        parts.append(pairs_table(group, rows))
+        rows = [(style.word(label), Text(format_value(metrics[key], kind, style=style),
+                                         style="bold red" if kind == "alert" and metrics[key] else ""))
+                for key, label, kind in items]
+        parts.append(pairs_table(style.word(group), rows))
     if document.get("act_on_this"):
-        parts.append(pairs_table("Act on this", _action_lines(document["act_on_this"])))
-    parts.append(quality_table(document["data_quality"]))
-    parts += [Text(f"note: {visible(note, newlines=True)}", style="yellow") for note in all_notes(document)]
+        parts.append(pairs_table(style.gettext("Act on this"), _action_lines(document["act_on_this"], style)))
+    parts.append(quality_table(document["data_quality"], style=style))
+    parts += [Text(style.gettext("note: %(note)s") % {"note": visible(style.note(note), newlines=True)}, style="yellow")
+              for note in all_notes(document)]
     return Visible(Group(*parts))
 
 
-def quality_table(quality: Mapping[str, Any]):
+def quality_table(quality: Mapping[str, Any], *, style: Style = ENGLISH):
     """The data-quality lines (:func:`quality_rows`) under their title: rows and amounts never
     cut, labels wrapped between words."""
     from retainkit.render_width import PLAIN, Col, FitTable
 
-    columns = [Col("check", "", "wrap"), Col("rows", "Rows", justify="right"), Col("amount", "Amount", justify="right")]
-    return FitTable(columns, quality_rows(quality), title="Data quality", look=PLAIN, droppable=False,
-                    records_below=None)
+    columns = [Col("check", "", "wrap"), Col("rows", style.gettext("Rows"), justify="right"),
+               Col("amount", style.gettext("Amount"), justify="right")]
+    return FitTable(columns, quality_rows(quality, style=style), title=style.gettext("Data quality"), look=PLAIN,
+                    droppable=False, records_below=None)
 
 
-def _span(window: Mapping[str, str]) -> str:
-    return f"{window['from']}..{window['to']}"
+def _span(window: Mapping[str, str], style: Style = ENGLISH) -> str:
+    return f"{style.date(window['from'])}..{style.date(window['to'])}"
 
 
 _SHOWN_WHEN_NONZERO = ("missing_date_rows", "customer_filled_rows", "date_filled_rows", "empty_amount_rows",
@@ -222,19 +230,23 @@ _SHOWN_WHEN_NONZERO = ("missing_date_rows", "customer_filled_rows", "date_filled
                        "naive_local_rows")
 
 
-def quality_rows(quality: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+def quality_rows(quality: Mapping[str, Any], *, style: Style = ENGLISH) -> list[tuple[str, str, str]]:
+    """The data-quality lines: label, rows, amount (lines about nothing left out)."""
     rows = []
     for key, label, amount_key in QUALITY_LABELS:
         count = quality.get(key, 0)
         if key in _SHOWN_WHEN_NONZERO and not count:
             continue
+        text = style.gettext(label)
         if key == "duplicate_rows" and count:
-            label += " (dropped)" if quality.get("duplicates_dropped") else " (kept; --dedupe drops them)"
-        amount = format_value(quality.get(amount_key), "money") if amount_key else ""
-        rows.append((label, f"{count:,}", amount))
+            dropped = quality.get("duplicates_dropped")
+            text += " " + (style.gettext("(dropped)") if dropped else style.gettext("(kept; --dedupe drops them)"))
+        amount = format_value(quality.get(amount_key), "money", style=style) if amount_key else ""
+        rows.append((text, style.digits(f"{count:,}"), amount))
         if key == "overlap_rows":
-            rows += [(f"  {pair['file']} repeats {pair['earlier_file']}", f"{pair['rows']:,}", "")
-                     for pair in quality.get("overlap_files", [])]
+            rows += [("  " + style.gettext("%(file)s repeats %(earlier)s") % {"file": pair["file"],
+                                                                             "earlier": pair["earlier_file"]},
+                      style.digits(f"{pair['rows']:,}"), "") for pair in quality.get("overlap_files", [])]
     return rows
 
 

@@ -6,6 +6,7 @@ Exports are meant for spreadsheets and CRMs: stable column names, ISO dates, ``t
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -15,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from retainkit.render import DASH, clean, rows_csv
+from retainkit.render import DASH, ENGLISH, clean, rows_csv
+from retainkit.render_locale import Style
 from retainkit.safe_text import Visible, md_text, visible
+from retainkit.values import noop
 
 if TYPE_CHECKING:
     from retainkit.render_width import Kind
@@ -24,15 +27,17 @@ if TYPE_CHECKING:
 TABLE_ROWS = 50  # rows a terminal table shows unless --top says otherwise
 #: Headers of terminal tables (exports keep the snake_case column names).
 LABELS = {
-    "customer_id": "Customer", "orders": "Orders", "revenue": "Revenue", "recency_days": "Days since",
-    "avg_days_between_orders": "Usual gap", "revenue_365": "Revenue 365d", "rfm_segment": "Segment",
-    "is_vip": "VIP", "at_risk": "At risk", "level_name": "Level", "why": "Why", "product": "Product",
-    "purchase_days": "Days bought", "last_purchase": "Last bought", "days_since": "Days since",
-    "customer_at_risk": "At risk", "name": "", "customers": "Customers", "share_of_customers": "Share",
-    "revenue_share": "Revenue share", "median_recency_days": "Median days since",
-    "average_order_value": "Avg order", "frequency": "Repeat days", "recency": "Recency", "T": "Age",
-    "monetary_value": "Mean value", "p_alive": "P(alive)", "expected_purchases": "Exp. buys",
-    "expected_order_value": "Exp. value", "clv": "CLV", "actual_purchases": "Actual buys",
+    "customer_id": noop("Customer"), "orders": noop("Orders"), "revenue": noop("Revenue"),
+    "recency_days": noop("Days since"), "avg_days_between_orders": noop("Usual gap"),
+    "revenue_365": noop("Revenue 365d"), "rfm_segment": noop("Segment"), "is_vip": noop("VIP"),
+    "at_risk": noop("At risk"), "level_name": noop("Level"), "why": noop("Why"), "product": noop("Product"),
+    "purchase_days": noop("Days bought"), "last_purchase": noop("Last bought"), "days_since": noop("Days since"),
+    "customer_at_risk": noop("At risk"), "name": "", "customers": noop("Customers"),
+    "share_of_customers": noop("Share"), "revenue_share": noop("Revenue share"),
+    "median_recency_days": noop("Median days since"), "average_order_value": noop("Avg order"),
+    "frequency": noop("Repeat days"), "recency": noop("Recency"), "T": noop("Age"),
+    "monetary_value": noop("Mean value"), "p_alive": noop("P(alive)"), "expected_purchases": noop("Exp. buys"),
+    "expected_order_value": noop("Exp. value"), "clv": noop("CLV"), "actual_purchases": noop("Actual buys"),
 }
 PROBABILITY_COLUMNS = {"p_alive"}
 RATE_COLUMNS = {"share_of_customers", "revenue_share"}
@@ -96,9 +101,10 @@ def frame_parquet(frame: pd.DataFrame) -> bytes:
 
 
 def frame_table(frame: pd.DataFrame, *, title: str, limit: int | None = TABLE_ROWS, bars: str | None = None,
-                importance: Sequence[str] | None = None):
+                importance: Sequence[str] | None = None, style: Style = ENGLISH):
     """A table of ``frame`` that fits the width it is printed at (:mod:`retainkit.render_width`);
-    at most ``limit`` rows, with a note of the rest.
+    at most ``limit`` rows, with a note of the rest; headers, names, numbers, dates and notes
+    in the language of ``style`` (the frame itself untouched).
 
     ``bars`` names a 0–1 column drawn as an inline bar beside its value; ``importance`` orders
     the columns, most important first, for narrow widths (default: the declaration of
@@ -107,20 +113,22 @@ def frame_table(frame: pd.DataFrame, *, title: str, limit: int | None = TABLE_RO
     from rich.console import Group
     from rich.text import Text
 
-    from retainkit.render_width import FitTable
+    from retainkit.render_width import FitTable, dropped_note
 
     shown = frame if limit is None else frame.head(limit)
-    columns, rows = frame_cells(frame, shown, bars=bars)
+    columns, rows = frame_cells(frame, shown, bars=bars, style=style)
     order = list(importance if importance is not None else importance_for(list(frame.columns)))
-    table = FitTable(columns, rows, title=title, importance=order)
+    table = FitTable(columns, rows, title=style.note(title), importance=order,
+                     describe_dropped=functools.partial(dropped_note, style=style))
     parts: list[Any] = [table]
     if limit is not None and len(frame) > limit:
-        parts.append(Text(f"… {len(frame) - limit:,} more rows (use --top N, or --format csv for all)", style="dim"))
-    parts += [Text(visible(note, newlines=True), style="dim") for note in frame.attrs.get("notes", [])]
+        more = style.gettext("… %(n)s more rows (use --top N, or --format csv for all)")
+        parts.append(Text(more % {"n": style.digits(f"{len(frame) - limit:,}")}, style="dim"))
+    parts += [Text(visible(style.note(note), newlines=True), style="dim") for note in frame.attrs.get("notes", [])]
     return Visible(Group(*parts))
 
 
-def frame_cells(frame: pd.DataFrame, shown: pd.DataFrame, *, bars: str | None = None):
+def frame_cells(frame: pd.DataFrame, shown: pd.DataFrame, *, bars: str | None = None, style: Style = ENGLISH):
     """The :class:`~retainkit.render_width.Col` of each column of ``frame`` (and of the bar
     after ``bars``) and the cells of the rows of ``shown``, formatted for a table."""
     from rich.text import Text
@@ -131,14 +139,15 @@ def frame_cells(frame: pd.DataFrame, shown: pd.DataFrame, *, bars: str | None = 
     for column in frame.columns:
         kind = column_kind(frame[column])
         numeric = kind == "fixed" and _is_number(frame[column])
-        columns.append(Col(column, LABELS.get(column, column), kind, "right" if numeric else "left"))
+        label = LABELS.get(column, column)
+        columns.append(Col(column, style.gettext(label) if label else label, kind, "right" if numeric else "left"))
         if column == bars:
             columns.append(Col(f"{column}_bar", "", "bar"))
     rows = []
     for record in frame_records(shown):
         cells: list[Any] = []
         for column, value in zip(frame.columns, record, strict=True):
-            cells.append(Text(visible(_cell(column, value), newlines=True)))  # text, never markup or control codes
+            cells.append(Text(visible(_cell(column, value, style), newlines=True)))  # never markup or control codes
             if column == bars:
                 cells.append(Text("█" * round(12 * max(0.0, min(1.0, value or 0.0))), style="cyan"))
         rows.append(cells)
@@ -199,7 +208,8 @@ def _is_number(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
-def grouped_tables(frame: pd.DataFrame, *, by: str, titles: dict[str, str], bars: str | None = None):
+def grouped_tables(frame: pd.DataFrame, *, by: str, titles: dict[str, str], bars: str | None = None,
+                   style: Style = ENGLISH):
     """One table per value of ``by`` (the column itself left out)."""
     from rich.console import Group
 
@@ -207,34 +217,62 @@ def grouped_tables(frame: pd.DataFrame, *, by: str, titles: dict[str, str], bars
     for key, part in frame.groupby(by, sort=False):
         shown = part.drop(columns=by)
         shown.attrs = {}  # the notes go once, under the last table
-        tables.append(frame_table(shown, title=titles.get(key, key), limit=None, bars=bars))
-    return with_notes(Group(*tables), list(frame.attrs.get("notes", [])))
+        tables.append(frame_table(shown, title=style.gettext(titles.get(key, key)), limit=None, bars=bars,
+                                  style=style))
+    return with_notes(Group(*tables), list(frame.attrs.get("notes", [])), style=style)
 
 
-def _cell(column: str, value: Any) -> str:
+WHY = noop("%(days)s days since the last order; usually every %(gap)s days")
+
+
+def with_reasons_said(frame: pd.DataFrame, style: Style) -> pd.DataFrame:
+    """``frame`` with its ``why`` column (the library's English reason a customer is at
+    risk) said again in the reader's language from the numbers it is made of; ``frame``
+    itself as it is in English or without those columns."""
+    needed = {"why", "recency_days", "avg_days_between_orders"}
+    if style.lang == "en" or not needed <= set(frame.columns):
+        return frame
+    said = [style.gettext(WHY) % {"days": style.digits(f"{int(days):,}"), "gap": style.digits(f"{gap:,.0f}")}
+            if pd.notna(days) and pd.notna(gap) else why
+            for why, days, gap in zip(frame["why"], frame["recency_days"], frame["avg_days_between_orders"],
+                                      strict=True)]
+    return frame.assign(why=said)
+
+
+#: Text columns holding names the library made (segments, levels): said in the reader's language.
+NAME_COLUMNS = {"rfm_segment", "level_name", "name"}
+
+
+def _cell(column: str, value: Any, style: Style = ENGLISH) -> str:
+    """One cell of a terminal table: numbers in the reader's digits, the library's names and
+    notes in the reader's words, dates in the reader's order; ids and products as they are."""
     if value is None:
         return DASH
     if isinstance(value, bool):
-        return "yes" if value else ""
+        return style.gettext("yes") if value else ""
     if isinstance(value, float):
         if column in RATE_COLUMNS:
-            return f"{value * 100:.1f}%"
+            return style.digits(f"{value * 100:.1f}%")
         if column in PROBABILITY_COLUMNS:
-            return f"{value:.3f}"
+            return style.digits(f"{value:.3f}")
         if column in MONEY_COLUMNS:
-            return f"{value:,.2f}"
-        return f"{value:,.1f}"
+            return style.digits(f"{value:,.2f}")
+        return style.digits(f"{value:,.1f}")
     if isinstance(value, int | np.integer):
-        return f"{value:,}" if not column.endswith("_score") and column != "level" else str(value)
-    return str(value)
+        return style.digits(f"{value:,}") if not column.endswith("_score") and column != "level" else str(value)
+    if column in NAME_COLUMNS:
+        return style.word(value)
+    if column in FIXED_TEXT:
+        return style.labels(str(value))
+    return style.note(value) if column in WRAP_TEXT else str(value)
 
 
 
 TREND_SHOWN = (
-    ("customers", "Customers", "count"), ("orders", "Orders", "count"), ("revenue", "Revenue", "money"),
-    ("average_order_value", "Avg order", "money"), ("new_customers", "New", "count"),
-    ("repeat_customer_rate", "Repeat rate", "rate"), ("retention_rate", "Retention", "rate"),
-    ("churn_rate", "Churn", "rate"),
+    ("customers", noop("Customers"), "count"), ("orders", noop("Orders"), "count"),
+    ("revenue", noop("Revenue"), "money"), ("average_order_value", noop("Avg order"), "money"),
+    ("new_customers", noop("New"), "count"), ("repeat_customer_rate", noop("Repeat rate"), "rate"),
+    ("retention_rate", noop("Retention"), "rate"), ("churn_rate", noop("Churn"), "rate"),
 )
 #: KPIs where a rise is bad news (drawn red).
 FALLING_IS_GOOD = {"churn_rate"}
@@ -245,39 +283,43 @@ TREND_IMPORTANCE = ("period", "customers", "revenue", "retention_rate", "churn_r
                     "repeat_customer_rate", "average_order_value")
 
 
-def trend_view(frame: pd.DataFrame, *, title: str):
+def trend_view(frame: pd.DataFrame, *, title: str, style: Style = ENGLISH):
     """Table of a trend that fits its width: each KPI with an arrow for its change from the
     previous period; a partial period marked ``*`` and the notes under the table (SPEC §4)."""
     from rich.text import Text
 
     from retainkit.render import format_value
-    from retainkit.render_width import Col, FitTable
+    from retainkit.render_width import Col, FitTable, dropped_note
 
-    columns = [Col("period", "Period")] + [Col(key, label, "fixed", "right") for key, label, _ in TREND_SHOWN]
+    columns = [Col("period", style.gettext("Period"))] + [
+        Col(key, style.gettext(label), "fixed", "right") for key, label, _ in TREND_SHOWN]
     rows = []
     for row in frame_records(frame):
         record = dict(zip(frame.columns, row, strict=True))
-        cells: list[Any] = [Text(visible(record["period"]) + (" *" if record["partial"] else ""))]
+        cells: list[Any] = [Text(visible(style.period(record["period"])) + (" *" if record["partial"] else ""))]
         for key, _, kind in TREND_SHOWN:
-            text = Text(format_value(record[key], kind))
+            text = Text(format_value(record[key], kind, style=style))
             change = record.get(f"{key}_change")
             if change is not None and change != 0:
                 good = (change > 0) != (key in FALLING_IS_GOOD)
                 text.append(" ▲" if change > 0 else " ▼", style="green" if good else "red")
             cells.append(text)
         rows.append(cells)
-    return with_notes(FitTable(columns, rows, title=title, importance=TREND_IMPORTANCE), frame.attrs.get("notes", []))
+    table = FitTable(columns, rows, title=style.note(title), importance=TREND_IMPORTANCE,
+                     describe_dropped=functools.partial(dropped_note, style=style))
+    return with_notes(table, frame.attrs.get("notes", []), style=style)
 
 
-def with_notes(renderable: Any, notes: list[str]):
-    """``renderable`` with one dim line per note under it."""
+def with_notes(renderable: Any, notes: list[str], *, style: Style = ENGLISH):
+    """``renderable`` with one dim line per note under it (in the reader's language)."""
     from rich.console import Group
     from rich.text import Text
 
-    return Visible(Group(renderable, *(Text(visible(note, newlines=True), style="dim") for note in notes)))
+    return Visible(Group(renderable, *(Text(visible(style.note(note), newlines=True), style="dim")
+                                       for note in notes)))
 
 
-def cohort_heatmap(wide: pd.DataFrame, *, title: str):
+def cohort_heatmap(wide: pd.DataFrame, *, title: str, style: Style = ENGLISH):
     """Table of the cohort matrix, each cell shaded by its value; empty after ``to``; a
     partial cohort or a cell in the incomplete period containing ``to`` marked ``*`` and left
     unshaded, the notes under the table (SPEC §4). Where the width is short, the latest
@@ -285,21 +327,21 @@ def cohort_heatmap(wide: pd.DataFrame, *, title: str):
     from retainkit.render_width import DENSE, Col, FitTable
 
     ks = value_columns(wide)
-    columns = [Col("cohort", "Cohort"), Col("cohort_size", "Size", "fixed", "right")]
-    rows = [[_cohort_name(record), f"{int(record['cohort_size']):,}", *(_cohort_cell(record, k) for k in ks)]
-            for record in wide.to_dict("records")]
+    columns = [Col("cohort", style.gettext("Cohort")), Col("cohort_size", style.gettext("Size"), "fixed", "right")]
+    rows = [[_cohort_name(record, style), style.digits(f"{int(record['cohort_size']):,}"),
+             *(_cohort_cell(record, k) for k in ks)] for record in wide.to_dict("records")]
     same = max((len(row[n].plain) for row in rows for n in range(3, len(row))), default=0)  # k ≥ 1 line up
     columns += [Col(k, k, "fixed", "right", width=same if n else 0) for n, k in enumerate(ks)]
-    table = FitTable(columns, rows, title=title, importance=("cohort", "cohort_size", *ks), records_below=None,
-                     look=DENSE, describe_dropped=_periods_left_out)
-    return with_notes(table, wide.attrs.get("notes", []))
+    table = FitTable(columns, rows, title=style.note(title), importance=("cohort", "cohort_size", *ks),
+                     records_below=None, look=DENSE, describe_dropped=functools.partial(_periods_left_out, style=style))
+    return with_notes(table, wide.attrs.get("notes", []), style=style)
 
 
-def _cohort_name(record: dict[str, Any]):
+def _cohort_name(record: dict[str, Any], style: Style = ENGLISH):
     """A cohort's label, ``*`` when it is partial."""
     from rich.text import Text
 
-    return Text(visible(record["cohort"]) + (" *" if record.get("partial", False) else ""))
+    return Text(visible(style.period(record["cohort"])) + (" *" if record.get("partial", False) else ""))
 
 
 def _cohort_cell(record: dict[str, Any], k: str):
@@ -316,12 +358,15 @@ def _cohort_cell(record: dict[str, Any], k: str):
     return Text(f"{value * 100:.0f}%", style=f"on rgb(20,{shade // 2},{shade})")
 
 
-def _periods_left_out(keys: list[str]) -> str:
+def _periods_left_out(keys: list[str], *, style: Style = ENGLISH) -> str:
     """The note under a heatmap whose latest periods did not fit."""
     from retainkit.render_width import HINT
 
-    span = f"period {keys[0]}" if len(keys) == 1 else f"periods {min(keys, key=int)}–{max(keys, key=int)}"
-    return f"{span} after each cohort's first not shown at this width; {HINT}"
+    if len(keys) == 1:
+        text = style.gettext("period %(k)s after each cohort's first not shown at this width; %(hint)s")
+        return text % {"k": keys[0], "hint": style.gettext(HINT)}
+    text = style.gettext("periods %(first)s–%(last)s after each cohort's first not shown at this width; %(hint)s")
+    return text % {"first": min(keys, key=int), "last": max(keys, key=int), "hint": style.gettext(HINT)}
 
 
 def frame_markdown(frame: pd.DataFrame) -> str:

@@ -18,45 +18,20 @@ facts the words are made from) are for the HTML and Markdown only and left out o
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
-import gettext
-import importlib.resources
 import io
 import json
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from retainkit.errors import RetainkitError
 from retainkit.render import clean
+from retainkit.render_locale import Style, translations
 from retainkit.safe_text import md_text, visible
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
-LANGS = ("en", "vi")
 #: The KPIs a shop acts on, as cards (with customers and value at risk); the others in a table.
 CARDS = ("customers", "orders", "revenue", "repeat_customer_rate")
-#: Dates as the reader writes them (English keeps ISO: ``12/2/26`` is misread half the world over).
-DATE_PATTERN = {"en": "yyyy-MM-dd", "vi": "dd/MM/yyyy"}
-DOMAIN = "retainkit"
-
-
-def noop(text: str) -> str:
-    """Marks a message for the catalog (gettext's ``N_``); translated where it is shown."""
-    return text
-
-
-#: Words the report's content carries (KPI labels, segment and level names, the period
-#: kind): shown through gettext, listed here for the catalog.
-WORDS = (
-    noop("Week"), noop("Month"), noop("Customers"), noop("Orders"), noop("Revenue (net)"),
-    noop("Average order value"), noop("New customers"), noop("Repeat customer rate"),
-    noop("Retention vs period before"), noop("Churn vs period before"), noop("New"), noop("Potential loyalist"),
-    noop("Champions"), noop("Promising"), noop("Loyal"), noop("About to sleep"), noop("Need attention"),
-    noop("Hibernating"), noop("At risk"), noop("Can't lose them"), noop("advocate"), noop("loyal"), noop("regular"),
-    noop("repeat"), noop("first-time"), noop("lapsed"), noop("detractor"),
-)
 
 
 def report_json(report: dict[str, Any]) -> str:
@@ -83,89 +58,6 @@ def report_html(report: dict[str, Any]) -> str:
         **_context(report, style, charts=True))
 
 
-@dataclass(frozen=True)
-class Style:
-    """How the report speaks: its language (gettext and Babel) and the amounts' currency."""
-
-    lang: str = "en"
-    currency: str | None = None
-
-    @classmethod
-    def of(cls, report: dict[str, Any]) -> Style:
-        given = report.get("_style") or {}
-        lang, currency = given.get("lang") or "en", given.get("currency")
-        if lang not in LANGS:
-            raise RetainkitError(f"--lang {lang}: no such language", f"use one of {', '.join(LANGS)}")
-        if currency is not None:
-            from babel.numbers import list_currencies
-
-            currency = str(currency).strip().upper()
-            if currency not in list_currencies():
-                raise RetainkitError(f"--currency {given.get('currency')}: not an ISO 4217 currency code",
-                                     "e.g. VND, USD, EUR")
-        return cls(lang, currency)
-
-    def number(self, value: Any, kind: str) -> str:
-        """A KPI in the reader's digits: counts, money (with the currency's symbol and minor
-        unit when known: ``614.720 ₫``), rates as percentages, days."""
-        from babel.numbers import format_currency, format_decimal, format_percent
-
-        value = clean(value)
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return "—"
-        if kind == "rate":
-            return format_percent(value, "#,##0.0%", locale=self.lang)
-        if kind == "money":
-            if self.currency:
-                return format_currency(value, self.currency, locale=self.lang)
-            return format_decimal(value, "#,##0.00", locale=self.lang)
-        return format_decimal(value, "#,##0", locale=self.lang)
-
-    def change(self, value: float | None, kind: str) -> str:
-        """``+12.5%`` for counts and money, ``+1.2 pp`` for rates (points), ``—`` when undefined."""
-        from babel.numbers import format_decimal, format_percent
-
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return "—"
-        if kind == "rate":
-            points = format_decimal(value * 100, "+#,##0.0;-#,##0.0", locale=self.lang)
-            return translations(self.lang).gettext("%(points)s pp") % {"points": points}
-        return format_percent(value, "+#,##0.0%;-#,##0.0%", locale=self.lang)
-
-    def date(self, iso: str | None) -> str:
-        from babel.dates import format_date
-
-        return "—" if not iso else format_date(dt.date.fromisoformat(iso), DATE_PATTERN[self.lang], locale=self.lang)
-
-    def period(self, label: str) -> str:
-        """A period label (``2024-12``, ``2024-W51``) as the reader writes it."""
-        if self.lang == "en":
-            return label
-        if match := re.fullmatch(r"(\d{4})-(\d{2})", label):
-            return f"{match[2]}/{match[1]}"
-        if match := re.fullmatch(r"(\d{4})-W(\d{2})", label):
-            return translations(self.lang).gettext("week %(week)s/%(year)s") % {"week": match[2], "year": match[1]}
-        return label
-
-
-@functools.cache
-def translations(lang: str) -> gettext.NullTranslations:
-    """The message catalog of ``lang`` (English: the messages as written), from its ``.po``."""
-    if lang == "en":
-        return gettext.NullTranslations()
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-    from babel.support import Translations
-
-    source = importlib.resources.files("retainkit").joinpath("locales", lang, "LC_MESSAGES", f"{DOMAIN}.po")
-    with source.open("rb") as po:
-        catalog = read_po(po, locale=lang, domain=DOMAIN)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return Translations(buffer, domain=DOMAIN)
-
-
 def _environment(style: Style, html: bool = False):
     try:
         import babel  # noqa: F401  (numbers, dates and catalogs)
@@ -185,7 +77,7 @@ def _environment(style: Style, html: bool = False):
     )
     env.install_gettext_translations(translations(style.lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(fmt=style.number, change=style.change, date=style.date, period=style.period,
-                       paragraph=_paragraph, word=functools.partial(_word, style.lang))
+                       paragraph=_paragraph, word=style.word, note=style.note)
     return env
 
 
@@ -210,11 +102,6 @@ def _html_out(value: Any) -> Any:
     if hasattr(value, "__html__"):
         return value
     return visible(value, newlines=True) if isinstance(value, str) else value
-
-
-def _word(lang: str, text: Any) -> str:
-    """A name the library made (a segment, a level), in the reader's language."""
-    return translations(lang).gettext(str(text)) if text else ""
 
 
 def sparkline_text(values: list[float | None]) -> str:

@@ -24,7 +24,9 @@ from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
+from retainkit.render_locale import Style
 from retainkit.safe_text import visible, visible_text
+from retainkit.values import noop
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions
@@ -35,7 +37,7 @@ SHORT_FLOOR = 8  # an id or name is never shortened below this (or its own width
 SHORT_CAP = 32  # … and asks for at most this much before other columns are dropped
 WRAP_FLOOR = 10  # prose wraps at no fewer columns than this
 WRAP_COMFORT = 20  # … and asks for this much before other columns are dropped
-HINT = "see them all with --format csv"
+HINT = noop("see them all with --format csv")
 ELLIPSIS = "…"
 
 Kind = Literal["fixed", "short", "wrap", "bar"]
@@ -121,10 +123,13 @@ def fitted(col: Col, cell: Text, width: int) -> Text:
     return cell
 
 
-def dropped_note(keys: Sequence[str], hint: str = HINT) -> str:
-    """``"2 columns not shown at this width: a, b; see them all with --format csv"``."""
-    plural = "" if len(keys) == 1 else "s"
-    return f"{len(keys)} column{plural} not shown at this width: {', '.join(keys)}; {hint}"
+def dropped_note(keys: Sequence[str], hint: str = HINT, *, style: Style | None = None) -> str:
+    """``"2 columns not shown at this width: a, b; see them all with --format csv"`` (in the
+    language of ``style``)."""
+    style = style or Style()
+    text = style.ngettext("%(n)s column not shown at this width: %(names)s; %(hint)s",
+                          "%(n)s columns not shown at this width: %(names)s; %(hint)s", len(keys))
+    return text % {"n": len(keys), "names": ", ".join(keys), "hint": style.gettext(hint)}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from retainkit.errors import RetainkitError
 from retainkit.metrics import KpiOptions, kpis_from_windows
 from retainkit.periods import Period, resolve_period
 from retainkit.reductions import customer_windows
+from retainkit.values import Note
 
 PERIODS_PER_YEAR = {"week": 52, "month": 12}
 SERIES_LENGTH = 13  # periods in each small chart
@@ -46,6 +47,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
 #: Period-over-period alerts: the KPI and the direction that is bad news (-1: a fall).
 WATCHED = (("customers", -1), ("orders", -1), ("revenue", -1), ("repeat_customer_rate", -1))
 MIN_HISTORY = 6  # changes between whole periods needed before "normal variation" means anything
+NO_ORDERS = Note("no orders in it")
 #: Annual churn the articles give for businesses with contracts (said beside the churn alert).
 CONTRACT_CHURN = (0.05, 0.07)
 
@@ -147,12 +149,13 @@ def _comparison(index: int, this: dict[str, Any], rows: dict[str, dict], every: 
     row = rows.get(label)  # absent: a period without orders left out of a mostly empty span
     reason = None
     if this["partial"]:
-        reason = f"{this['period']} is partial: {partial_reason(this['index'], every, whole, cut_by_from=False)}"
+        reason = Note("%(period)s is partial: %(why)s", period=this["period"],
+                      why=partial_reason(this["index"], every, whole, cut_by_from=False))
     elif row is None:
-        reason = partial_reason(index, every, whole, cut_by_from=False) or "no orders in it"
+        reason = partial_reason(index, every, whole, cut_by_from=False) or NO_ORDERS
     elif row["partial"]:
         reason = partial_reason(index, every, whole, cut_by_from=False)
-    partial = bool(row["partial"]) if row is not None else reason != "no orders in it"
+    partial = bool(row["partial"]) if row is not None else reason != NO_ORDERS
     info = _period_info(index, every) | {"partial": partial, "comparable": reason is None, "reason": reason}
     return Comparison(row if reason is None else None, info)
 
@@ -243,7 +246,7 @@ def _alerts(kpis: dict[str, Any], headline: list[dict[str, Any]], normal: dict[s
         facts = {"label": item["label"], "kind": item["kind"], "value": item["value"], "previous": item["previous"],
                  "change": change} | band
         alerts.append({"key": f"{key}_{'falling' if bad < 0 else 'rising'}", "message": (
-            f"{item['label']} {'fell' if change < 0 else 'rose'} {_spoken(change, item['kind'])} to "
+            f"{item['label']} {'fell' if change < 0 else 'rose'} {_spoken(abs(change), item['kind']).lstrip('+')} to "
             f"{_plain(item['value'], item['kind'])}, outside its normal range of {_spoken(band['low'], item['kind'])}"
             f" to {_spoken(band['high'], item['kind'])} from one period to the next over the last "
             f"{band['periods']} periods."), "_facts": facts})
@@ -270,7 +273,8 @@ def _became_at_risk(risky: pd.DataFrame, inactive_days: int, period_days: int) -
 
 def _notes(previous: Comparison, year_before: Comparison, kpi_period: Period, cohorts: dict[str, Any]) -> list[str]:
     """Why a comparison or KPI is null, and which cohort cells are partial."""
-    notes = [f"vs {c.info['label']}: — ({c.info['reason']})" for c in (previous, year_before) if c.info["reason"]]
+    notes = [Note("vs %(period)s: — (%(why)s)", period=c.info["label"], why=c.info["reason"])
+             for c in (previous, year_before) if c.info["reason"]]
     return notes + list(kpi_period.notes) + list(cohorts["notes"])
 
 

@@ -21,3 +21,47 @@ def clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def noop(text: str) -> str:
+    """Marks a message for the catalog (gettext's ``N_``); translated where it is shown."""
+    return text
+
+
+class Note(str):
+    """A sentence for the reader that the output layer can translate: the English text
+    (it *is* that string, in JSON and everywhere text is expected), plus its gettext message
+    id and the values put in it (dates as dates, other notes as notes).
+
+    >>> note = Note("the data starts %(start)s, inside it", start=__import__("datetime").date(2024, 1, 10))
+    >>> note, note.msgid
+    ('the data starts 2024-01-10, inside it', 'the data starts %(start)s, inside it')
+    """
+
+    msgid: str
+    values: dict[str, Any]
+
+    def __new__(cls, msgid: str, **values: Any) -> Note:
+        note = super().__new__(cls, msgid % {key: str(value) for key, value in values.items()})
+        note.msgid, note.values = msgid, values
+        return note
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _note, (self.msgid, self.values)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Note:
+        return self  # immutable
+
+
+def _note(msgid: str, values: dict[str, Any]) -> Note:
+    return Note(msgid, **values)
+
+
+def joined(parts: list[Any], sep: str = "; ") -> Note:
+    """Notes (or text) one after the other, each still translatable.
+
+    >>> joined([Note("partial"), "2024-01"], ", ")
+    'partial, 2024-01'
+    """
+    msgid = sep.join("%(part" + str(i) + ")s" for i in range(len(parts)))  # no words: nothing to translate
+    return Note(msgid, **{f"part{i}": part for i, part in enumerate(parts)})
