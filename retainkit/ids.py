@@ -180,6 +180,10 @@ def _encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, 
     an id is an order of its own.
     """
     array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    numeric = _integer_order_keys(array)
+    if numeric is not None:  # 1000123 and C1000123 (most exports): integers, no string hash
+        keys, is_refund = numeric
+        return _first_seen_codes(keys), is_refund, 0
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         array = pc.cast(array, pa.string())
     n = len(array)
@@ -196,7 +200,7 @@ def _encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, 
     is_marker = pc.is_in(trimmed, pa.array(MISSING_MARKERS))
     if pc.any(is_marker).as_py():  # NA, NULL …: no order id (SPEC §1)
         trimmed = pc.if_else(is_marker, pa.scalar("", pa.string()), trimmed)
-    if not pc.all(pc.equal(trimmed, distinct_ids)).as_py():
+    if not pc.all(pc.equal(trimmed, distinct_ids)).as_py() or pc.any(pc.equal(trimmed, "")).as_py():
         remap, uniques = pd.factorize(pd.Series(trimmed.to_pandas(), dtype=object).replace("", None))
         codes = np.where(codes >= 0, np.append(remap, -1)[codes], -1)
         trimmed = pa.array(uniques, type=pa.string())
@@ -213,3 +217,47 @@ def _is_sorted(array: pa.Array) -> bool:
     n = len(array)
     head, tail = array.slice(0, n - 1), array.slice(1)
     return bool(pc.all(pc.less_equal(head, tail)).as_py()) or bool(pc.all(pc.greater_equal(head, tail)).as_py())
+
+
+#: Digits an int64 key holds with room for the refund bit.
+_MAX_KEY_DIGITS = 18
+
+
+def _integer_order_keys(array: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """Order ids as integer keys when every id is a plain whole number, optionally in the
+    refund convention (``C`` + digits): key = 2 × number + (1 for ``C``), so ``123`` and
+    ``C123`` stay two orders. Returns (keys, is refund id) per row, or None when any id is
+    not of that form — a leading zero, a sign, a space, a letter, an empty or missing id —
+    and the text path decides (``0123`` and ``123`` are different ids there, and would be
+    one number here)."""
+    if len(array) == 0 or array.null_count:
+        return None
+    if pa.types.is_integer(array.type):
+        numbers = array.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        if np.abs(numbers).max() >= 10**_MAX_KEY_DIGITS:
+            return None
+        return numbers * 2, np.zeros(len(array), dtype=bool)
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return None
+    is_refund = pc.starts_with(array, "C", ignore_case=True)
+    digits = pc.if_else(is_refund, pc.utf8_slice_codeunits(array, 1), array)
+    plain = pc.and_(pc.ascii_is_decimal(digits), pc.less_equal(pc.binary_length(digits), _MAX_KEY_DIGITS))
+    leading_zero = pc.and_(pc.starts_with(digits, "0"), pc.greater(pc.binary_length(digits), 1))
+    if not pc.all(pc.and_not(plain, leading_zero)).as_py():
+        return None
+    refund = is_refund.to_numpy(zero_copy_only=False)
+    keys = pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False) * 2
+    keys += refund
+    return keys, refund
+
+
+def _first_seen_codes(keys: np.ndarray) -> np.ndarray:
+    """Codes 0, 1, 2 … in the order each key first appears (``pd.factorize``). An order's
+    lines sit together in exports, so only the first key of each run is hashed; the codes
+    are the same either way."""
+    n = len(keys)
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    if len(starts) > n // 2:
+        return pd.factorize(keys)[0].astype(np.int64, copy=False)
+    codes = pd.factorize(keys[starts])[0].astype(np.int64, copy=False)
+    return np.repeat(codes, np.diff(np.append(starts, n)))

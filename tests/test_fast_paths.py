@@ -62,12 +62,16 @@ def export_rows(orders: list) -> list[Row]:
 
 
 def versions(rows: list[Row], seed: int) -> dict[str, list[Row]]:
-    """The same rows shuffled, in date order (lines of an order together) and grouped by customer."""
+    """The same rows shuffled, in date order (lines of an order together), grouped by customer,
+    and with order ids that are not numbers."""
     shuffled = rows[:]
     random.Random(seed).shuffle(shuffled)
     by_date = sorted(rows, key=lambda r: r["order_date"])  # stable: an order's lines stay together
     by_customer = sorted(rows, key=lambda r: (r["customer_id"] or "").strip())
-    return {"as generated": rows, "shuffled": shuffled, "date order": by_date, "by customer": by_customer}
+    # Order ids that are not plain numbers (5000A, C5000A) take the text path, not the integer keys.
+    text_ids = [dict(r, order_id=r["order_id"] + "A") for r in shuffled]
+    return {"as generated": rows, "shuffled": shuffled, "date order": by_date, "by customer": by_customer,
+            "text order ids": text_ids}
 
 
 def write(rows: list[Row], path: Path) -> None:
