@@ -77,8 +77,19 @@ def _environment(style: Style, html: bool = False):
     )
     env.install_gettext_translations(translations(style.lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(fmt=style.number, change=style.change, date=style.date, period=style.period,
-                       paragraph=_paragraph, word=style.word, note=style.note)
+                       paragraph=_paragraph, word=style.word, note=style.note, value_size=value_size)
     return env
+
+
+#: A card figure's type size by its length: one line in a half-width card at 360 px.
+VALUE_SIZES = ((8, 22), (10, 19), (12, 17))
+SMALLEST_VALUE_SIZE = 15
+
+
+def value_size(text: str) -> int:
+    """The type size (px) of a card's figure: 22 up to 8 characters, smaller for longer ones
+    (``£247,323.28`` at 17 px), so that a figure is never broken over two lines."""
+    return next((size for length, size in VALUE_SIZES if len(text) <= length), SMALLEST_VALUE_SIZE)
 
 
 class _Markdown(str):

@@ -81,7 +81,7 @@ def test_script_in_a_customer_id_is_text(tmp_path):
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 #: Elements past the page's right edge (outside a table's own scroll box), the page's width,
-#: and how many folding tables still need their scroll box.
+#: how many folding tables still need their scroll box, and card figures broken over lines.
 OVERFLOW = """() => {
   const width = document.documentElement.clientWidth, bad = [];
   for (const e of document.body.querySelectorAll('*')) {
@@ -92,7 +92,9 @@ OVERFLOW = """() => {
   }
   const folded = [...document.querySelectorAll('.scroll')].filter(
     box => box.querySelector('table.fold') && box.scrollWidth > box.clientWidth + 0.5).length;
-  return {width, scroll: document.documentElement.scrollWidth, bad: bad.slice(0, 10), folded};
+  const broken = [...document.querySelectorAll('.card .value')].filter(
+    e => e.getBoundingClientRect().height > 1.5 * parseFloat(getComputedStyle(e).lineHeight)).map(e => e.textContent);
+  return {width, scroll: document.documentElement.scrollWidth, bad: bad.slice(0, 10), folded, broken};
 }"""
 EXAMPLE = ROOT / "examples"
 
@@ -133,6 +135,7 @@ def test_html_report_fits_a_phone_and_a_desktop(tmp_path, lang):
         assert seen["errors"] == [] and seen["bad"] == [], (width, seen)
         assert seen["scroll"] <= width, (width, seen)  # no horizontal page scroll
         assert seen["folded"] == 0  # the at-risk, VIP and KPI tables fold into cards: nothing to scroll
+        assert seen["broken"] == []  # "£247,323.2 / 8" reads as two numbers
         assert len(seen["svgs"]) == 4 and all(0 < w <= width and h > 20 for w, h in seen["svgs"]), seen["svgs"]
         _assert_not_blank(shot, min_width=width)
         if lang == "vi" and width == 400 and os.environ.get("RETAINKIT_SCREENSHOTS"):
@@ -144,12 +147,13 @@ def test_html_report_fits_a_phone_and_a_desktop(tmp_path, lang):
 def test_html_report_renders_in_headless_chromium(tmp_path):
     source = need(DATA / "online-retail" / "online_retail.parquet")
     report = tmp_path / "report.html"
-    run = run_cli("report", source, "--every", "month", "--output", report)
+    run = run_cli("report", source, "--every", "month", "--currency", "GBP", "--output", report)
     assert run.code == 0, run.stderr
-    for width in (400, 1200):
+    for width in (360, 400, 1200):
         shot = tmp_path / f"report-{width}.png"
         seen = _browse(report, width, shot)
         assert seen["errors"] == [] and seen["bad"] == [] and seen["scroll"] <= width, (width, seen)
+        assert seen["broken"] == [], (width, seen["broken"])  # £1,132,407.74 on one line
         assert seen["heading"] == "Retention report: 2011-11"
         assert len(seen["svgs"]) == 4 and all(w > 100 and h > 20 for w, h in seen["svgs"])
         _assert_not_blank(shot, min_width=width)
