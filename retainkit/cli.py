@@ -300,6 +300,10 @@ def cohorts(
 
 ReportPeriod = Annotated[ReportEvery, typer.Option("--every", help="Report on the last complete week or month.",
                                                    rich_help_panel=PERIOD, metavar="PERIOD")]
+ChangeAlert = Annotated[float | None, typer.Option(
+    "--change-alert", help="Alert when customers, orders, revenue or the repeat rate fall from the period before by "
+    "more than this (0.2: 20%; the repeat rate in points, 0.05: 5 pp). Default: a fall beyond the range of the "
+    "last 13 periods.", rich_help_panel=PERIOD, metavar="RATE")]
 
 
 @app.command()
@@ -307,7 +311,8 @@ ReportPeriod = Annotated[ReportEvery, typer.Option("--every", help="Report on th
 def report(
     files: Files, every: ReportPeriod = ReportEvery.week, to: ToDate = None, as_of: AsOf = None,
     churn_window: ChurnWindow = None, churn_alert: ChurnAlert = defaults.CHURN_ALERT,
-    fail_on_alert: FailOnAlert = False, lang: Lang = ReportLang.en, currency: Currency = None, *, run: Invocation,
+    fail_on_alert: FailOnAlert = False, lang: Lang = ReportLang.en, currency: Currency = None,
+    change_alert: ChangeAlert = None, *, run: Invocation,
 ) -> int:
     """The periodic report: last complete week or month against the one before and a year earlier.
 
@@ -316,7 +321,8 @@ def report(
     from retainkit.pipeline import report_data
 
     content = report_data(run.load(files), every=every.value, end=end_date(to, as_of), churn_alert=churn_alert,
-                          churn_window_days=churn_window, customer_options=run.thresholds)
+                          churn_window_days=churn_window, customer_options=run.thresholds,
+                          change_alert=change_alert)
     run.emit(ReportResult(content | {"_style": {"lang": lang.value, "currency": currency}}))
     for alert in content["alerts"]:
         say("alert", alert["message"])

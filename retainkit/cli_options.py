@@ -179,6 +179,7 @@ COLUMN_PARAMETERS = {
 RANGES: dict[str, tuple[float | None, float | None]] = {
     "churn_window": (1, 36_500),
     "churn_alert": (0.0, 1.0),
+    "change_alert": (0.0, 1.0),
     "margin": (0.0, 1.0),
     "inactive_days": (0, None),
     "lost_days": (1, None),

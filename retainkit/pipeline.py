@@ -174,12 +174,13 @@ def report_data(
     churn_alert: float = defaults.CHURN_ALERT,
     churn_window_days: int | None = None,
     customer_options: CustomerOptions | None = None,
+    change_alert: float | None = None,
 ) -> dict[str, Any]:
     """The content of ``retainkit report`` (render it with :mod:`retainkit.render_report`)."""
     from retainkit.report import ReportOptions, build_report
 
     options = ReportOptions(every=every, churn_alert=churn_alert, churn_window_days=churn_window_days,
-                            customers=customer_options or CustomerOptions())
+                            customers=customer_options or CustomerOptions(), change_alert=change_alert)
     return build_report(data.orders, data.quality.as_dict(), options, end=end)
 
 

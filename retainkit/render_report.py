@@ -197,19 +197,28 @@ def _alert(alert: dict[str, Any], style: Style) -> str:
                          "churn_alert in retainkit.toml to the rate that is normal for your shop.") % {
             "value": style.number(facts["value"], "rate"), "limit": style.number(facts["limit"], "rate"),
             "window": facts["window"]}
+    if "periods" not in facts:  # the user's change_alert
+        return _move(facts, style) + " " + t.gettext(
+            "Rule: an alert when a KPI falls from the period before by more than %(limit)s (change_alert in "
+            "retainkit.toml).") % {"limit": style.change(facts["limit"], facts["kind"]).lstrip("+")}
     return _move(facts, style) + " " + t.gettext(
         "Rule: an alert when a change from the period before is outside the range of the changes over the last "
         "%(periods)s periods.") % {"periods": facts["periods"]}
 
 
 def _move(facts: dict[str, Any], style: Style) -> str:
+    """What a KPI did (and, against the last periods, its normal change)."""
     t, kind = translations(style.lang), facts["kind"]
+    values = {"kpi": t.gettext(facts["label"]), "change": style.change(abs(facts["change"]), kind).lstrip("+"),
+              "value": style.number(facts["value"], kind)}
+    if "periods" not in facts:
+        text = t.gettext("%(kpi)s rose %(change)s to %(value)s.") if facts["change"] > 0 else t.gettext(
+            "%(kpi)s fell %(change)s to %(value)s.")
+        return text % values
     text = t.gettext("%(kpi)s rose %(change)s to %(value)s; its normal change is %(low)s to %(high)s.")
     if facts["change"] < 0:
         text = t.gettext("%(kpi)s fell %(change)s to %(value)s; its normal change is %(low)s to %(high)s.")
-    return text % {"kpi": t.gettext(facts["label"]), "change": style.change(abs(facts["change"]), kind).lstrip("+"),
-                   "value": style.number(facts["value"], kind), "low": style.change(facts["low"], kind),
-                   "high": style.change(facts["high"], kind)}
+    return text % (values | {"low": style.change(facts["low"], kind), "high": style.change(facts["high"], kind)})
 
 
 def _what_changed(report: dict[str, Any], style: Style) -> list[str]:

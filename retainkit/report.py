@@ -58,6 +58,9 @@ class ReportOptions:
     churn_alert: float = defaults.CHURN_ALERT
     churn_window_days: int | None = None  # None: the default of SPEC §2
     customers: CustomerOptions = field(default_factory=CustomerOptions)
+    #: A fall from the period before that raises an alert (a fraction of counts and money;
+    #: points for rates: 0.05 is 5 pp); None: a fall beyond the range of the last periods.
+    change_alert: float | None = None
 
 
 def last_complete_period(period: Period, every: str) -> int:
@@ -111,8 +114,8 @@ def build_report(
         "headline": headline,
         "series": _series(trend.tail(SERIES_LENGTH)),
         "annual": _annual(kpis, kpi_period),
-        "alerts": _alerts(kpis, headline, normal, options.churn_alert,
-                          kpi_period.churn_window_days),
+        "alerts": _alerts(kpis, headline, normal, options.churn_alert, kpi_period.churn_window_days)
+        + _change_alerts(headline, normal, options.change_alert),
         "cohorts": cohorts,
         "at_risk": _top(at_risk_customers(table), ("customer_id", "revenue_365", "why", "rfm_segment"),
                         ("recency_days", "avg_days_between_orders")),
@@ -224,32 +227,50 @@ def _normal_range(trend: pd.DataFrame, key: str, kind: str) -> dict[str, Any] | 
 
 def _alerts(kpis: dict[str, Any], headline: list[dict[str, Any]], normal: dict[str, Any], churn_alert: float,
             window: int) -> list[dict[str, Any]]:
-    """Alerts, each stating its rule and threshold: annual churn over the user's limit (never
-    from a null churn); a KPI that moved the bad way beyond the range of its changes over the
-    last periods (never against a period the report cannot compare with)."""
-    alerts: list[dict[str, Any]] = []
+    """The churn alert, stating its rule and threshold: annual churn over the user's limit
+    (never from a null churn), with the churn of businesses with contracts beside it."""
     annual = _number(kpis["annual_churn_rate"])
-    if annual is not None and annual > churn_alert:
-        low, high = CONTRACT_CHURN
-        alerts.append({"key": "churn", "message": (
-            f"Annual churn rate {annual:.1%} is above the {churn_alert:.1%} limit. Rule: customers of the "
-            f"{window}-day base window lost in the next, as a yearly rate, above churn_alert. {low:.0%}–{high:.0%} "
-            "a year is the figure for businesses with contracts; set churn_alert in retainkit.toml to what is "
-            "normal for this shop."),
-            "_facts": {"value": annual, "limit": churn_alert, "window": window}})
+    if annual is None or annual <= churn_alert:
+        return []
+    low, high = CONTRACT_CHURN
+    return [{"key": "churn", "message": (
+        f"Annual churn rate {annual:.1%} is above the {churn_alert:.1%} limit. Rule: customers of the "
+        f"{window}-day base window lost in the next, as a yearly rate, above churn_alert. {low:.0%}–{high:.0%} "
+        "a year is the figure for businesses with contracts; set churn_alert in retainkit.toml to what is "
+        "normal for this shop."),
+        "_facts": {"value": annual, "limit": churn_alert, "window": window}}]
+
+
+def _change_alerts(headline: list[dict[str, Any]], normal: dict[str, Any], change_alert: float | None
+                   ) -> list[dict[str, Any]]:
+    """A KPI that moved the bad way from the period before (never against a period the report
+    cannot compare with): by more than ``change_alert`` when the user set one, else beyond
+    the range of its changes over the last periods. Each alert states its rule."""
+    alerts: list[dict[str, Any]] = []
     items = {item["key"]: item for item in headline}
     for key, bad in WATCHED:
         item, band = items[key], normal[key]
         change = item["change_previous"]
-        if band is None or change is None or not (change * bad > 0 and (change < band["low"] or change > band["high"])):
+        if change is None or change * bad <= 0:
             continue
         facts = {"label": item["label"], "kind": item["kind"], "value": item["value"], "previous": item["previous"],
-                 "change": change} | band
-        alerts.append({"key": f"{key}_{'falling' if bad < 0 else 'rising'}", "message": (
-            f"{item['label']} {'fell' if change < 0 else 'rose'} {_spoken(abs(change), item['kind']).lstrip('+')} to "
-            f"{_plain(item['value'], item['kind'])}, outside its normal range of {_spoken(band['low'], item['kind'])}"
-            f" to {_spoken(band['high'], item['kind'])} from one period to the next over the last "
-            f"{band['periods']} periods."), "_facts": facts})
+                 "change": change}
+        moved = f"{item['label']} {'fell' if change < 0 else 'rose'} {_spoken(abs(change), item['kind'])[1:]} to " \
+                f"{_plain(item['value'], item['kind'])}"
+        if change_alert is not None:
+            if abs(change) <= change_alert:
+                continue
+            facts |= {"limit": change_alert}
+            message = (f"{moved}, more than the change_alert limit of {_spoken(change_alert, item['kind'])[1:]} "
+                       "set in retainkit.toml.")
+        else:
+            if band is None or band["low"] <= change <= band["high"]:
+                continue
+            facts |= band
+            message = (f"{moved}, outside its normal range of {_spoken(band['low'], item['kind'])} to "
+                       f"{_spoken(band['high'], item['kind'])} from one period to the next over the last "
+                       f"{band['periods']} periods.")
+        alerts.append({"key": f"{key}_{'falling' if bad < 0 else 'rising'}", "message": message, "_facts": facts})
     return alerts
 
 

@@ -193,3 +193,38 @@ def test_partial_facts_stay_out_of_json_files(tmp_path):
     assert run_cli("report", SHOP, "--every", "month", "--lang", "vi", "--output", out).code == 1 - 1
     text = Path(out).read_text(encoding="utf-8")
     assert '"_' not in text and '"message": "Annual churn rate 75.5% is above the 7.0% limit.' in text
+
+
+def test_a_change_alert_set_by_the_user_replaces_the_normal_range():
+    from retainkit.config import ReadOptions
+    from retainkit.pipeline import read_orders, report_data
+    from retainkit.render_report import report_markdown
+
+    data = read_orders([str(EXAMPLE / "orders.csv")], ReadOptions(columns={"customer_id": "customer_email",
+                                                                          "order_date": "created_at"}))
+    # November 2024: customers −24.2 %, orders −27.0 %, revenue −18.8 %, repeat rate −1.0 pp.
+    at_20 = report_data(data, every="month", churn_alert=1.0, change_alert=0.2)
+    assert [a["key"] for a in at_20["alerts"]] == ["customers_falling", "orders_falling"]
+    assert at_20["alerts"][0]["message"] == ("Customers fell 24.2% to 122, more than the change_alert limit of "
+                                             "20.0% set in retainkit.toml.")
+    at_15 = report_data(data, every="month", churn_alert=1.0, change_alert=0.15)
+    assert [a["key"] for a in at_15["alerts"]] == ["customers_falling", "orders_falling", "revenue_falling"]
+    # The repeat rate's limit is in points: a fall of 1.0 pp passes 0.005 (0.5 pp), not 0.02.
+    assert "repeat_customer_rate_falling" in [a["key"] for a in report_data(
+        data, every="month", churn_alert=1.0, change_alert=0.005)["alerts"]]
+    assert report_data(data, every="month", churn_alert=1.0, change_alert=0.3)["alerts"] == []
+    vi = report_markdown(at_20 | {"_style": {"lang": "vi"}})
+    assert ("Khách hàng giảm 24,2%, xuống 122. Quy tắc: cảnh báo khi một chỉ số giảm so với kỳ trước nhiều hơn "
+            "20,0% (change_alert trong retainkit.toml).") in vi
+
+
+def test_change_alert_from_the_config_file_and_checked(tmp_path):
+    config = tmp_path / "retainkit.toml"
+    config.write_text((EXAMPLE / "retainkit.toml").read_text(encoding="utf-8") + "change_alert = 0.15\n",
+                      encoding="utf-8")
+    report = run_cli("report", EXAMPLE / "orders.csv", "--config", config, "--every", "month", "-f", "json").json()
+    assert [a["key"] for a in report["alerts"]] == ["churn", "customers_falling", "orders_falling", "revenue_falling"]
+    assert "more than the change_alert limit of 15.0%" in report["alerts"][3]["message"]
+    config.write_text("[options]\nchange_alert = 20\n", encoding="utf-8")
+    run = run_cli("report", EXAMPLE / "orders.csv", "--config", config)
+    assert run.code == 2 and "change_alert = 20 is out of range: from 0 to 1 (a fraction: 0.05 is 5 %)" in run.stderr
