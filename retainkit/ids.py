@@ -8,7 +8,8 @@ the column is an integer. After this, every reduction works on integer arrays.
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,27 +22,29 @@ _REFUND_ID = re.compile(r"^[Cc]\d")
 _INTEGER_ID = re.compile(r"^-?\d+(?:\.0+)?$")
 
 
-def encode_ids(table: pa.Table):
-    """Integer codes for customer, order, referrer and product ids (two threads)."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        customer = pool.submit(_encode_text_ids, table.column("customer_id"))
-        order = (
-            pool.submit(_encode_order_ids, table.column("order_id"))
-            if "order_id" in table.column_names
-            else None
-        )
-        referrer = (
-            pool.submit(_encode_text_ids, table.column("referred_by"))
-            if "referred_by" in table.column_names
-            else None
-        )
-        product = (
-            pool.submit(_encode_text_ids, table.column("product")) if "product" in table.column_names else None
-        )
-        customers = customer.result()
-        n = table.num_rows
-        orders = order.result() if order else (np.arange(n, dtype=np.int64), np.zeros(n, dtype=bool), 0)
-        return customers, orders, referrer.result() if referrer else None, product.result() if product else None
+@dataclass(frozen=True)
+class IdFutures:
+    """Integer codes of the id columns, being computed (see :func:`encode_ids`)."""
+
+    customer: Future
+    order: Future | None
+    referrer: Future | None
+    product: Future | None
+
+
+def encode_ids(table: pa.Table, pool: Executor) -> IdFutures:
+    """Start turning customer, order, referrer and product ids into integer codes on ``pool``
+    (Arrow's hashing releases the GIL: the other columns are read meanwhile). The customer
+    column, the longest job, goes first."""
+    def optional(name: str, encode) -> Future | None:
+        return pool.submit(encode, table.column(name)) if name in table.column_names else None
+
+    return IdFutures(
+        customer=pool.submit(_encode_text_ids, table.column("customer_id")),
+        order=optional("order_id", _encode_order_ids),
+        referrer=optional("referred_by", _encode_text_ids),
+        product=optional("product", _encode_text_ids),
+    )
 
 
 def _encode_text_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index, dict[str, int], int]:

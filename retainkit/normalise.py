@@ -22,6 +22,7 @@ after which every reduction is a ``bincount`` or ``ufunc.at`` over integer array
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -106,27 +107,30 @@ def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = Fal
     """Turn a :class:`RawExport` into the canonical orders frame (SPEC §1)."""
     table = raw.table
     quality = DataQuality(rows=table.num_rows, duplicates_dropped=options.dedupe, notes=list(raw.notes))
-    customers, orders, referrers, products = encode_ids(table)
-    customer_codes, customer_names, markers, quality.ids_normalised_rows = customers
-    if markers:
-        quality.missing_markers["customer_id"] = markers
     read_values: dict[str, np.ndarray] = {}
     found: dict[str, Any] = {}
-    lines = _Lines(
-        customer=customer_codes,
-        order=orders[0],
-        seconds=local_seconds(
-            table.column("order_date"),
-            DateOptions(options.dayfirst, options.date_format, options.tz),
-            raw.locate,
-            found=found,
-        ),
-        amount=_line_amounts(table, options, raw, quality, read_values),
-        refund_id=orders[1],
-        referrer=referrers[0] if referrers else None,
-        product=products[0] if products else None,
-        read_values=read_values,
-    )
+    with ThreadPoolExecutor(max_workers=2) as pool:  # ids, dates and amounts side by side
+        ids = encode_ids(table, pool)
+        dates = DateOptions(options.dayfirst, options.date_format, options.tz)
+        seconds = pool.submit(local_seconds, table.column("order_date"), dates, raw.locate, found=found)
+        amounts = pool.submit(_line_amounts, table, options, raw, quality, read_values)
+        customer_codes, customer_names, markers, quality.ids_normalised_rows = ids.customer.result()
+        n = table.num_rows
+        orders = ids.order.result() if ids.order else (np.arange(n, dtype=np.int64), np.zeros(n, dtype=bool), 0)
+        lines = _Lines(
+            customer=customer_codes,
+            order=orders[0],
+            seconds=seconds.result(),
+            amount=amounts.result(),
+            refund_id=orders[1],
+            referrer=ids.referrer.result()[0] if ids.referrer else None,
+            product=ids.product.result()[0] if ids.product else None,
+            read_values=read_values,
+        )
+        referrers = ids.referrer.result() if ids.referrer else None
+        products = ids.product.result() if ids.product else None
+    if markers:
+        quality.missing_markers["customer_id"] = markers
     if found.get("markers"):
         quality.missing_markers["order_date"] = found["markers"]
     quality.naive_local_rows = found.get("naive_local_rows", 0)
