@@ -51,6 +51,7 @@ from retainkit.output import (
     ReportResult,
 )
 from retainkit.safe_text import visible
+from retainkit.values import Note
 
 
 class OneLineErrors(TyperGroup):
@@ -198,7 +199,8 @@ def customers(
     table = customer_report(run.load(files), end=end_date(to, as_of), options=run.thresholds)
     chosen = select_customers(table, segment=segment, level=level, vip=vip, at_risk=at_risk, sort=sort,
                               descending=not ascending, top=top)
-    run.emit(FrameResult(chosen, f"Customers ({len(chosen):,} of {len(table):,})", view="customers", limit=top))
+    title = Note("Customers (%(shown)s of %(total)s)", shown=f"{len(chosen):,}", total=f"{len(table):,}")
+    run.emit(FrameResult(chosen, title, view="customers", limit=top))
     return 0
 
 
@@ -228,8 +230,9 @@ def at_risk(
     frame = at_risk_report(data, end=end_date(to, as_of), options=run.thresholds, products=products)
     _check_column("--sort", sort, frame.columns)
     frame = select_customers(frame, sort=sort, descending=not ascending, top=top)
-    title = "Product lapses" if products else "Customers at risk"
-    run.emit(FrameResult(frame, f"{title} ({len(frame):,})", view="lapses" if products else "at-risk", limit=top))
+    count = f"{len(frame):,}"
+    title = Note("Product lapses (%(n)s)", n=count) if products else Note("Customers at risk (%(n)s)", n=count)
+    run.emit(FrameResult(frame, title, view="lapses" if products else "at-risk", limit=top))
     return 0
 
 
@@ -264,7 +267,7 @@ def trend(
     from retainkit.pipeline import trend_report
 
     frame = trend_report(run.load(files), every=every.value, start=parse_date(from_, "--from"), end=end_date(to, as_of))
-    run.emit(FrameResult(frame, f"Trend by {every.value} (* = partial period)", view="trend"))
+    run.emit(FrameResult(frame, Note("Trend by %(every)s (* = partial period)", every=Note(every.value)), view="trend"))
     return 0
 
 
@@ -293,7 +296,8 @@ def cohorts(
 
     long = cohort_report(run.load(files), every=every.value, metric=metric.value, start=parse_date(from_, "--from"),
                          end=end_date(to, as_of))
-    title = f"Cohorts by {every.value}: {metric.value} retention (empty = after --to)"
+    title = Note("Cohorts by %(every)s: %(metric)s retention (empty = after --to)", every=Note(every.value),
+                 metric=Note(metric.value))
     run.emit(CohortResult(long, cohort_wide(long), title, wide_layout=layout is CohortLayout.wide))
     return 0
 

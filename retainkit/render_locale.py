@@ -36,14 +36,15 @@ _NUMBER = re.compile(r"[\d,]+(?:\.\d+)?%?")
 
 
 #: Words the library's results carry (KPI labels, segment and level names, the period
-#: kind): shown through gettext, listed here for the catalog.
+#: kind, a cohort metric): shown through gettext, listed here for the catalog.
 WORDS = (
     noop("Week"), noop("Month"), noop("Customers"), noop("Orders"), noop("Revenue (net)"),
     noop("Average order value"), noop("New customers"), noop("Repeat customer rate"),
     noop("Retention vs period before"), noop("Churn vs period before"), noop("New"), noop("Potential loyalist"),
     noop("Champions"), noop("Promising"), noop("Loyal"), noop("About to sleep"), noop("Need attention"),
     noop("Hibernating"), noop("At risk"), noop("Can't lose them"), noop("advocate"), noop("loyal"), noop("regular"),
-    noop("repeat"), noop("first-time"), noop("lapsed"), noop("detractor"),
+    noop("repeat"), noop("first-time"), noop("lapsed"), noop("detractor"), noop("week"), noop("month"),
+    noop("quarter"), noop("year"), noop("customers"), noop("revenue"), noop("orders"),
 )
 
 

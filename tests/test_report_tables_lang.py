@@ -38,6 +38,7 @@ def test_kpis_table_in_vietnamese(tmp_path):
 
 def test_customer_and_at_risk_tables_in_vietnamese(tmp_path):
     at_risk = _table(tmp_path, "at-risk", SHOP, "--lang", "vi")
+    assert at_risk.startswith("Khách có nguy cơ rời bỏ (1)")
     assert "Lý do" in at_risk and "Phân khúc" in at_risk
     assert "315 ngày chưa mua; thường mua mỗi 19 ngày" in at_risk and "Có nguy cơ" in at_risk
     assert "100,00" in at_risk and "days" not in at_risk
@@ -47,10 +48,12 @@ def test_customer_and_at_risk_tables_in_vietnamese(tmp_path):
 
 def test_trend_and_cohorts_in_vietnamese(tmp_path):
     trend = _table(tmp_path, "trend", SHOP, "--lang", "vi")
+    assert trend.startswith("Xu hướng theo tháng (* = kỳ chưa trọn vẹn)")
     assert "Kỳ" in trend and "Giữ chân" in trend and "02/2023 *" in trend and "12/2024" in trend
     assert "* kỳ chưa trọn vẹn: 02/2023 — dữ liệu bắt đầu từ 14/02/2023, giữa kỳ" in trend
     assert "2024-12" not in trend
     cohorts = _table(tmp_path, "cohorts", SHOP, "--lang", "vi")
+    assert cohorts.startswith("Nhóm khách theo tháng: giữ chân theo khách hàng (trống = sau --to)")
     assert "Nhóm khách" in cohorts and "02/2023 *" in cohorts and "12/2024" in cohorts
     assert "nhóm khách chưa trọn vẹn: 02/2023" in cohorts
 
