@@ -183,6 +183,8 @@ def test_html_reads_without_its_style_block_and_is_the_same_bytes_each_time(tmp_
     # charts no wider than their card, cards and alerts drawn inline.
     assert all("overflow-x:auto" in div for div in re.findall(r'<div class="scroll"[^>]*>', html))
     assert all("border-collapse:collapse" in t for t in re.findall(r"<table[^>]*>", html))
+    cells = re.findall(r"<t[dh][ >][^>]*>", html)  # spaced apart, not "12/202324" and "100%25%29%"
+    assert len(cells) > 100 and all('style="padding:' in cell for cell in cells)
     assert all("width:100%" in svg for svg in re.findall(r"<svg [^>]*>", html))
     assert len(re.findall(r'<div class="card" style="[^"]*border', html)) == 6
     assert 'style="background:#fef2f2' in html and "<script" not in html
