@@ -58,11 +58,16 @@ def test_trend_and_cohorts_in_vietnamese(tmp_path):
     assert "nhóm khách chưa trọn vẹn: 02/2023" in cohorts
 
 
-def test_files_for_machines_never_change_with_the_language():
+def test_files_for_machines_never_change_with_the_language(tmp_path):
     for command in ("kpis", "customers", "at-risk", "trend", "cohorts", "segments"):
         for fmt in ("json", "csv"):
             english = run_cli(command, SHOP, "--format", fmt).stdout
             assert run_cli(command, SHOP, "--format", fmt, "--lang", "vi").stdout == english, (command, fmt)
+    for command in ("customers", "trend"):
+        files = {lang: tmp_path / f"{command}-{lang}.parquet" for lang in ("en", "vi")}
+        for lang, path in files.items():
+            assert run_cli(command, SHOP, "--lang", lang, "-o", path).code == 0
+        assert files["en"].read_bytes()[:4] == b"PAR1" and files["en"].read_bytes() == files["vi"].read_bytes()
 
 
 def test_lang_from_the_config_file_for_tables(tmp_path):
