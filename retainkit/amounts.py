@@ -35,6 +35,17 @@ Locate = Callable[[int], str]
 #: Currency signs and codes that may surround an amount (removed before reading it).
 _CURRENCY = (r"(?i)(?:[$€£¥₫₩₹₱฿₽₺₴₦₪円원]|vnđ|vnd|đồng|dong|usd|eur|gbp|jpy|yen|krw|won|inr|rs|thb|php"
              r"|idr|rp|cny|rmb|chf|aud|cad|sgd|myr|rm|hkd|twd|nt|nzd|sek|nok|dkk|pln|zł|czk|kč|huf|ft|ron|đ)")
+#: The ISO 4217 code each sign or name in amounts stands for; ``$``, ``¥`` and a few short
+#: names stand for several currencies and are left out: they name none.
+CURRENCY_CODES = {
+    "₫": "VND", "đ": "VND", "vnđ": "VND", "vnd": "VND", "đồng": "VND", "dong": "VND", "€": "EUR", "eur": "EUR",
+    "£": "GBP", "gbp": "GBP", "usd": "USD", "₩": "KRW", "원": "KRW", "won": "KRW", "krw": "KRW", "円": "JPY",
+    "jpy": "JPY", "yen": "JPY", "₹": "INR", "inr": "INR", "฿": "THB", "thb": "THB", "₱": "PHP", "php": "PHP",
+    "idr": "IDR", "rp": "IDR", "cny": "CNY", "rmb": "CNY", "chf": "CHF", "aud": "AUD", "cad": "CAD", "sgd": "SGD",
+    "myr": "MYR", "rm": "MYR", "hkd": "HKD", "twd": "TWD", "nzd": "NZD", "sek": "SEK", "nok": "NOK", "dkk": "DKK",
+    "pln": "PLN", "zł": "PLN", "czk": "CZK", "kč": "CZK", "huf": "HUF", "ron": "RON", "₽": "RUB", "₺": "TRY",
+    "₴": "UAH", "₦": "NGN", "₪": "ILS",
+}
 #: Currencies with no minor unit: a lone mark in their amounts groups thousands.
 _NO_MINOR_UNIT = r"(?i)(?:[₫¥₩円원đ]|vnd|dong|jpy|yen|krw|won)"
 _SPACES = "[\\s\u00a0\u202f\u2009']"
@@ -49,11 +60,14 @@ _NONE, _DOT, _COMMA, _AMBIGUOUS = 0, 1, 2, 3
 @dataclass(frozen=True)
 class ReadNumbers:
     """A column read as numbers: ``values`` (NaN where empty), the decimal mark used, and
-    the value (with its row) that settled it — ``None`` when the column needed no mark."""
+    the value (with its row) that settled it — ``None`` when the column needed no mark —
+    and ``currency``, the ISO 4217 code its signs name (``250.000 ₫``: VND), when they name
+    exactly one."""
 
     values: np.ndarray
     decimal: str | None = None
     settled_by: tuple[str, int] | None = None
+    currency: str | None = None
 
 
 def read_numbers(column: pa.ChunkedArray, *, field: str, decimal: str | None, locate: Locate) -> ReadNumbers:
@@ -78,7 +92,7 @@ def read_numbers(column: pa.ChunkedArray, *, field: str, decimal: str | None, lo
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     distinct = _read_distinct(encoded.dictionary.cast(pa.string()), decimal, codes, field, locate)
     values = np.append(distinct.values, np.nan)[codes]  # code −1 (null) reads the trailing NaN
-    return ReadNumbers(values, distinct.decimal, distinct.settled_by)
+    return ReadNumbers(values, distinct.decimal, distinct.settled_by, distinct.currency)
 
 
 def _null_mask(column: pa.ChunkedArray) -> np.ndarray:
@@ -114,7 +128,22 @@ def _read_distinct(texts: pa.Array, decimal: str | None, codes: np.ndarray, fiel
                      "check --decimal (, or .) and the column chosen")
     _check_distinct_finite(values, texts, codes, field, locate)
     values[missing] = np.nan
-    return ReadNumbers(values, mark, settled_by)
+    return ReadNumbers(values, mark, settled_by, currency_of(trimmed))
+
+
+def currency_of(texts: pa.Array) -> str | None:
+    """The ISO 4217 code of the one currency that the signs and names in ``texts`` stand for;
+    ``None`` when they name none, several, or only a sign shared by several (``$``, ``¥``).
+
+    >>> currency_of(pa.array(["250.000 ₫", "1.200.000₫", "90.000", None]))
+    'VND'
+    >>> currency_of(pa.array(["$5.00", "€4"])) is None, currency_of(pa.array(["12.50 EUR", "€3"]))
+    (True, 'EUR')
+    """
+    signs = pc.struct_field(pc.extract_regex(texts, f"(?P<sign>{_CURRENCY})"), "sign")
+    found = {str(sign).lower() for sign in pc.unique(signs.drop_null()).to_pylist()}
+    codes = {CURRENCY_CODES.get(sign) for sign in found}
+    return codes.pop() if len(codes) == 1 else None
 
 
 def decimal_votes(num: pa.Array, no_minor_unit: np.ndarray) -> np.ndarray:

@@ -71,9 +71,14 @@ class DataQuality:
     has_amount: bool = True
     decimal_marks: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: The ISO 4217 code the amounts' signs name (``250.000 ₫``: VND), or None; for the
+    #: report's money, not part of the JSON record.
+    currency: str | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        record = asdict(self)
+        del record["currency"]
+        return record
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,8 @@ def _numbers(table: pa.Table, name: str, options: ReadOptions, raw: RawExport, q
     read = read_numbers(table.column(name), field=name, decimal=options.decimal, locate=raw.locate)
     if read.decimal is not None:
         quality.decimal_marks[name] = read.decimal
+    if name in ("amount", "unit_price") and read.currency:
+        quality.currency = read.currency
     return read.values
 
 

@@ -176,12 +176,13 @@ def report_data(
     customer_options: CustomerOptions | None = None,
     change_alert: float | None = None,
 ) -> dict[str, Any]:
-    """The content of ``retainkit report`` (render it with :mod:`retainkit.render_report`)."""
+    """The content of ``retainkit report`` (render it with :mod:`retainkit.render_report`), with
+    the currency the amounts' signs name for the renderer (``_currency``: not in the JSON)."""
     from retainkit.report import ReportOptions, build_report
 
     options = ReportOptions(every=every, churn_alert=churn_alert, churn_window_days=churn_window_days,
                             customers=customer_options or CustomerOptions(), change_alert=change_alert)
-    return build_report(data.orders, data.quality.as_dict(), options, end=end)
+    return build_report(data.orders, data.quality.as_dict(), options, end=end) | {"_currency": data.quality.currency}
 
 
 def prediction_report(

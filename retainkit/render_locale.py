@@ -86,9 +86,10 @@ class Style:
 
     @classmethod
     def of(cls, report: dict[str, Any]) -> Style:
-        """The style a report's ``_style`` asks for, checked (one line per bad value)."""
+        """The style a report's ``_style`` asks for, checked (one line per bad value); without
+        a currency, the one the amounts' signs named (``_currency``: ₫ means VND)."""
         given = report.get("_style") or {}
-        currency = given.get("currency")
+        currency = given.get("currency") or report.get("_currency")
         if currency is not None:
             from babel.numbers import list_currencies
 

@@ -230,3 +230,29 @@ def test_change_alert_from_the_config_file_and_checked(tmp_path):
     config.write_text("[options]\nchange_alert = 20\n", encoding="utf-8")
     run = run_cli("report", EXAMPLE / "orders.csv", "--config", config)
     assert run.code == 2 and "change_alert = 20 is out of range: from 0 to 1 (a fraction: 0.05 is 5 %)" in run.stderr
+
+
+VND_EXPORT = """customer_id,order_date,amount
+a,2024-01-03,"250.000 ₫"
+a,2024-02-05,"1.200.000 ₫"
+b,2024-02-06,"90.000₫"
+b,2024-03-04,"300.000 ₫"
+c,2024-03-05,"50.000 ₫"
+"""
+
+
+def test_the_currency_is_read_from_the_amounts_signs(tmp_path):
+    from tests.conftest import write_csv
+
+    path = write_csv(tmp_path / "vnd.csv", VND_EXPORT)
+    vi = run_cli("report", path, "--every", "month", "--lang", "vi").stdout
+    assert "Số tiền tính bằng VND." in vi and "| Doanh thu (thuần) | 1.290.000\u00a0₫ |" in vi
+    english = run_cli("report", path, "--every", "month").stdout
+    assert "Amounts in VND." in english and "| Revenue (net) | ₫1,290,000 |" in english
+    assert "Amounts in USD." in run_cli("report", path, "--every", "month", "--currency", "USD").stdout
+    # Signs that name no one currency ($ is several), or none at all: no currency is claimed.
+    dollars = write_csv(tmp_path / "usd.csv", VND_EXPORT.replace("₫", "$"))
+    assert "Amounts in" not in run_cli("report", dollars, "--every", "month").stdout
+    # The JSON documents keep their shape: the currency is for the renderer only.
+    assert '"currency"' not in run_cli("report", path, "--every", "month", "-f", "json").stdout
+    assert '"currency"' not in run_cli("kpis", path, "-f", "json").stdout
