@@ -152,7 +152,7 @@ class FrameResult(Result):
             return rf.grouped_tables(self.frame, by="group", titles=SEGMENT_TITLES, bars=self.bars, style=style)
         if self.view == "trend":
             return rf.trend_view(self.frame, title=self.title, style=style)
-        frame = rf.with_reasons_said(self.frame, style)
+        frame = rf.with_reasons_said(self.frame, style=style)
         shown = frame[list(TABLE_COLUMNS[self.view])] if self.view in TABLE_COLUMNS else frame
         return rf.frame_table(shown, title=self.title, limit=self.limit or rf.TABLE_ROWS, bars=self.bars, style=style)
 

@@ -225,7 +225,7 @@ def grouped_tables(frame: pd.DataFrame, *, by: str, titles: dict[str, str], bars
 WHY = noop("%(days)s days since the last order; usually every %(gap)s days")
 
 
-def with_reasons_said(frame: pd.DataFrame, style: Style) -> pd.DataFrame:
+def with_reasons_said(frame: pd.DataFrame, *, style: Style) -> pd.DataFrame:
     """``frame`` with its ``why`` column (the library's English reason a customer is at
     risk) said again in the reader's language from the numbers it is made of; ``frame``
     itself as it is in English or without those columns."""
