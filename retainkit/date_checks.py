@@ -26,18 +26,22 @@ MIN_OTHER_DATES = 5
 SHOWN_ROWS = 3
 
 
-def check_plausible_dates(days: np.ndarray, rows: np.ndarray, locate: Callable[[int], str]) -> None:
-    """Raise for the implausible ``days`` (day numbers of the rows ``rows``), naming rows."""
-    if len(days) == 0:
+def check_plausible_dates(days: np.ndarray, checked: np.ndarray, locate: Callable[[int], str]) -> None:
+    """Raise for implausible dates among ``days`` (day numbers per row) where ``checked``,
+    naming rows. The bounds are tested on the extremes first, and the lone dates on the
+    distinct days: no row numbers are gathered unless a date fails."""
+    if not checked.any():
         return
     low, high = day_number(FIRST_PLAUSIBLE), day_number(LAST_PLAUSIBLE)
-    outside = (days < low) | (days > high)
-    if outside.any():
-        _fail(days, rows, outside, locate, f"before {FIRST_PLAUSIBLE} or after {LAST_PLAUSIBLE}")
-    distinct = np.flatnonzero(np.bincount(days - days.min())) + days.min()
-    lone = lone_dates(distinct)
+    first = int(days.min(where=checked, initial=np.iinfo(np.int64).max))
+    last = int(days.max(where=checked, initial=np.iinfo(np.int64).min))
+    if first < low or last > high:
+        _fail(days, checked & ((days < low) | (days > high)), locate,
+              f"before {FIRST_PLAUSIBLE} or after {LAST_PLAUSIBLE}")
+    present = np.bincount(np.where(checked, days, first) - first) > 0
+    lone = lone_dates(np.flatnonzero(present) + first)
     if len(lone):
-        _fail(days, rows, np.isin(days, lone), locate,
+        _fail(days, checked & np.isin(days, lone), locate,
               f"more than {LONE_GAP_DAYS} days away from every other order date (a typo'd year?)")
 
 
@@ -63,9 +67,9 @@ def lone_dates(distinct: np.ndarray) -> np.ndarray:
     return np.array(sorted(found), dtype=np.int64)
 
 
-def _fail(days: np.ndarray, rows: np.ndarray, bad: np.ndarray, locate: Callable[[int], str], why: str) -> None:
+def _fail(days: np.ndarray, bad: np.ndarray, locate: Callable[[int], str], why: str) -> None:
     where = np.flatnonzero(bad)
-    shown = "; ".join(f"{from_day_number(int(days[i]))} ({locate(int(rows[i]))})" for i in where[:SHOWN_ROWS])
+    shown = "; ".join(f"{from_day_number(int(days[i]))} ({locate(int(i))})" for i in where[:SHOWN_ROWS])
     more = f" and {len(where) - SHOWN_ROWS:,} more rows" if len(where) > SHOWN_ROWS else ""
     raise RetainkitError(f"column order_date: implausible dates {why}: {shown}{more}",
                          "fix the export, or pass --allow-dates to use them as they are")

@@ -8,7 +8,7 @@ once, with the pairs of files it came from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ class Repeats:
 
 def mark_duplicates(
     fields: dict[str, np.ndarray], group: np.ndarray, amount: np.ndarray | None, sources: tuple[Source, ...],
-    *, drop: bool,
+    *, drop: bool, per_group: Collection[str] = (),
 ) -> Repeats:
     """Rows to keep. Counts exact duplicates (every field read equal); drops them if asked.
     A row repeating one of an earlier input file is overlap: always dropped, counted apart.
@@ -40,13 +40,15 @@ def mark_duplicates(
     Rows are keyed by (``group`` code — the order, or the customer without order ids — and a
     32-bit hash of ``fields``); duplicates share an order, so the key is nearly sorted
     already and a stable argsort is close to linear. Equal keys are candidates, confirmed on
-    the exact values (a hash never decides).
+    the exact values (a hash never decides). Fields named in ``per_group`` (an order's
+    customer and date: the same on all its lines) are left out of the hash, as they tell
+    no two lines of a group apart; they are still compared in the confirmation.
     """
     n = len(group)
     result = Repeats(np.ones(n, dtype=bool))
     if n < 2:
         return result
-    hashed = _row_hash(fields.values(), n)
+    hashed = _row_hash([v for k, v in fields.items() if k not in per_group], n)
     hashed >>= np.uint64(32)
     key = group.astype(np.uint64)
     key <<= np.uint64(32)
@@ -99,20 +101,25 @@ def _overlap(exact: pd.DataFrame, rows: np.ndarray, sources: tuple[Source, ...],
     return overlap
 
 
-def _row_hash(columns, n: int) -> np.ndarray:
-    """A 64-bit mix of each row's values, computed in place (no 10M-row temporaries)."""
+#: Odd 64-bit multiplier of the row hash (the golden ratio's, as in Fibonacci hashing).
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _row_hash(columns: Sequence[np.ndarray], n: int) -> np.ndarray:
+    """A 64-bit polynomial hash of each row's values, h = (h·K + v) per column then h·K,
+    computed in place (no 10M-row temporaries beyond one scratch array for 32-bit codes).
+    Its top 32 bits depend on every bit of every value; collisions only cost a comparison."""
     hashed = np.zeros(n, dtype=np.uint64)
-    scratch = np.empty(n, dtype=np.uint64)
-    for i, values in enumerate(columns):
+    scratch = None
+    for values in columns:
+        hashed *= _MULTIPLIER
         if values.dtype.itemsize == 8:
-            scratch[...] = values.view(np.uint64)
+            hashed += values.view(np.uint64)
         else:
+            scratch = np.empty(n, dtype=np.uint64) if scratch is None else scratch
             scratch[...] = values
-        scratch *= np.uint64(0x9E3779B97F4A7C15 + 2 * i)
-        hashed ^= scratch
-        np.left_shift(hashed, np.uint64(13), out=scratch)
-        hashed >>= np.uint64(51)
-        hashed |= scratch
+            hashed += scratch
+    hashed *= _MULTIPLIER
     return hashed
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -107,6 +108,11 @@ class _Lines:
     product: np.ndarray | None  # int32 code, -1 = none
     read_values: dict[str, np.ndarray] = field(default_factory=dict)  # numbers as read, for duplicates
 
+    @cached_property
+    def day(self) -> np.ndarray:
+        """Local day number per row, once ``seconds`` are final (after filling from the order)."""
+        return self.seconds // SECONDS_PER_DAY
+
 
 def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = False) -> Normalised:
     """Turn a :class:`RawExport` into the canonical orders frame (SPEC §1)."""
@@ -147,10 +153,10 @@ def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = Fal
         quality.empty_order_id_rows = orders[2]
         _fill_from_order(lines, raw, customer_names, quality)
     if not options.allow_dates:
-        rows = np.flatnonzero((lines.seconds != NO_TIME) & (lines.customer >= 0))
-        check_plausible_dates(lines.seconds[rows] // SECONDS_PER_DAY, rows, raw.locate)
+        check_plausible_dates(lines.day, (lines.seconds != NO_TIME) & (lines.customer >= 0), raw.locate)
     repeats = mark_duplicates(_duplicate_fields(lines), lines.order if has_order_id else lines.customer, lines.amount,
-                              raw.sources, drop=options.dedupe)
+                              raw.sources, drop=options.dedupe,
+                              per_group=("customer", "seconds", "referrer") if has_order_id else ("customer",))
     keep = repeats.keep
     for name in ("duplicate_rows", "duplicate_amount", "overlap_rows", "overlap_amount", "overlap_files"):
         setattr(quality, name, getattr(repeats, name))
@@ -298,7 +304,7 @@ def _events(
     quality.refund_amount = float(refund_amounts.sum())
     quality.order_lines = int(is_line.sum())
 
-    day = (lines.seconds // SECONDS_PER_DAY).astype(np.int64)
+    day = lines.day
     orders = _orders_from_lines(lines, is_line, day, amount)
     quality.orders = len(orders["customer"])
     refunds = {
@@ -317,7 +323,10 @@ def _events(
 
 
 def _orders_from_lines(lines: _Lines, is_line: np.ndarray, day: np.ndarray, amount: np.ndarray) -> dict:
+    """Per order (in code order): its customer, earliest day, summed amount and referrer."""
     codes = lines.order[is_line]
+    if len(codes) > 1 and bool((codes[1:] >= codes[:-1]).all()):
+        return _orders_from_runs(codes, lines, is_line, day, amount)
     size = int(codes.max()) + 1 if len(codes) else 0
     present = np.bincount(codes, minlength=size) > 0
     first_day = group_extreme(codes, day[is_line], size, np.iinfo(np.int64).max, highest=False)
@@ -332,6 +341,24 @@ def _orders_from_lines(lines: _Lines, is_line: np.ndarray, day: np.ndarray, amou
         "day": first_day[present],
         "amount": total[present],
         "referrer": referrer[present],
+    }
+
+
+def _orders_from_runs(codes: np.ndarray, lines: _Lines, is_line: np.ndarray, day: np.ndarray,
+                      amount: np.ndarray) -> dict:
+    """:func:`_orders_from_lines` when each order's lines sit together (codes never decrease,
+    as in exports): one ``reduceat`` per field over the runs instead of scattered writes.
+    An order's customer is the same on all its lines by then (filled from the order)."""
+    starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
+    referrer = np.full(len(starts), -1, dtype=np.int32)
+    if lines.referrer is not None:
+        referrer = np.maximum.reduceat(lines.referrer[is_line].astype(np.int32, copy=False), starts)
+    line_rows = np.flatnonzero(is_line)
+    return {
+        "customer": lines.customer[line_rows[starts]],
+        "day": np.minimum.reduceat(day[is_line], starts),
+        "amount": np.add.reduceat(amount[is_line], starts),
+        "referrer": referrer,
     }
 
 
@@ -357,7 +384,7 @@ def _product_lines(
 ) -> pd.DataFrame:
     assert lines.product is not None  # only called with a product column
     named = is_line & (lines.product >= 0)
-    day = lines.seconds[named] // SECONDS_PER_DAY
+    day = lines.day[named]
     return pd.DataFrame(
         {
             "customer_id": _categorical(lines.customer[named], customer_names),
