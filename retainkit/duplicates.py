@@ -107,18 +107,21 @@ _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 def _row_hash(columns: Sequence[np.ndarray], n: int) -> np.ndarray:
     """A 64-bit polynomial hash of each row's values, h = (h·K + v) per column then h·K,
-    computed in place (no 10M-row temporaries beyond one scratch array for 32-bit codes).
+    computed in place (no 10M-row temporaries beyond one scratch array for codes and numbers).
     Its top 32 bits depend on every bit of every value; collisions only cost a comparison."""
     hashed = np.zeros(n, dtype=np.uint64)
     scratch = None
     for values in columns:
         hashed *= _MULTIPLIER
-        if values.dtype.itemsize == 8:
+        if values.dtype.itemsize == 8 and values.dtype.kind != "f":
             hashed += values.view(np.uint64)
+            continue
+        scratch = np.empty(n, dtype=np.uint64) if scratch is None else scratch
+        if values.dtype.kind == "f":
+            np.add(values, 0.0, out=scratch.view(np.float64))  # -0.0 -> 0.0: equal numbers hash alike
         else:
-            scratch = np.empty(n, dtype=np.uint64) if scratch is None else scratch
             scratch[...] = values
-            hashed += scratch
+        hashed += scratch
     hashed *= _MULTIPLIER
     return hashed
 

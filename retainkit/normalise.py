@@ -12,18 +12,18 @@ The canonical orders frame has one row per **order** or **refund** ("events"):
                  referral column)
 ===============  ==========================================================
 
-Every row of the input lands in exactly one bucket of :class:`DataQuality`: an order
-line, a refund row, a row without a customer, a row without a date, a dropped
-duplicate, or a row repeated from an earlier file (overlap), so ``rows`` always adds up.
+Every row of the input lands in exactly one bucket of :class:`DataQuality`, so ``rows``
+always adds up.
 
-Speed: string ids become integer codes once (customer ids and order ids in two threads),
-after which every reduction is a ``bincount`` or ``ufunc.at`` over integer arrays.
+Speed: string ids become integer codes once, on two threads beside the dates and amounts;
+the text columns are then released, and every reduction is a ``bincount``, ``reduceat``
+or ``ufunc.at`` over integer arrays.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -39,60 +39,8 @@ from retainkit.errors import RetainkitError
 from retainkit.ids import encode_ids
 from retainkit.load import RawExport
 from retainkit.parsing import NO_TIME, SECONDS_PER_DAY, DateOptions, local_seconds
+from retainkit.quality import DataQuality, Normalised
 from retainkit.reductions import group_extreme
-
-
-@dataclass
-class DataQuality:
-    """What normalisation counted, dropped or changed. Amounts are summed as read."""
-
-    rows: int = 0
-    orders: int = 0
-    order_lines: int = 0
-    refund_rows: int = 0
-    refund_amount: float = 0.0
-    refunds_from_column: int = 0
-    missing_customer_rows: int = 0
-    missing_customer_amount: float = 0.0
-    missing_date_rows: int = 0
-    missing_date_amount: float = 0.0
-    customer_filled_rows: int = 0
-    date_filled_rows: int = 0
-    empty_amount_rows: int = 0
-    duplicate_rows: int = 0
-    duplicate_amount: float = 0.0
-    duplicates_dropped: bool = False
-    overlap_rows: int = 0
-    overlap_amount: float = 0.0
-    overlap_files: list[dict[str, object]] = field(default_factory=list)
-    empty_order_id_rows: int = 0
-    naive_local_rows: int = 0
-    ids_normalised_rows: int = 0
-    missing_markers: dict[str, dict[str, int]] = field(default_factory=dict)
-    has_amount: bool = True
-    decimal_marks: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    #: The ISO 4217 code the amounts' signs name (``250.000 ₫``: VND), or None; for the
-    #: report's money, not part of the JSON record.
-    currency: str | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        record = asdict(self)
-        del record["currency"]
-        return record
-
-
-@dataclass(frozen=True)
-class Normalised:
-    """The canonical orders frame and what it took to get there.
-
-    ``product_lines`` (when asked for and the export names products): one row per order
-    line with ``customer_id``, ``product`` and ``order_date`` — what product lapses need.
-    """
-
-    orders: pd.DataFrame
-    quality: DataQuality
-    product_lines: pd.DataFrame | None = None
 
 
 @dataclass
@@ -152,6 +100,8 @@ def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = Fal
     if has_order_id:
         quality.empty_order_id_rows = orders[2]
         _fill_from_order(lines, raw, customer_names, quality)
+    raw = _read_columns_released(raw)
+    table = raw.table
     if not options.allow_dates:
         check_plausible_dates(lines.day, (lines.seconds != NO_TIME) & (lines.customer >= 0), raw.locate)
     repeats = mark_duplicates(_duplicate_fields(lines), lines.order if has_order_id else lines.customer, lines.amount,
@@ -163,6 +113,15 @@ def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = Fal
     frame, is_line = _events(lines, keep, table, options, raw, quality, customer_names, referrers)
     products_frame = _product_lines(lines, is_line, customer_names, products) if product_lines and products else None
     return Normalised(frame, quality, products_frame)
+
+
+def _read_columns_released(raw: RawExport) -> RawExport:
+    """``raw`` without the columns whose values now live in the integer arrays (ids, dates,
+    amounts: at 30M lines, 2 GB of text) — only a refund column is still to be read. The
+    caller hands its export over (:func:`retainkit.pipeline.read_orders`), so the text is
+    freed before the duplicate search, where memory peaks."""
+    kept = [name for name in ("refund_amount",) if name in raw.table.column_names]
+    return replace(raw, table=raw.table.select(kept))
 
 
 # ---------------------------------------------------------------- amounts
@@ -257,8 +216,7 @@ def _lines_already_agree(lines: _Lines) -> bool:
 def _duplicate_fields(lines: _Lines) -> dict[str, np.ndarray]:
     fields: dict[str, np.ndarray] = {"customer": lines.customer, "seconds": lines.seconds}
     numeric = lines.read_values or ({"amount": lines.amount} if lines.amount is not None else {})
-    for name, values in numeric.items():
-        fields[name] = values + 0.0  # -0.0 -> 0.0, so equal numbers hash alike
+    fields.update(numeric)
     for name in ("referrer", "product"):
         values = getattr(lines, name)
         if values is not None:

@@ -58,9 +58,10 @@ def read_orders(
     opts = options or ReadOptions(**kwargs)
     tell = stage or (lambda _: None)
     tell(f"Reading {len(paths):,} input{'s' if len(paths) > 1 else ''}")
-    raw = load_export(paths, opts)
-    tell(f"Normalising {raw.table.num_rows:,} rows")
-    return normalise(raw, opts, product_lines=product_lines)
+    exports = [load_export(paths, opts)]
+    tell(f"Normalising {exports[0].table.num_rows:,} rows")
+    # Handed over, not kept here: normalise frees the text columns once they are read.
+    return normalise(exports.pop(), opts, product_lines=product_lines)
 
 
 def kpi_report(
