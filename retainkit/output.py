@@ -96,15 +96,15 @@ class KpiResult(Result):
     languages: ClassVar[bool] = True
 
     def render(self, fmt: Format, *, lang: str = "en") -> Any:
-        from retainkit import render
+        from retainkit import render, render_kpis
 
         if fmt is Format.table:
-            return render.kpis_table(self.document, self.views, style=_style(lang))
+            return render_kpis.kpis_table(self.document, self.views, style=_style(lang))
         if fmt is Format.json:
             return render.to_json(self.document)
         if fmt is Format.md:
-            return render.kpis_markdown(self.document, self.views)
-        return render.kpis_csv(self.document, delimiter="\t" if fmt is Format.tsv else ",")
+            return render_kpis.kpis_markdown(self.document, self.views, style=_style(lang))
+        return render_kpis.kpis_csv(self.document, delimiter="\t" if fmt is Format.tsv else ",")
 
 
 #: Columns a terminal table shows for each view (exports carry every column).

@@ -63,5 +63,6 @@ def joined(parts: list[Any], sep: str = "; ") -> Note:
     >>> joined([Note("partial"), "2024-01"], ", ")
     'partial, 2024-01'
     """
-    msgid = sep.join("%(part" + str(i) + ")s" for i in range(len(parts)))  # no words: nothing to translate
-    return Note(msgid, **{f"part{i}": part for i, part in enumerate(parts)})
+    values = {"part" + str(i): part for i, part in enumerate(parts)}
+    msgid = sep.join("%(" + key + ")s" for key in values)  # no words: nothing to translate
+    return Note(msgid, **values)

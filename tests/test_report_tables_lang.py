@@ -36,6 +36,14 @@ def test_kpis_table_in_vietnamese(tmp_path):
     assert "note: churn window 180 days: the data starts 2023-02-14" in english
 
 
+def test_kpis_markdown_in_vietnamese():
+    md = run_cli("kpis", SHOP, "--format", "md", "--lang", "vi").stdout
+    assert md.startswith("# Chỉ số giữ chân khách hàng, 14/02/2023 đến 31/12/2024\n")
+    assert "| Tỷ lệ rời bỏ hằng năm | 75,48% |" in md and "## Ghi chú" in md
+    assert "- khung tính rời bỏ 180 ngày: dữ liệu bắt đầu từ 14/02/2023" in md
+    assert run_cli("kpis", SHOP, "--format", "md").stdout.startswith("# Retention KPIs, 2023-02-14 to 2024-12-31\n")
+
+
 def test_customer_and_at_risk_tables_in_vietnamese(tmp_path):
     at_risk = _table(tmp_path, "at-risk", SHOP, "--lang", "vi")
     assert at_risk.startswith("Khách có nguy cơ rời bỏ (1)")
