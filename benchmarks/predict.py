@@ -49,11 +49,11 @@ def main() -> None:
     summarised = time.perf_counter()
     result = predict(summary, PredictOptions(horizon_days=365))
     done = time.perf_counter()
-    bg, gg = result.bgnbd, result.gamma_gamma
+    fit, gg = result.model, result.gamma_gamma
     print(f"{len(summary.frame):,} customers from {table.num_rows:,} order lines")
     print(f"summary {summarised - start:.1f} s; fits and predictions {done - summarised:.1f} s; "
           f"total {done - start:.1f} s (target: under 60 s)")
-    print(f"BG/NBD r={bg.r:.4f} alpha={bg.alpha:.4f} a={bg.a:.4f} b={bg.b:.4f} LL={bg.log_likelihood:,.1f}")
+    print(f"{fit.model.label} {fit.params.round(4).tolist()} LL={fit.log_likelihood:,.1f}")
     print(f"Gamma-Gamma p={gg.p:.4f} q={gg.q:.4f} gamma={gg.gamma:.4f} on {gg.customers:,} repeat buyers")
 
 

@@ -34,6 +34,7 @@ from retainkit.cli_options import (
     FromDate,
     Lang,
     Margin,
+    PurchaseModel,
     ReportEvery,
     ReportLang,
     Sort,
@@ -340,7 +341,15 @@ TimeUnit = Annotated[float, typer.Option("--time-unit", help="Days per model tim
 DiscountRate = Annotated[float, typer.Option("--discount-rate", help="Annual discount rate for CLV, "
                                              "compounded monthly.", rich_help_panel=MODEL, metavar="RATE")]
 Penalizer = Annotated[float, typer.Option("--penalizer", help="L2 penalty on the parameters, for fits that "
-                                          "do not converge.", rich_help_panel=MODEL, metavar="WEIGHT")]
+                                          "do not converge: the objective is −log-likelihood per customer + WEIGHT "
+                                          "× Σ parameter², as lifetimes' penalizer_coef.", rich_help_panel=MODEL,
+                                          metavar="WEIGHT")]
+ModelChoice = Annotated[PurchaseModel, typer.Option("--model", help="Purchase model: bgnbd, pnbd (Pareto/NBD), "
+                                                    "mbgnbd, or auto: the one that predicts the holdout best.",
+                                                    rich_help_panel=MODEL)]
+DEFAULT_MODEL = PurchaseModel(defaults.MODEL)
+Interval = Annotated[float, typer.Option("--interval", help="Level of the intervals from the parameters' "
+                                         "uncertainty (0: none).", rich_help_panel=MODEL, metavar="LEVEL")]
 Holdout = Annotated[str | None, typer.Option("--holdout", help="Fit on orders before this date; compare "
                                              "predictions with what happened from it on.", rich_help_panel=MODEL,
                                              metavar="DATE")]
@@ -352,9 +361,10 @@ def predict(
     files: Files, horizon: Horizon = defaults.HORIZON_DAYS, time_unit: TimeUnit = defaults.TIME_UNIT_DAYS,
     discount_rate: DiscountRate = defaults.DISCOUNT_RATE, margin: Margin = None,
     penalizer: Penalizer = defaults.PENALIZER, holdout: Holdout = None, to: ToDate = None, as_of: AsOf = None,
-    sort: Sort = None, ascending: Ascending = False, top: Top = None, *, run: Invocation,
+    sort: Sort = None, ascending: Ascending = False, top: Top = None,
+    model: ModelChoice = DEFAULT_MODEL, interval: Interval = defaults.INTERVAL, *, run: Invocation,
 ) -> int:
-    """Who will buy again and what they are worth: BG/NBD + Gamma-Gamma, with an optional holdout check.
+    """Who will buy again and what they are worth: a purchase model + Gamma-Gamma, scored against a naive guess.
 
     Example: retainkit predict orders.csv --holdout 2024-07-01
     """
@@ -364,7 +374,7 @@ def predict(
     data = run.load(files)
     result = prediction_report(data, end=end_date(to, as_of), holdout=parse_date(holdout, "--holdout"),
                                horizon_days=horizon, time_unit_days=time_unit, discount_rate=discount_rate,
-                               margin=margin, penalizer=penalizer)
+                               margin=margin, penalizer=penalizer, model=model.value, interval=interval)
     _check_column("--sort", sort, result.customers.columns)
     order = sort or ("clv" if result.gamma_gamma else "expected_purchases")
     chosen = select_customers(result.customers, sort=order, descending=not ascending, top=top)

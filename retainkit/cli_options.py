@@ -31,6 +31,16 @@ class Every(StrEnum):
     year = "year"
 
 
+class PurchaseModel(StrEnum):
+    """``predict --model``: the names of ``retainkit.models.catalogue`` (not imported here:
+    the models need SciPy, the command line does not)."""
+
+    bgnbd = "bgnbd"
+    pnbd = "pnbd"
+    mbgnbd = "mbgnbd"
+    auto = "auto"
+
+
 class ReportEvery(StrEnum):
     week = "week"
     month = "month"
@@ -190,4 +200,5 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "time_unit": (0.001, None),
     "discount_rate": (0, None),
     "penalizer": (0, None),
+    "interval": (0.0, 0.999),
 }

@@ -18,5 +18,8 @@ HORIZON_DAYS = 365.0
 TIME_UNIT_DAYS = 7.0
 DISCOUNT_RATE = 0.1
 PENALIZER = 0.0
+#: predict: the purchase model (bgnbd, pnbd, mbgnbd or auto) and the level of its intervals.
+MODEL = "bgnbd"
+INTERVAL = 0.8
 #: Time zone days are counted in.
 TZ = "UTC"

@@ -196,9 +196,12 @@ def prediction_report(
     discount_rate: float = defaults.DISCOUNT_RATE,
     margin: float | None = None,
     penalizer: float = defaults.PENALIZER,
+    model: str = defaults.MODEL,
+    interval: float = defaults.INTERVAL,
 ):
-    """BG/NBD + Gamma-Gamma (SPEC §6) as of ``end``; with ``holdout``, fit before it and
-    compare predicted with actual repeat purchases from it to ``end``.
+    """A purchase model (``model``: bgnbd, pnbd, mbgnbd or auto) + Gamma-Gamma (SPEC §6) as
+    of ``end``, with the scoreboard of every model against a naive guess; with ``holdout``,
+    fit before it and compare predicted with actual repeat purchases from it to ``end``.
 
     Orders without amounts (no ``amount`` column) get the purchase model alone: P(alive)
     and expected purchases, expected order value and CLV null, and ``notes`` saying why.
@@ -208,22 +211,20 @@ def prediction_report(
     finite number from 1 to 36,525 days (100 years), and likewise for the other options.
     """
     try:
-        from retainkit.models.predict import PredictOptions, check_options, predict, predict_with_holdout
+        from retainkit.models.predict import PredictOptions, check_options, predict_orders
     except ImportError:  # pragma: no cover - depends on the install
         raise RetainkitError("predict needs SciPy", "pip install 'retainkit[predict]'") from None
-    from retainkit.models.summary import summarise
     from retainkit.periods import day_number
 
-    options = PredictOptions(horizon_days, time_unit_days, discount_rate, 1.0 if margin is None else margin, penalizer)
+    options = PredictOptions(horizon_days, time_unit_days, discount_rate, 1.0 if margin is None else margin, penalizer,
+                             model, interval)
     check_options(options)
     period = resolve_period(data.orders, end=end)
-    if holdout is None:
-        return predict(summarise(data.orders, end_day=period.end_day, time_unit_days=time_unit_days), options)
-    if not period.start < holdout <= period.end:
+    if holdout is not None and not period.start < holdout <= period.end:
         raise RetainkitError(f"--holdout {holdout} is not inside the data ({period.start} to {period.end})",
                              "pick a date between the first and the last order")
-    return predict_with_holdout(data.orders, holdout_day=day_number(holdout), end_day=period.end_day,
-                                options=options)
+    return predict_orders(data.orders, start_day=day_number(period.start), end_day=period.end_day,
+                          holdout_day=None if holdout is None else day_number(holdout), options=options)
 
 
 AT_RISK_COLUMNS = (

@@ -1,5 +1,6 @@
-"""``retainkit predict`` output: fitted parameters, totals, holdout check, customer table,
-and the notes saying why a column is null (SPEC §6, §7)."""
+"""``retainkit predict`` output: fitted parameters with their standard errors, totals with
+their intervals, the scoreboard, the holdout check, the customer table, and the notes
+saying why a column is null (SPEC §6, §7)."""
 
 from __future__ import annotations
 
@@ -19,15 +20,17 @@ if TYPE_CHECKING:  # the output layer reads results; it does not import the libr
 def prediction_document(
     result: Prediction, customers: pd.DataFrame, *, quality: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The JSON document: both fits (``gamma_gamma`` null without amounts), totals, the
-    holdout check, ``notes`` (a list, empty when nothing needs saying), the data-quality
-    record of the export and the customers."""
+    """The JSON document: the purchase model (name, parameters, standard errors), Gamma-Gamma
+    (null without amounts), totals, intervals, the scoreboard, the holdout check, ``notes``
+    (a list, empty when nothing needs saying), the data-quality record and the customers."""
     return clean({
-        "schema_version": 1,
+        "schema_version": 2,
         "data_quality": quality,
-        "bgnbd": result.bgnbd.as_dict(),
+        "purchase_model": result.model.as_dict(),
         "gamma_gamma": result.gamma_gamma.as_dict() if result.gamma_gamma else None,
         "totals": result.totals,
+        "intervals": result.intervals,
+        "scoreboard": result.scoreboard,
         "holdout": result.holdout,
         "notes": list(result.notes),
         "customers": {"columns": list(customers.columns), "rows": list(frame_records(customers))},
@@ -49,6 +52,9 @@ def prediction_table(result: Prediction, customers: pd.DataFrame):
     from retainkit.render_width import pairs_table
 
     parts: list[Any] = [pairs_table("Fitted models", _fit_lines(result), value_kind="wrap", min_width=None)]
+    if result.scoreboard:
+        parts.append(_scoreboard_table(result.scoreboard))
+        parts.append(Text(result.scoreboard["verdict"]))
     if result.holdout:
         h = result.holdout
         parts.append(_holdout_table(h))
@@ -60,20 +66,48 @@ def prediction_table(result: Prediction, customers: pd.DataFrame):
 
 
 def _fit_lines(result: Prediction) -> list[tuple[str, str]]:
-    """(label, value) of the fitted parameters and the totals."""
-    bg = result.bgnbd
-    lines = [("BG/NBD r, α", f"{bg.r:.4f}, {bg.alpha:.4f}"), ("BG/NBD a, b", f"{bg.a:.4f}, {bg.b:.4f}"),
-             ("BG/NBD log-likelihood", f"{bg.log_likelihood:,.2f} ({bg.customers:,} customers)")]
+    """(label, value) of the fitted parameters (± standard error, and their interval) and the totals."""
+    model = result.model.as_dict()
+    errors, bands = model["standard_errors"] or {}, (result.intervals or {}).get("parameters", {})
+    level = f"{result.intervals['level']:.0%}" if result.intervals else ""
+    lines = []
+    for name, value in model["parameters"].items():
+        spread = f" ± {errors[name]:.4f}" if name in errors else ""
+        band = f" ({level}: {bands[name][0]:.4f} to {bands[name][1]:.4f})" if name in bands else ""
+        lines.append((f"{model['label']} {name}", f"{value:.4f}{spread}{band}"))
+    lines.append((f"{model['label']} log-likelihood",
+                  f"{model['log_likelihood']:,.2f} ({model['customers']:,} customers)"))
     if result.gamma_gamma:
         gg = result.gamma_gamma
         lines += [("Gamma-Gamma p, q, γ", f"{gg.p:.4f}, {gg.q:.4f}, {gg.gamma:.4f}"),
                   ("Gamma-Gamma customers", f"{gg.customers:,} repeat buyers ({gg.left_out:,} with mean ≤ 0 left out)")]
     totals = result.totals
     lines += [(f"Expected repeat purchases, next {totals['horizon_days']:g} days",
-               format_value(totals["expected_purchases"], "number")),
+               format_value(totals["expected_purchases"], "number") + _band(totals, "expected_purchases", "number")),
               ("Expected revenue", format_value(totals["expected_revenue"], "money")),
-              ("CLV of the base (discounted)", format_value(totals["clv"], "money"))]
+              ("CLV of the base (discounted)", format_value(totals["clv"], "money") + _band(totals, "clv", "money"))]
     return lines
+
+
+def _band(totals: dict[str, Any], key: str, kind: str) -> str:
+    """" (low to high)" when the totals hold an interval for ``key``."""
+    if f"{key}_low" not in totals:
+        return ""
+    return f" ({format_value(totals[f'{key}_low'], kind)} to {format_value(totals[f'{key}_high'], kind)})"
+
+
+def _scoreboard_table(board: dict[str, Any]):
+    """Every model and the naive guess on the holdout: totals, errors per customer, tracking."""
+    from retainkit.render_width import Col, FitTable
+
+    columns = [Col("model", "Model"), Col("total", "Predicted", justify="right"),
+               Col("mae", "MAE", justify="right"), Col("rmse", "RMSE", justify="right"),
+               Col("tracking", "Tracking gap", justify="right")]
+    rows = [(s["label"], f"{s['predicted_total']:,.1f}", f"{s['mean_absolute_error']:.3f}", f"{s['rmse']:.3f}",
+             f"{s['tracking_error']:,.1f}") for s in board["scores"]]
+    rows.append(("actual", f"{board['actual_total']:,}", "", "", ""))
+    return FitTable(columns, rows, title=f"Scoreboard: {board['holdout_days']} days of holdout, "
+                                         f"{board['customers']:,} customers")
 
 
 def _holdout_table(h: dict[str, Any]):

@@ -18,9 +18,11 @@ from retainkit.models.bgnbd import (
     probability_alive,
     probability_no_purchase,
 )
+from retainkit.models.catalogue import MODELS
 from retainkit.models.gammagamma import GammaGammaParams, expected_order_value
 from retainkit.models.predict import NO_AMOUNTS, PredictOptions, clv
 from retainkit.models.summary import summarise
+from retainkit.models.transaction import Fit
 from retainkit.periods import day_number
 from retainkit.pipeline import read_orders, resolve_period
 from tests.conftest import (
@@ -225,12 +227,14 @@ def test_a_purchase_model_without_a_maximum_is_fitted_at_its_limit(tmp_path):
     assert run.code == 0, run.stderr
     document = run.json()
     _sane(document)
-    bg = document["bgnbd"]
+    bg = document["purchase_model"]["parameters"]
     assert bg["r"] == pytest.approx(1e4) and bg["a"] / (bg["a"] + bg["b"]) < 0.01
     assert 0.01 < bg["r"] / bg["alpha"] < 0.03  # the one rate: purchases per week, as in the data
-    assert document["notes"][0] == ("the purchase model (BG/NBD) is fitted at a limit: its likelihood has no maximum "
-                                    "on this data but keeps rising toward one purchase rate for every customer "
-                                    "(r held at 10,000)")
+    # (It may reach the limit of one dropout chance for all too: b held at 10⁶, said in the same note.)
+    assert document["notes"][0].startswith("the purchase model (BG/NBD) is fitted at a limit: its likelihood has no "
+                                           "maximum on this data but keeps rising toward one purchase rate for every "
+                                           "customer")
+    assert "r held at 10,000" in document["notes"][0]
     assert document["notes"][-1] == NO_AMOUNTS
     table = run_cli("predict", path)
     assert table.code == 0 and "note: the purchase model (BG/NBD) is fitted at a limit" in " ".join(table.stdout.split())
@@ -244,7 +248,7 @@ def test_a_fit_where_everyone_drops_out_alike_is_held_at_that_limit(tmp_path):
     assert run.code == 0, run.stderr
     document = run.json()
     _sane(document)
-    bg = document["bgnbd"]
+    bg = document["purchase_model"]["parameters"]
     assert bg["b"] == pytest.approx(1e6) and 0.2 < bg["a"] / (bg["a"] + bg["b"]) < 0.22
     assert document["notes"][0] == ("the purchase model (BG/NBD) is fitted at a limit: its likelihood has no maximum "
                                     "on this data but keeps rising toward one dropout chance after a purchase, "
@@ -290,7 +294,7 @@ def test_predict_without_amounts_runs_the_purchase_model(tmp_path):
     document, reference = run.json(), run_cli("predict", with_amounts, *options).json()
     assert document["notes"] == [NO_AMOUNTS] and reference["notes"] == []
     assert "--amount" in NO_AMOUNTS and "amount column" in NO_AMOUNTS
-    assert document["gamma_gamma"] is None and document["bgnbd"] == reference["bgnbd"]
+    assert document["gamma_gamma"] is None and document["purchase_model"] == reference["purchase_model"]
     assert document["totals"]["expected_revenue"] is None and document["totals"]["clv"] is None
     assert document["totals"]["expected_purchases"] == reference["totals"]["expected_purchases"]
     rows, expected = _rows(document), _rows(reference)
@@ -307,7 +311,7 @@ def test_predict_without_amounts_runs_the_purchase_model(tmp_path):
     table = run_cli("predict", without, "--penalizer", "0.01")
     assert table.code == 0 and "note: expected_order_value and clv are null" in " ".join(table.stdout.split())
     csv = run_cli("predict", without, "--penalizer", "0.01", "--format", "csv").stdout.splitlines()
-    assert csv[0].endswith("monetary_value,p_alive,expected_purchases,expected_order_value,clv")
+    assert "monetary_value,p_alive,expected_purchases,expected_order_value,clv,value_if_alive" in csv[0]
     cells = [line.split(",") for line in csv[1:]]
     assert len(cells) == 10 and all(c[4] == c[7] == c[8] == "" and c[5] and c[6] for c in cells)
     holdout = run_cli("predict", without, "--penalizer", "0.01", "--holdout", "2024-07-01", "--format", "json")
@@ -333,10 +337,11 @@ def test_clv_discounts_each_month():
     x, t_x, T = np.array([2.0]), np.array([30.43]), np.array([38.86])
     one_month = PredictOptions(horizon_days=30.4375, discount_rate=0.12)
     expected = float(expected_purchases(PUBLISHED, 30.4375 / 7, x, t_x, T)[0])
-    assert clv(PUBLISHED, np.array([50.0]), x, t_x, T, one_month)[0] == pytest.approx(expected * 50 / 1.01)
+    fit = Fit(MODELS["bgnbd"], np.array([PUBLISHED.r, PUBLISHED.alpha, PUBLISHED.a, PUBLISHED.b]), math.nan, 1)
+    assert clv(fit, np.array([50.0]), x, t_x, T, one_month)[0] == pytest.approx(expected * 50 / 1.01)
     two = PredictOptions(horizon_days=2 * 30.4375, discount_rate=0.0, margin=0.5)
     total = float(expected_purchases(PUBLISHED, 2 * 30.4375 / 7, x, t_x, T)[0])
-    assert clv(PUBLISHED, np.array([50.0]), x, t_x, T, two)[0] == pytest.approx(total * 50 * 0.5)
+    assert clv(fit, np.array([50.0]), x, t_x, T, two)[0] == pytest.approx(total * 50 * 0.5)
 
 
 # ---------------------------------------------------------------- CDNOW through the command line
@@ -349,10 +354,11 @@ def test_cdnow_calibration_reproduces_the_published_fits():
                   "--top", "3")
     assert run.code == 0, run.stderr
     document = run.json()
-    bg, gg = document["bgnbd"], document["gamma_gamma"]
+    bg, gg = document["purchase_model"]["parameters"], document["gamma_gamma"]
     # Fader, Hardie & Lee (2005): r 0.2426, α 4.4136, a 0.7929, b 2.4259, LL −9582.43 — to 4 decimals.
     assert [round(bg[k], 4) for k in ("r", "alpha", "a", "b")] == [0.2426, 4.4136, 0.7929, 2.4259]
-    assert round(bg["log_likelihood"], 2) == -9582.43 and bg["customers"] == 2357
+    model = document["purchase_model"]
+    assert round(model["log_likelihood"], 2) == -9582.43 and model["customers"] == 2357
     assert document["notes"] == []
     assert gg["customers"] == 946 and sig3(gg["p"], 6.25) and sig3(gg["q"], 3.74) and sig3(gg["gamma"], 15.44)
     holdout = document["holdout"]
@@ -361,11 +367,11 @@ def test_cdnow_calibration_reproduces_the_published_fits():
     assert sum(g["customers"] for g in holdout["by_frequency"]) == 2357
     assert len(document["customers"]["rows"]) == 3
     table = run_cli("predict", path, "--amount", "dollar_value", "--holdout", "1997-10-01").stdout
-    assert "0.2426, 4.4136" in table and "0.7929, 2.4259" in table and "Holdout" in table
+    assert all(f"{value} ± " in table for value in ("0.2426", "4.4136", "0.7929", "2.4259")) and "Holdout" in table
     # The same purchases read without their amounts: the same purchase model, no spend.
     bare = run_cli("predict", path, "--holdout", "1997-10-01", "--format", "json", "--sort", "customer_id")
     assert bare.code == 0, bare.stderr
-    assert [round(bare.json()["bgnbd"][k], 4) for k in ("r", "alpha", "a", "b")] == [0.2426, 4.4136, 0.7929, 2.4259]
+    assert [round(bare.json()["purchase_model"]["parameters"][k], 4) for k in ("r", "alpha", "a", "b")] == [0.2426, 4.4136, 0.7929, 2.4259]
     assert bare.json()["gamma_gamma"] is None and bare.json()["notes"] == [NO_AMOUNTS]
 
 
@@ -373,7 +379,9 @@ def test_predict_csv_export_and_bad_holdout(tmp_path):
     path = need(DATA / "cdnow" / "cdnow_sample.csv")
     run = run_cli("predict", path, "--amount", "dollar_value", "--format", "csv", "--top", "2")
     lines = run.stdout.splitlines()
-    assert lines[0] == "customer_id,frequency,recency,T,monetary_value,p_alive,expected_purchases,expected_order_value,clv"
+    assert lines[0] == ("customer_id,frequency,purchase_span_days,age_days,monetary_value,p_alive,expected_purchases,"
+                        "expected_order_value,clv,value_if_alive,expected_purchases_low,expected_purchases_high,"
+                        "p_alive_low,p_alive_high,clv_low,clv_high")
     assert len(lines) == 3
     assert run_cli("predict", path, "--amount", "dollar_value", "--holdout", "2001-01-01").code == 2
 
@@ -407,7 +415,7 @@ def test_the_readme_predict_runs_on_the_bundled_shop():
     assert run.code == 0, run.stderr
     document = run.json()
     _sane(document)
-    gg, bg = document["gamma_gamma"], document["bgnbd"]
+    gg, bg = document["gamma_gamma"], document["purchase_model"]["parameters"]
     assert gg["q"] == pytest.approx(1e4) and 1.4 < gg["p"] < 1.6
     assert len(document["notes"]) == 1 and document["notes"][0].startswith(
         "the spend model (Gamma-Gamma) is fitted at a limit: its likelihood has no maximum on this data but keeps "

@@ -58,22 +58,23 @@ class Held:
     upper: bool
 
 
-def minimise(objective: Objective, starts: list[np.ndarray],
-             ran_off: Callable[[np.ndarray], bool] | None = None) -> optimize.OptimizeResult | None:
+def minimise(objective: Objective, starts: list[np.ndarray], ran_off: Callable[[np.ndarray], bool] | None = None,
+             *, iterations: int = 2000, polish: bool = True) -> optimize.OptimizeResult | None:
     """L-BFGS-B with the analytic gradient from each start, run until the gradient is flat
     to :data:`GRADIENT_TOLERANCE` or the value stops falling at all (``ftol=0``) — not
     until one step changes the value by a relative 2·10⁻⁹, SciPy's default, which stops
     short on the flat valleys of these likelihoods (CDNOW's α and b then miss the 4th
     decimal). Nelder-Mead on the value only where that fails, unless ``ran_off`` says the
     point is already out on a ridge (polishing there costs thousands of evaluations and
-    finds no maximum). The best finite result, or None."""
+    finds no maximum), and not at all without ``polish``. ``iterations`` caps L-BFGS-B's
+    per start. The best finite result, or None."""
     best = None
     for start in starts:
         with np.errstate(all="ignore"):
             result = optimize.minimize(objective, start, jac=True, method="L-BFGS-B",
-                                       options={"ftol": 0.0, "gtol": GRADIENT_TOLERANCE, "maxiter": 2000,
+                                       options={"ftol": 0.0, "gtol": GRADIENT_TOLERANCE, "maxiter": iterations,
                                                 "maxcor": 20})
-            if not converged(result) and not (ran_off is not None and ran_off(result.x)):
+            if polish and not converged(result) and not (ran_off is not None and ran_off(result.x)):
                 result = _polish(objective, result, start, None)
                 result.jac = objective(result.x)[1]
         if np.isfinite(result.fun) and (best is None or result.fun < best.fun):

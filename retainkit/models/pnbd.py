@@ -17,6 +17,7 @@ from retainkit.models.transaction import TransactionModel
 HOMOGENEOUS = 1e4  # r or s beyond: rates differ by < 1 % between customers (CV = 1/√shape)
 EXTREME = 1e6  # α, β / mean T beyond 1e±6, r or s below 1e−6: a ridge, not an estimate
 UNIT_S = 1e-8  # |s − 1| below: the limit s → 1 of the expectation
+SERIES_TERMS = 400  # ₂F₁(1, b; c; z) by its series up to here; SciPy's hyp2f1 for rows it leaves unconverged
 
 
 def log_f(r: float, alpha: float, s: float, beta: float, x: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -37,10 +38,34 @@ def log_f(r: float, alpha: float, s: float, beta: float, x: np.ndarray, t: np.nd
     z = (big - small) / (big + t)
     c = r + s + x + 1
     if alpha >= beta:
-        series = special.hyp2f1(1.0, r + x, c, z)
+        series = hyp2f1_one(r + x, c, z)
         return np.log(series) - s * np.log(beta + t) - (r + x) * np.log(alpha + t)
-    series = special.hyp2f1(1.0, s + 1, c, z)
+    series = hyp2f1_one(s + 1, c, z)
     return np.log(series) - (r + x - 1) * np.log(alpha + t) - (s + 1) * np.log(beta + t)
+
+
+def hyp2f1_one(b: np.ndarray | float, c: np.ndarray, z: np.ndarray | float) -> np.ndarray:
+    """₂F₁(1, b; c; z) = Σₙ (b)ₙ/(c)ₙ · zⁿ for b ≤ c and 0 ≤ z < 1: every term is positive
+    and each is the last × (b+n)/(c+n) · z < z, so the sum runs until a term adds less than
+    10⁻¹⁷ of it — a few terms for the usual fits. SciPy's ``hyp2f1`` takes the rows still
+    running after :data:`SERIES_TERMS` terms (z near 1 with b near c); it is slow, and
+    returns NaN, for the large b and c of a fit running off to a limit, which the series is
+    not.
+
+    >>> round(float(hyp2f1_one(2.0, np.array([3.0]), 0.5)[0]), 12) == round(float(special.hyp2f1(1, 2, 3, 0.5)), 12)
+    True
+    """
+    b, c, z = (np.array(v, dtype=np.float64) for v in np.broadcast_arrays(b, c, z))
+    total, term = np.ones(c.shape), np.ones(c.shape)
+    running = np.flatnonzero(z > 0)
+    for n in range(SERIES_TERMS):
+        if not running.size:
+            return total
+        term[running] *= (b[running] + n) / (c[running] + n) * z[running]
+        total[running] += term[running]
+        running = running[term[running] > 1e-17 * total[running]]
+    total[running] = special.hyp2f1(1.0, b[running], c[running], z[running])
+    return total
 
 
 def log_a0(r: float, alpha: float, s: float, beta: float, x: np.ndarray, t_x: np.ndarray,
@@ -64,6 +89,7 @@ class ParetoNbd(TransactionModel):
     name = "pnbd"
     label = "Pareto/NBD"
     parameters = ("r", "alpha", "s", "beta")
+    fits_at_limits = False  # its ₂F₁ is slow where r runs to 10⁴: no fit at a limit, a clear error instead
 
     def log_likelihood(self, params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
         """ln L, eq. (18) of the note, in log-sum-exp form:

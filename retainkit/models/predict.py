@@ -1,4 +1,10 @@
-"""Per-customer predictions, CLV and the holdout check of the models (SPEC §6).
+"""Per-customer predictions, CLV, intervals, the scoreboard and the holdout check (SPEC §6).
+
+Times: the models work in time units of ``time_unit_days`` (weeks by default); every
+column of the customer table is in days, whatever the unit: ``purchase_span_days`` (first
+to last purchase day: the models' recency t_x, which is not the customer table's
+``recency_days``, days since the last order) and ``age_days`` (first purchase day to the
+end of the period: the models' T).
 
 CLV over a horizon: Σ over months m (30.4375 days) of expected purchases in month m ×
 expected order value × margin, discounted by (1 + rate/12)^−m (an annual rate compounded
@@ -12,7 +18,7 @@ and :data:`NO_AMOUNTS` says why in ``Prediction.notes``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,9 +26,12 @@ import pandas as pd
 
 from retainkit import defaults
 from retainkit.errors import RetainkitError
-from retainkit.models.bgnbd import BgNbdParams, expected_purchases, fit_bgnbd, probability_alive
+from retainkit.models import intervals
+from retainkit.models.catalogue import AUTO, CHOICES, MODELS
 from retainkit.models.gammagamma import GammaGammaParams, expected_order_value, fit_gamma_gamma
+from retainkit.models.scoreboard import default_holdout_day, score_models
 from retainkit.models.summary import Summary, purchase_days_between, summarise
+from retainkit.models.transaction import Fit, Rows, fit_model
 
 DAYS_PER_MONTH = 30.4375
 FREQUENCY_GROUPS = 7  # holdout comparison: 0, 1, …, 6 and "7+" repeat purchases
@@ -42,57 +51,73 @@ class PredictOptions:
     discount_rate: float = defaults.DISCOUNT_RATE
     margin: float = 1.0
     penalizer: float = defaults.PENALIZER
+    model: str = defaults.MODEL  # a name of catalogue.MODELS, or "auto"
+    interval: float = defaults.INTERVAL  # the level of every interval; 0: none
 
 
 @dataclass(frozen=True)
 class Prediction:
-    bgnbd: BgNbdParams
+    model: Fit
     gamma_gamma: GammaGammaParams | None
     customers: pd.DataFrame
     totals: dict[str, Any]
     holdout: dict[str, Any] | None = None
     notes: tuple[str, ...] = ()  # why a column or total is null, and what to do
+    scoreboard: dict[str, Any] | None = None
+    intervals: dict[str, Any] | None = None  # level, method, each parameter's interval
 
 
-def clv(bg: BgNbdParams, value: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
-        options: PredictOptions) -> np.ndarray:
-    """Discounted value over the horizon: Σ_m ΔE[X]_m · value · margin / (1 + rate/12)^m."""
+def clv_per_value(fit: Fit, params: np.ndarray, rows: Rows, options: PredictOptions) -> np.ndarray:
+    """Discounted purchases over the horizon per unit of order value and margin, per row:
+    Σ_m ΔE[X]_m / (1 + rate/12)^m."""
     months = max(1, math.ceil(options.horizon_days / DAYS_PER_MONTH - 1e-9))
-    total = np.zeros(len(x))
-    previous = np.zeros(len(x))
+    total = np.zeros(len(rows.x))
+    previous = np.zeros(len(rows.x))
     monthly = math.log1p(options.discount_rate / 12)  # (1 + rate/12)^−m as exp(−m·ln(1 + rate/12)): no overflow
     for month in range(1, months + 1):  # a dozen steps (1,200 at most), each vectorised over all customers
         t = min(month * DAYS_PER_MONTH, options.horizon_days) / options.time_unit_days
-        cumulative = expected_purchases(bg, t, x, t_x, T)
+        cumulative = fit.model.expected_purchases(params, t, rows.x, rows.t_x, rows.T)
         total += (cumulative - previous) * math.exp(-month * monthly)
         previous = cumulative
-    return total * value * options.margin
+    return total
+
+
+def clv(fit: Fit, value: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
+        options: PredictOptions) -> np.ndarray:
+    """Discounted value over the horizon: Σ_m ΔE[X]_m · value · margin / (1 + rate/12)^m."""
+    rows = Rows.of(x, t_x, T)
+    return clv_per_value(fit, fit.params, rows, options)[rows.back] * value * options.margin
 
 
 def check_options(options: PredictOptions) -> None:
     """Raise :class:`RetainkitError` unless every option is a finite number in its range:
     the horizon from :data:`MIN_HORIZON_DAYS` to :data:`MAX_HORIZON_DAYS` (CLV sums its
     months one by one), the time unit positive, the discount rate ≥ 0, the margin 0 to 1,
-    the penalizer ≥ 0."""
+    the penalizer ≥ 0, the interval level from 0 to 0.999; and a model of the catalogue."""
     rules = (("--horizon", options.horizon_days, MIN_HORIZON_DAYS, MAX_HORIZON_DAYS, " days (100 years)"),
              ("--time-unit", options.time_unit_days, 0.0, math.inf, " days"),
              ("--discount-rate", options.discount_rate, 0.0, math.inf, ""),
              ("--margin", options.margin, 0.0, 1.0, ""),
-             ("--penalizer", options.penalizer, 0.0, math.inf, ""))
+             ("--penalizer", options.penalizer, 0.0, math.inf, ""),
+             ("--interval", options.interval, 0.0, 0.999, ""))
     for flag, value, low, high, unit in rules:
         if not isinstance(value, (int, float)) or not math.isfinite(value):
             raise RetainkitError(f"{flag} {value} is not a finite number")
         if not low <= value <= high or (flag == "--time-unit" and value <= 0):
             span = f"from {low:g} to {high:,g}{unit}" if math.isfinite(high) else f"above {low:g}{unit}"
             raise RetainkitError(f"{flag} {value:g} is out of range: {span}")
+    if options.model not in CHOICES:
+        raise RetainkitError(f"--model {options.model} is not a model", f"choose one of {', '.join(CHOICES)}")
 
 
 def predict(summary: Summary, options: PredictOptions) -> Prediction:
-    """Fit BG/NBD on ``summary`` — and Gamma-Gamma when it has amounts — and predict every
-    customer over the horizon (SPEC §6). Without amounts, spend and CLV are NaN, the spend
-    totals None, and ``notes`` says why; a model fitted at a boundary (no interior maximum)
-    says so there too. Raises :class:`RetainkitError` for options out of range
-    (:func:`check_options`)."""
+    """Fit the purchase model ``options.model`` on ``summary`` — and Gamma-Gamma when it has
+    amounts — and predict every customer over the horizon, with intervals at
+    ``options.interval`` (SPEC §6). Without amounts, spend and CLV are NaN, the spend
+    totals None, and ``notes`` says why; a model fitted at a boundary (no interior
+    maximum) says so there too, and gets no intervals. ``auto`` needs the orders for a
+    holdout: :func:`predict_orders`; here it means BG/NBD. Raises :class:`RetainkitError`
+    for options out of range (:func:`check_options`)."""
     check_options(options)
     return _predict(summary, options)
 
@@ -101,29 +126,71 @@ def _predict(summary: Summary, options: PredictOptions) -> Prediction:
     """:func:`predict` without checking the options (the holdout's window is not a --horizon)."""
     f = summary.frame
     x, t_x, T = f["frequency"].to_numpy(float), f["recency"].to_numpy(float), f["T"].to_numpy(float)
-    bg = fit_bgnbd(x, t_x, T, penalizer=options.penalizer)
+    name = options.model if options.model in MODELS else "bgnbd"
+    fit = fit_model(MODELS[name], x, t_x, T, penalizer=options.penalizer)
+    rows = Rows.of(x, t_x, T)  # customers with the same (x, t_x, T) share every prediction: each computed once
     horizon = options.horizon_days / options.time_unit_days
-    # Customers with the same (x, t_x, T) share every BG/NBD prediction: compute each once.
-    rows, back = np.unique(np.column_stack((x, t_x, T)), axis=0, return_inverse=True)
-    ux, ut, uT = rows.T
-    back = back.ravel()
-    purchases = expected_purchases(bg, horizon, ux, ut, uT)[back]
+    purchases = fit.model.expected_purchases(fit.params, horizon, rows.x, rows.t_x, rows.T)
+    alive = fit.model.probability_alive(fit.params, rows.x, rows.t_x, rows.T)
+    per_value = clv_per_value(fit, fit.params, rows, options)
     gg, value = _spend(summary, x, options)
-    table = f[["customer_id", "frequency", "recency", "T", "monetary_value"]].copy()
-    table["p_alive"] = probability_alive(bg, ux, ut, uT)[back]
-    table["expected_purchases"] = purchases
-    table["expected_order_value"] = value
-    table["clv"] = clv(bg, np.ones(len(ux)), ux, ut, uT, options)[back] * value
+    days = options.time_unit_days
+    table = pd.DataFrame({"customer_id": f["customer_id"], "frequency": f["frequency"],
+                          "purchase_span_days": f["recency"] * days, "age_days": f["T"] * days,
+                          "monetary_value": f["monetary_value"], "p_alive": alive[rows.back],
+                          "expected_purchases": purchases[rows.back], "expected_order_value": value})
+    table["clv"] = per_value[rows.back] * value * options.margin
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["value_if_alive"] = np.where(table["p_alive"] > 0, table["clv"] / table["p_alive"], np.nan)
     totals = {
         "customers": len(table),
         "horizon_days": options.horizon_days,
-        "expected_purchases": float(purchases.sum()),
-        "expected_revenue": float(np.nansum(purchases * value)) if gg else None,
+        "expected_purchases": float(table["expected_purchases"].sum()),
+        "expected_revenue": float(np.nansum(table["expected_purchases"] * value)) if gg else None,
         "clv": float(np.nansum(table["clv"])) if gg else None,
         "expected_alive": float(table["p_alive"].sum()),
     }
-    notes = tuple(note for note in (bg.note, gg.note if gg else "") if note)
-    return Prediction(bg, gg, table, totals, notes=notes if summary.has_amounts else (*notes, NO_AMOUNTS))
+    notes = tuple(note for note in (fit.note, gg.note if gg else "") if note)
+    bands = None
+    if fit.covariance is not None and options.interval > 0:
+        bands = _intervals(fit, rows, table, totals, value * options.margin, options)
+    return Prediction(fit, gg, table, totals, notes=notes if summary.has_amounts else (*notes, NO_AMOUNTS),
+                      intervals=bands)
+
+
+def _intervals(fit: Fit, rows: Rows, table: pd.DataFrame, totals: dict[str, Any], worth: np.ndarray,
+               options: PredictOptions) -> dict[str, Any]:
+    """Add ``*_low``/``*_high`` columns and totals at ``options.interval`` from the purchase
+    model's parameter uncertainty (:func:`retainkit.models.intervals.delta`); the
+    intervals of the parameters themselves."""
+    theta, cov, level, model = np.log(fit.params), fit.covariance, options.interval, fit.model
+    horizon = options.horizon_days / options.time_unit_days
+
+    def purchases(t: np.ndarray) -> np.ndarray:
+        return model.expected_purchases(np.exp(t), horizon, rows.x, rows.t_x, rows.T)
+
+    def alive(t: np.ndarray) -> np.ndarray:
+        return model.probability_alive(np.exp(t), rows.x, rows.t_x, rows.T)
+
+    def clv_unit(t: np.ndarray) -> np.ndarray:
+        return clv_per_value(fit, np.exp(t), rows, options)
+
+    assert cov is not None
+    for column, prediction, kind in (("expected_purchases", purchases, "positive"),
+                                     ("p_alive", alive, "probability"), ("clv", clv_unit, "positive")):
+        low, high = intervals.delta(prediction, theta, cov, level=level, kind=kind)
+        scale = worth if column == "clv" else 1.0
+        table[f"{column}_low"], table[f"{column}_high"] = low[rows.back] * scale, high[rows.back] * scale
+    low, high = intervals.delta(lambda t: np.atleast_1d(np.dot(rows.weight, purchases(t))), theta, cov, level=level)
+    totals["expected_purchases_low"], totals["expected_purchases_high"] = float(low[0]), float(high[0])
+    known = np.isfinite(worth)
+    if known.any():
+        counts = np.bincount(rows.back[known], weights=worth[known], minlength=len(rows.x))
+        low, high = intervals.delta(lambda t: np.atleast_1d(np.dot(counts, clv_unit(t))), theta, cov, level=level)
+        totals["clv_low"], totals["clv_high"] = float(low[0]), float(high[0])
+    bounds = intervals.parameter_intervals(fit.params, cov, level=level)
+    return {"level": level, "method": "delta", "parameters": {
+        name: [float(lo), float(hi)] for name, lo, hi in zip(model.parameters, *bounds, strict=True)}}
 
 
 def _spend(summary: Summary, x: np.ndarray, options: PredictOptions) -> tuple[GammaGammaParams | None, np.ndarray]:
@@ -143,8 +210,7 @@ def predict_with_holdout(orders: pd.DataFrame, *, holdout_day: int, end_day: int
     check_options(options)
     summary = summarise(orders, end_day=holdout_day - 1, time_unit_days=options.time_unit_days)
     window_days = end_day - holdout_day + 1
-    result = _predict(summary, PredictOptions(window_days, options.time_unit_days, options.discount_rate,
-                                              options.margin, options.penalizer))
+    result = _predict(summary, replace(options, horizon_days=window_days))
     table = result.customers
     actual = purchase_days_between(orders, table["customer_id"], after_day=holdout_day - 1, end_day=end_day)
     table["actual_purchases"] = actual
@@ -165,4 +231,39 @@ def predict_with_holdout(orders: pd.DataFrame, *, holdout_day: int, end_day: int
         "correlation": correlation,
         "by_frequency": by_group,
     }
-    return Prediction(result.bgnbd, result.gamma_gamma, table, result.totals, holdout, result.notes)
+    return replace(result, holdout=holdout)
+
+
+def predict_orders(orders: pd.DataFrame, *, start_day: int, end_day: int, holdout_day: int | None,
+                   options: PredictOptions) -> Prediction:
+    """The whole of ``predict``: the scoreboard on ``holdout_day`` (or, without one, on the
+    last quarter of the period when it is long enough and the models fit before it), the
+    model chosen — ``auto``: the scoreboard's best — and its predictions: fitted before
+    ``holdout_day`` and checked against it when one is given, else fitted on all the data.
+
+    ``notes`` says which model ``auto`` chose and why, and plainly when no model beats the
+    naive guess. Without a scoreboard ``auto`` falls back to BG/NBD, and says so.
+    """
+    check_options(options)
+    day = holdout_day if holdout_day is not None else default_holdout_day(start_day, end_day)
+    board, notes = None, []
+    if day is not None:
+        try:
+            board = score_models(orders, holdout_day=day, end_day=end_day, time_unit_days=options.time_unit_days,
+                                 penalizer=options.penalizer)
+        except RetainkitError as error:  # a default holdout is tried quietly; one asked for says why it failed
+            if holdout_day is not None or options.model == AUTO:
+                notes.append(f"no scoreboard: {error.args[0]}")
+    chosen = options.model
+    if chosen == AUTO:
+        chosen = board["best"] if board else "bgnbd"
+        notes.append(f"--model auto chose {MODELS[chosen].label}: " + (board["verdict"] if board else
+                     "there is no holdout to compare the models on (the period is too short), so BG/NBD"))
+    elif board and not board["beats_naive"]:
+        notes.append(board["verdict"])
+    chosen_options = replace(options, model=chosen)
+    if holdout_day is not None:
+        result = predict_with_holdout(orders, holdout_day=holdout_day, end_day=end_day, options=chosen_options)
+    else:
+        result = _predict(summarise(orders, end_day=end_day, time_unit_days=options.time_unit_days), chosen_options)
+    return replace(result, scoreboard=board, notes=(*result.notes, *notes))

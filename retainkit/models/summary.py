@@ -110,3 +110,18 @@ def purchase_days_between(orders: pd.DataFrame, customer_ids: pd.Series, *, afte
     counts = np.bincount(_unkey(keys)[0], minlength=len(orders["customer_id"].cat.categories))
     codes = orders["customer_id"].cat.categories.get_indexer(customer_ids)
     return counts[codes]
+
+
+def purchase_days_by_week(orders: pd.DataFrame, customer_ids: pd.Series, *, after_day: int,
+                          end_day: int) -> np.ndarray:
+    """Distinct purchase days in ``(after_day, end_day]`` of the customers of ``customer_ids``,
+    all together, per week of that window (days 1–7 after ``after_day`` are week 0)."""
+    customer = orders["customer_id"].cat.codes.to_numpy().astype(np.int64)
+    day = orders["order_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    codes = orders["customer_id"].cat.categories.get_indexer(customer_ids)
+    member = np.zeros(len(orders["customer_id"].cat.categories), dtype=bool)
+    member[codes[codes >= 0]] = True
+    window = ~orders["is_refund"].to_numpy() & (day > after_day) & (day <= end_day) & member[customer]
+    keys, _ = distinct(_key(customer[window], day[window]))
+    weeks = -(-(end_day - after_day) // 7)
+    return np.bincount((_unkey(keys)[1] - after_day - 1) // 7, minlength=weeks)

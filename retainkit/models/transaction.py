@@ -14,11 +14,21 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from retainkit.errors import RetainkitError
-from retainkit.models.fitting import Box, Held, hessian, maximum_likelihood, penalised_objective
+from retainkit.models.fitting import (
+    Box,
+    Held,
+    converged,
+    hessian,
+    maximum_likelihood,
+    minimise,
+    penalised_objective,
+    ridge,
+)
 
 MIN_REPEAT_BUYERS = 2
 GRADIENT_STEP = 1e-5  # central differences on the log-parameters, for models without an analytic gradient
@@ -51,6 +61,10 @@ class TransactionModel(ABC):
     name: str  # as --model spells it
     label: str  # as a reader knows it: "BG/NBD"
     parameters: tuple[str, ...]  # in the order of the parameter vector
+    #: False for a model whose fit at a limit is too dear (Pareto/NBD's ₂F₁ at r ~ 10⁴, a
+    #: ridge search on numerical gradients): it is fitted only where it has an interior
+    #: maximum, and says so in one line where it has none.
+    fits_at_limits: bool = True
 
     @abstractmethod
     def log_likelihood(self, params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
@@ -112,7 +126,7 @@ class Fit:
     note: str = ""
     covariance: np.ndarray | None = field(default=None, repr=False)
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> dict[str, Any]:
         """Name, parameters, their standard errors (null at a limit), log-likelihood, customers."""
         errors = self.standard_errors()
         return {"name": self.model.name, "label": self.model.label,
@@ -160,7 +174,10 @@ def fit_model(model: TransactionModel, x: np.ndarray, t_x: np.ndarray, T: np.nda
         return model.log_likelihood_and_gradient(rows, np.array(params))
 
     objective = penalised_objective(terms, penalizer, 1.0 / len(x))
-    found = maximum_likelihood(objective, model.starts(time_scale), model.box(time_scale), len(x))
+    if model.fits_at_limits:
+        found = maximum_likelihood(objective, model.starts(time_scale), model.box(time_scale), len(x))
+    else:
+        found = _interior(objective, model.starts(time_scale), model.box(time_scale), len(x))
     if found is None:
         raise RetainkitError(f"the purchase model ({model.label}) did not converge: the likelihood has no maximum "
                              "on this data", "try --penalizer 0.001, or a longer period with more repeat buyers")
@@ -169,6 +186,30 @@ def fit_model(model: TransactionModel, x: np.ndarray, t_x: np.ndarray, T: np.nda
     ll = float(np.dot(rows.weight, model.log_likelihood(params, rows.x, rows.t_x, rows.T)))
     note = model.boundary_note(params, held) if held else ""
     return Fit(model, params, ll, len(x), note, None if held else covariance(objective, theta, len(x)))
+
+
+class _RanOffError(Exception):
+    """The optimiser stepped out of the box: no interior maximum on its way."""
+
+
+INTERIOR_ITERATIONS = 300  # L-BFGS-B steps per start for a model fitted only inside its box
+
+
+def _interior(objective, starts: list[np.ndarray], box: Box, customers: int) -> tuple[np.ndarray, tuple[()]] | None:
+    """The interior maximum, or None when the fit runs out of ``box``, along a ridge, or
+    does not converge in :data:`INTERIOR_ITERATIONS` steps."""
+    def inside(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        if box.outside(theta):
+            raise _RanOffError
+        return objective(theta)
+
+    try:
+        best = minimise(inside, starts, box.outside, iterations=INTERIOR_ITERATIONS, polish=False)
+    except _RanOffError:
+        return None
+    if best is None or box.outside(best.x) or not converged(best) or ridge(objective, best.x, customers):
+        return None
+    return best.x, ()
 
 
 def covariance(objective, theta: np.ndarray, customers: int) -> np.ndarray | None:
