@@ -236,9 +236,10 @@ def _integer_order_keys(array: pa.Array) -> tuple[np.ndarray, np.ndarray] | None
     if len(array) == 0 or array.null_count:
         return None
     if pa.types.is_integer(array.type):
-        numbers = array.cast(pa.int64()).to_numpy(zero_copy_only=False)
-        if np.abs(numbers).max() >= 10**_MAX_KEY_DIGITS:
+        low, high = pc.min_max(array).values()
+        if max(abs(low.as_py()), abs(high.as_py())) >= 10**_MAX_KEY_DIGITS:  # beyond the key (uint64)
             return None
+        numbers = array.cast(pa.int64()).to_numpy(zero_copy_only=False)
         return numbers * 2, np.zeros(len(array), dtype=bool)
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return None
