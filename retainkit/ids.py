@@ -244,7 +244,9 @@ def _integer_order_keys(array: pa.Array) -> tuple[np.ndarray, np.ndarray] | None
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return None
     is_refund = pc.starts_with(array, "C", ignore_case=True)
-    digits = pc.if_else(is_refund, pc.utf8_slice_codeunits(array, 1), array)
+    if pc.any(pc.starts_with(array, "CC", ignore_case=True)).as_py():
+        return None  # CC1 is not the refund of 1: the text path keeps it apart
+    digits = pc.utf8_ltrim(array, characters="Cc")
     plain = pc.and_(pc.ascii_is_decimal(digits), pc.less_equal(pc.binary_length(digits), _MAX_KEY_DIGITS))
     leading_zero = pc.and_(pc.starts_with(digits, "0"), pc.greater(pc.binary_length(digits), 1))
     if not pc.all(pc.and_not(plain, leading_zero)).as_py():
@@ -256,12 +258,35 @@ def _integer_order_keys(array: pa.Array) -> tuple[np.ndarray, np.ndarray] | None
 
 
 def _first_seen_codes(keys: np.ndarray) -> np.ndarray:
-    """Codes 0, 1, 2 … in the order each key first appears (``pd.factorize``). An order's
-    lines sit together in exports, so only the first key of each run is hashed; the codes
-    are the same either way."""
+    """Codes 0, 1, 2 … in the order each key first appears (as ``pd.factorize`` gives them).
+
+    When every run of equal keys has a key of its own — each order's lines together, as
+    exports write them — the code is the run's number: a running count of key changes, no
+    hash. Otherwise the keys are factorised, the runs first.
+
+    >>> _first_seen_codes(np.array([7, 7, 3, 9, 9])).tolist(), _first_seen_codes(np.array([7, 3, 7])).tolist()
+    ([0, 0, 1, 2, 2], [0, 1, 0])
+    """
     n = len(keys)
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    if len(starts) > n // 2:
+    changes = np.empty(n, dtype=bool)
+    changes[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=changes[1:])
+    run_keys = keys[changes]
+    if _all_distinct(run_keys):
+        return np.cumsum(changes, dtype=np.int64) - 1
+    if len(run_keys) > n // 2:
         return pd.factorize(keys)[0].astype(np.int64, copy=False)
-    codes = pd.factorize(keys[starts])[0].astype(np.int64, copy=False)
-    return np.repeat(codes, np.diff(np.append(starts, n)))
+    codes = pd.factorize(run_keys)[0].astype(np.int64, copy=False)
+    return codes[np.cumsum(changes) - 1]
+
+
+def _all_distinct(values: np.ndarray) -> bool:
+    """Whether no value repeats: a bitmap over their span when it is small, else a hash."""
+    if len(values) < 2:
+        return True
+    low, high = int(values.min()), int(values.max())
+    if high - low < 4 * len(values) + 1024:
+        seen = np.zeros(high - low + 1, dtype=bool)
+        seen[values - low] = True
+        return int(np.count_nonzero(seen)) == len(values)
+    return bool(pd.Index(values).is_unique)
