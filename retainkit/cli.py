@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -348,6 +349,9 @@ ModelChoice = Annotated[PurchaseModel, typer.Option("--model", help="Purchase mo
                                                     "mbgnbd, or auto: the one that predicts the holdout best.",
                                                     rich_help_panel=MODEL)]
 DEFAULT_MODEL = PurchaseModel(defaults.MODEL)
+Plot = Annotated[Path | None, typer.Option("--plot", help="Also write the charts (tracking, P(alive), by "
+                                           "frequency) to this .svg or .png file.", rich_help_panel=MODEL,
+                                           metavar="FILE")]
 Interval = Annotated[float, typer.Option("--interval", help="Level of the intervals from the parameters' "
                                          "uncertainty (0: none).", rich_help_panel=MODEL, metavar="LEVEL")]
 Holdout = Annotated[str | None, typer.Option("--holdout", help="Fit on orders before this date; compare "
@@ -362,7 +366,8 @@ def predict(
     discount_rate: DiscountRate = defaults.DISCOUNT_RATE, margin: Margin = None,
     penalizer: Penalizer = defaults.PENALIZER, holdout: Holdout = None, to: ToDate = None, as_of: AsOf = None,
     sort: Sort = None, ascending: Ascending = False, top: Top = None,
-    model: ModelChoice = DEFAULT_MODEL, interval: Interval = defaults.INTERVAL, *, run: Invocation,
+    model: ModelChoice = DEFAULT_MODEL, interval: Interval = defaults.INTERVAL, plot: Plot = None, *,
+    run: Invocation,
 ) -> int:
     """Who will buy again and what they are worth: a purchase model + Gamma-Gamma, scored against a naive guess.
 
@@ -371,6 +376,8 @@ def predict(
     from retainkit.customers import select_customers
     from retainkit.pipeline import prediction_report
 
+    if plot is not None and plot.suffix.lower() not in (".svg", ".png"):
+        raise RetainkitError(f"--plot {plot.name}: the chart file must end in .svg or .png")
     data = run.load(files)
     result = prediction_report(data, end=end_date(to, as_of), holdout=parse_date(holdout, "--holdout"),
                                horizon_days=horizon, time_unit_days=time_unit, discount_rate=discount_rate,
@@ -379,6 +386,10 @@ def predict(
     order = sort or ("clv" if result.gamma_gamma else "expected_purchases")
     chosen = select_customers(result.customers, sort=order, descending=not ascending, top=top)
     run.emit(PredictionResult(result, chosen, data.quality.as_dict()))
+    if plot is not None:
+        from retainkit.render_charts_predict import save_charts
+
+        save_charts(result, plot)
     return 0
 
 

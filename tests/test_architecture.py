@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 PACKAGE = ROOT / "retainkit"
 #: The output layer: renders results it is given, imports nothing of the library's compute.
 OUTPUT = {"output", "render", "render_frames", "render_inspect", "render_kpis", "render_locale", "render_predict",
-          "render_report", "render_width"}
+          "render_charts_predict", "render_report", "render_width"}
 #: Modules any layer may use: errors, JSON-ready values, defaults, text made safe to show.
 SHARED = {"errors", "values", "defaults", "safe_text"}
 #: The command line: it wires the layers together.

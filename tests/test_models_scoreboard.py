@@ -139,3 +139,19 @@ def test_delta_intervals_agree_with_sampled_parameters_on_cdnow():
     width = by_delta[1][0] - by_delta[0][0]
     assert width == pytest.approx(by_draws[1][0] - by_draws[0][0], rel=0.1)
     assert by_delta[0][0] < total(theta)[0] < by_delta[1][0]
+
+
+# ---------------------------------------------------------------- charts
+
+
+def test_plot_writes_the_same_svg_every_run_and_refuses_other_files(tmp_path):
+    path = need(DATA / "cdnow" / "cdnow_sample.csv")
+    first, second = tmp_path / "a.svg", tmp_path / "b.svg"
+    for target in (first, second):
+        run = run_cli("predict", path, "--holdout", "1997-10-01", "--format", "json", "--plot", target)
+        assert run.code == 0, run.stderr
+    svg = first.read_text(encoding="utf-8")
+    assert first.read_bytes() == second.read_bytes() and "<metadata>" not in svg
+    assert svg.count("<g id=\"axes_") >= 3  # tracking, by frequency, P(alive) (and its colour bar)
+    bad = run_cli("predict", path, "--plot", tmp_path / "chart.pdf")
+    assert bad.code != 0 and "must end in .svg or .png" in bad.stderr

@@ -65,6 +65,23 @@ class Prediction:
     notes: tuple[str, ...] = ()  # why a column or total is null, and what to do
     scoreboard: dict[str, Any] | None = None
     intervals: dict[str, Any] | None = None  # level, method, each parameter's interval
+    alive_grid: dict[str, Any] | None = None  # P(alive) over frequency × purchase span, for charts
+
+
+GRID = 25  # points per axis of the P(alive) chart
+
+
+def alive_grid(fit: Fit, x: np.ndarray, T: np.ndarray, time_unit_days: float) -> dict[str, Any]:
+    """P(alive) of a customer observed for the longest T, over frequency (0 to the 99th
+    percentile of x) × purchase span (0 to T): the model's map of who is still a customer."""
+    age = float(np.max(T)) if len(T) else 0.0
+    most = max(1, int(np.ceil(np.quantile(x, 0.99)))) if len(x) else 1
+    frequency = np.unique(np.linspace(0, most, min(GRID, most + 1)).round())
+    span = np.linspace(0, age, GRID)
+    grid_x, grid_t = np.meshgrid(frequency, span, indexing="ij")
+    alive = fit.model.probability_alive(fit.params, grid_x.ravel(), grid_t.ravel(), np.full(grid_x.size, age))
+    return {"frequency": frequency.tolist(), "purchase_span_days": (span * time_unit_days).tolist(),
+            "age_days": age * time_unit_days, "p_alive": alive.reshape(grid_x.shape).tolist()}
 
 
 def clv_per_value(fit: Fit, params: np.ndarray, rows: Rows, options: PredictOptions) -> np.ndarray:
@@ -155,7 +172,7 @@ def _predict(summary: Summary, options: PredictOptions) -> Prediction:
     if fit.covariance is not None and options.interval > 0:
         bands = _intervals(fit, rows, table, totals, value * options.margin, options)
     return Prediction(fit, gg, table, totals, notes=notes if summary.has_amounts else (*notes, NO_AMOUNTS),
-                      intervals=bands)
+                      intervals=bands, alive_grid=alive_grid(fit, x, T, options.time_unit_days))
 
 
 def _intervals(fit: Fit, rows: Rows, table: pd.DataFrame, totals: dict[str, Any], worth: np.ndarray,
