@@ -102,11 +102,14 @@ def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = Fal
         _fill_from_order(lines, raw, customer_names, quality)
     raw = _read_columns_released(raw)
     table = raw.table
-    if not options.allow_dates:
-        check_plausible_dates(lines.day, (lines.seconds != NO_TIME) & (lines.customer >= 0), raw.locate)
-    repeats = mark_duplicates(_duplicate_fields(lines), lines.order if has_order_id else lines.customer, lines.amount,
-                              raw.sources, drop=options.dedupe,
-                              per_group=("customer", "seconds", "referrer") if has_order_id else ("customer",))
+    with ThreadPoolExecutor(max_workers=1) as beside:  # the date check runs beside the duplicate search
+        checked = None if options.allow_dates else beside.submit(
+            check_plausible_dates, lines.day, (lines.seconds != NO_TIME) & (lines.customer >= 0), raw.locate)
+        repeats = mark_duplicates(_duplicate_fields(lines), lines.order if has_order_id else lines.customer,
+                                  lines.amount, raw.sources, drop=options.dedupe,
+                                  per_group=("customer", "seconds", "referrer") if has_order_id else ("customer",))
+        if checked is not None:
+            checked.result()
     keep = repeats.keep
     for name in ("duplicate_rows", "duplicate_amount", "overlap_rows", "overlap_amount", "overlap_files"):
         setattr(quality, name, getattr(repeats, name))
