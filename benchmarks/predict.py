@@ -48,7 +48,13 @@ def main() -> None:
     parser.add_argument("--lifetimes", metavar="PYTHON", help="a Python with lifetimes installed")
     parser.add_argument("--models", default=",".join(MODELS), help="the models to fit one by one (comma-separated)")
     parser.add_argument("--no-predict", action="store_true", help="skip the whole predict run (scoreboard, intervals)")
+    parser.add_argument("--simulated", action="store_true",
+                        help="a summary drawn from BG/NBD with CDNOW's parameters instead of generated orders "
+                             "(fits and predictions with intervals; no scoreboard, which needs orders)")
     args = parser.parse_args()
+    if args.simulated:
+        _simulated(args)
+        return
     lines = int(args.customers * LINES_PER_BUYER)
     table = generate(lines, args.seed).rename_columns(["order_id", "customer_id", "order_date", "product", "amount"])
     mapping = ColumnMapping({name: name for name in table.column_names})
@@ -82,11 +88,44 @@ def main() -> None:
     print("; ".join(result.notes) or "no notes")
 
 
+def _simulated(args: argparse.Namespace) -> None:
+    """Fits, lifetimes and predictions with intervals on a BG/NBD-shaped summary of
+    ``args.customers`` customers: first purchases spread over 78 weeks, times in whole days."""
+    import numpy as np
+    import pandas as pd
+
+    from retainkit.models.predict import predict
+    from retainkit.models.summary import Summary
+
+    rng = np.random.default_rng(args.seed)
+    n = args.customers
+    rate, dropout = rng.gamma(0.243, 1 / 4.414, n), rng.beta(0.793, 2.426, n)
+    age = rng.integers(1, 78 * 7, n) / 7
+    times = np.cumsum(rng.exponential(1.0, (n, 40)) / rate[:, None], axis=1)
+    made = np.minimum((times <= age[:, None]).sum(axis=1), rng.geometric(dropout))
+    last = np.where(made > 0, times[np.arange(n), np.maximum(made - 1, 0)], 0.0)
+    frame = pd.DataFrame({"customer_id": np.arange(n).astype(str), "frequency": made,
+                          "recency": np.floor(last * 7) / 7, "T": age, "monetary_value": np.nan,
+                          "first_purchase_day": 0})
+    x, t_x, T = (frame[c].to_numpy(float) for c in ("frequency", "recency", "T"))  # noqa: N806
+    print(f"{n:,} simulated customers, {len(np.unique(np.column_stack((x, t_x, T)), axis=0)):,} distinct rows")
+    for model in (MODELS[name] for name in args.models.split(",") if name):
+        began = time.perf_counter()
+        fit = fit_model(model, x, t_x, T)
+        print(f"fit {model.label}: {time.perf_counter() - began:.1f} s  {fit.params.round(4).tolist()}")
+    if args.lifetimes:
+        _lifetimes(args.lifetimes, frame)
+    if not args.no_predict:
+        began = time.perf_counter()
+        predict(Summary(frame, 0, 7.0, 0, has_amounts=False), PredictOptions(horizon_days=365))
+        print(f"predict (BG/NBD fit, predictions with 80 % intervals): {time.perf_counter() - began:.1f} s")
+
+
 LIFETIMES = """
 import sys, time
 import pandas as pd
 from lifetimes import BetaGeoFitter
-frame = pd.read_parquet(sys.argv[1])
+frame = pd.read_csv(sys.argv[1])
 began = time.perf_counter()
 fit = BetaGeoFitter().fit(frame["frequency"], frame["recency"], frame["T"])
 print(f"lifetimes BetaGeoFitter: {time.perf_counter() - began:.1f} s  {[round(v, 4) for v in fit.params_]}")
@@ -96,8 +135,8 @@ print(f"lifetimes BetaGeoFitter: {time.perf_counter() - began:.1f} s  {[round(v,
 def _lifetimes(python: str, frame) -> None:
     """BG/NBD by lifetimes on the same summary, in its own interpreter; and by retainkit again, just after."""
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "summary.parquet"
-        frame[["frequency", "recency", "T"]].to_parquet(path)
+        path = Path(folder) / "summary.csv"
+        frame[["frequency", "recency", "T"]].to_csv(path, index=False, float_format="%.17g")
         run = subprocess.run([python, "-c", LIFETIMES, str(path)], capture_output=True, text=True, check=False)
         print(run.stdout.strip() or f"lifetimes did not run: {run.stderr.strip().splitlines()[-1:]}")
     x, t_x, T = (frame[c].to_numpy(float) for c in ("frequency", "recency", "T"))  # noqa: N806

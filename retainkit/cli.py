@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -19,6 +18,7 @@ from typer.core import TyperGroup
 from retainkit import __version__, defaults
 from retainkit.cli_options import (
     CUSTOMERS,
+    DEFAULT_MODEL,
     MODEL,
     OUTPUT,
     PERIOD,
@@ -33,14 +33,18 @@ from retainkit.cli_options import (
     FailOnAlert,
     Files,
     FromDate,
+    Horizons,
+    Interval,
     Lang,
     Margin,
-    PurchaseModel,
+    ModelChoice,
+    Plot,
     ReportEvery,
     ReportLang,
     Sort,
     ToDate,
     Top,
+    days_list,
 )
 from retainkit.cli_runtime import EXIT_ALERT, EXIT_BAD_INPUT, Invocation, command, end_date, parse_date, say
 from retainkit.errors import RetainkitError
@@ -345,15 +349,6 @@ Penalizer = Annotated[float, typer.Option("--penalizer", help="L2 penalty on the
                                           "do not converge: the objective is −log-likelihood per customer + WEIGHT "
                                           "× Σ parameter², as lifetimes' penalizer_coef.", rich_help_panel=MODEL,
                                           metavar="WEIGHT")]
-ModelChoice = Annotated[PurchaseModel, typer.Option("--model", help="Purchase model: bgnbd, pnbd (Pareto/NBD), "
-                                                    "mbgnbd, or auto: the one that predicts the holdout best.",
-                                                    rich_help_panel=MODEL)]
-DEFAULT_MODEL = PurchaseModel(defaults.MODEL)
-Plot = Annotated[Path | None, typer.Option("--plot", help="Also write the charts (tracking, P(alive), by "
-                                           "frequency) to this .svg or .png file.", rich_help_panel=MODEL,
-                                           metavar="FILE")]
-Interval = Annotated[float, typer.Option("--interval", help="Level of the intervals from the parameters' "
-                                         "uncertainty (0: none).", rich_help_panel=MODEL, metavar="LEVEL")]
 Holdout = Annotated[str | None, typer.Option("--holdout", help="Fit on orders before this date; compare "
                                              "predictions with what happened from it on.", rich_help_panel=MODEL,
                                              metavar="DATE")]
@@ -366,7 +361,8 @@ def predict(
     discount_rate: DiscountRate = defaults.DISCOUNT_RATE, margin: Margin = None,
     penalizer: Penalizer = defaults.PENALIZER, holdout: Holdout = None, to: ToDate = None, as_of: AsOf = None,
     sort: Sort = None, ascending: Ascending = False, top: Top = None,
-    model: ModelChoice = DEFAULT_MODEL, interval: Interval = defaults.INTERVAL, plot: Plot = None, *,
+    model: ModelChoice = DEFAULT_MODEL, interval: Interval = defaults.INTERVAL, plot: Plot = None,
+    horizons: Horizons = None, *,
     run: Invocation,
 ) -> int:
     """Who will buy again and what they are worth: a purchase model + Gamma-Gamma, scored against a naive guess.
@@ -381,7 +377,8 @@ def predict(
     data = run.load(files)
     result = prediction_report(data, end=end_date(to, as_of), holdout=parse_date(holdout, "--holdout"),
                                horizon_days=horizon, time_unit_days=time_unit, discount_rate=discount_rate,
-                               margin=margin, penalizer=penalizer, model=model.value, interval=interval)
+                               margin=margin, penalizer=penalizer, model=model.value, interval=interval,
+                               more_horizons_days=days_list(horizons))
     _check_column("--sort", sort, result.customers.columns)
     order = sort or ("clv" if result.gamma_gamma else "expected_purchases")
     chosen = select_customers(result.customers, sort=order, descending=not ascending, top=top)

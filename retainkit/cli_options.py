@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from retainkit import defaults
+from retainkit.errors import RetainkitError
 from retainkit.output import Format
 
 COLUMNS = "Columns (default: found by header name)"
@@ -202,3 +203,28 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "penalizer": (0, None),
     "interval": (0.0, 0.999),
 }
+
+
+#: predict's options beyond the period and the horizon.
+ModelChoice = Annotated[PurchaseModel, typer.Option("--model", help="Purchase model: bgnbd, pnbd (Pareto/NBD), "
+                                                    "mbgnbd, or auto: the one that predicts the holdout best.",
+                                                    rich_help_panel=MODEL)]
+DEFAULT_MODEL = PurchaseModel(defaults.MODEL)
+Horizons = Annotated[str | None, typer.Option("--horizons", help="Further horizons, comma-separated days "
+                                              "(90,180): expected purchases and CLV over each, beside --horizon's.",
+                                              rich_help_panel=MODEL, metavar="DAYS,…")]
+Plot = Annotated[Path | None, typer.Option("--plot", help="Also write the charts (tracking, P(alive), by "
+                                           "frequency) to this .svg or .png file.", rich_help_panel=MODEL,
+                                           metavar="FILE")]
+Interval = Annotated[float, typer.Option("--interval", help="Level of the intervals from the parameters' "
+                                         "uncertainty (0: none).", rich_help_panel=MODEL, metavar="LEVEL")]
+
+
+def days_list(text: str | None) -> tuple[float, ...]:
+    """``--horizons 90,180`` → (90.0, 180.0); one error line for anything else."""
+    if not text:
+        return ()
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise RetainkitError(f"--horizons {text}: expected days separated by commas, like 90,180") from None

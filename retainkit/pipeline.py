@@ -198,6 +198,7 @@ def prediction_report(
     penalizer: float = defaults.PENALIZER,
     model: str = defaults.MODEL,
     interval: float = defaults.INTERVAL,
+    more_horizons_days: tuple[float, ...] = (),
 ):
     """A purchase model (``model``: bgnbd, pnbd, mbgnbd or auto) + Gamma-Gamma (SPEC §6) as
     of ``end``, with the scoreboard of every model against a naive guess; with ``holdout``,
@@ -217,7 +218,7 @@ def prediction_report(
     from retainkit.periods import day_number
 
     options = PredictOptions(horizon_days, time_unit_days, discount_rate, 1.0 if margin is None else margin, penalizer,
-                             model, interval)
+                             model, interval, more_horizons_days)
     check_options(options)
     period = resolve_period(data.orders, end=end)
     if holdout is not None and not period.start < holdout <= period.end:

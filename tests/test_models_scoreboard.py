@@ -155,3 +155,31 @@ def test_plot_writes_the_same_svg_every_run_and_refuses_other_files(tmp_path):
     assert svg.count("<g id=\"axes_") >= 3  # tracking, by frequency, P(alive) (and its colour bar)
     bad = run_cli("predict", path, "--plot", tmp_path / "chart.pdf")
     assert bad.code != 0 and "must end in .svg or .png" in bad.stderr
+
+
+def test_a_model_without_an_interior_maximum_is_one_clear_line(tmp_path):
+    # Ten hand-made customers: BG/NBD is fitted at its limit (tests/test_models.py); Pareto/NBD,
+    # fitted only where it has an interior maximum, says in one line that it has none.
+    from tests.conftest import TEN_CUSTOMERS, write_csv
+
+    run = run_cli("predict", write_csv(tmp_path / "x.csv", TEN_CUSTOMERS), "--model", "pnbd")
+    assert run.code == 2 and run.stdout == ""
+    assert run.stderr.startswith("retainkit: error: the purchase model (Pareto/NBD) did not converge")
+    assert len(run.stderr.strip().splitlines()) <= 2  # the error and its hint
+
+
+def test_several_horizons_in_one_run():
+    path = need(DATA / "cdnow" / "cdnow_sample.csv")
+    run = run_cli("predict", path, "--amount", "dollar_value", "--horizon", "365", "--horizons", "90,365",
+                  "--interval", "0", "--format", "json")
+    assert run.code == 0, run.stderr
+    document = run.json()
+    columns = document["customers"]["columns"]
+    assert columns[-4:] == ["expected_purchases_90d", "clv_90d", "expected_purchases_365d", "clv_365d"]
+    rows = [dict(zip(columns, r, strict=True)) for r in document["customers"]["rows"]]
+    # The further horizon of 365 days is --horizon's own; 90 days hold less of it.
+    assert all(r["expected_purchases_365d"] == r["expected_purchases"] and r["clv_365d"] == r["clv"] for r in rows)
+    assert all(r["expected_purchases_90d"] <= r["expected_purchases"] for r in rows)
+    ninety, year = document["totals"]["horizons"]
+    assert ninety["horizon_days"] == 90 and year["clv"] == pytest.approx(document["totals"]["clv"], rel=1e-12)
+    assert run_cli("predict", path, "--horizons", "90,soon").code == 2

@@ -153,3 +153,18 @@ def re_escape(text: str) -> str:
     import re
 
     return re.escape(text)
+
+
+def test_mbgnbd_analytic_gradient_equals_finite_differences():
+    from retainkit.models.transaction import TransactionModel
+
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 9, 400).astype(float)
+    seen = rng.uniform(10, 40, 400).round(2)
+    rows = Rows.of(x, np.where(x > 0, seen * rng.uniform(0, 1, 400), 0).round(2), seen)
+    model = MODELS["mbgnbd"]
+    for params in ([0.3, 5.0, 0.8, 2.0], [2.0, 80.0, 3.0, 15.0], [0.05, 0.5, 0.2, 40.0]):
+        analytic = model.log_likelihood_and_gradient(rows, np.array(params))
+        numeric = TransactionModel.log_likelihood_and_gradient(model, rows, np.array(params))  # central differences
+        assert analytic[0] == pytest.approx(numeric[0], rel=1e-12)
+        assert np.allclose(analytic[1], numeric[1], rtol=1e-6, atol=1e-4)

@@ -53,6 +53,7 @@ class PredictOptions:
     penalizer: float = defaults.PENALIZER
     model: str = defaults.MODEL  # a name of catalogue.MODELS, or "auto"
     interval: float = defaults.INTERVAL  # the level of every interval; 0: none
+    more_horizons_days: tuple[float, ...] = ()  # further horizons: expected_purchases_<N>d, clv_<N>d columns
 
 
 @dataclass(frozen=True)
@@ -111,12 +112,15 @@ def check_options(options: PredictOptions) -> None:
     the horizon from :data:`MIN_HORIZON_DAYS` to :data:`MAX_HORIZON_DAYS` (CLV sums its
     months one by one), the time unit positive, the discount rate ≥ 0, the margin 0 to 1,
     the penalizer ≥ 0, the interval level from 0 to 0.999; and a model of the catalogue."""
-    rules = (("--horizon", options.horizon_days, MIN_HORIZON_DAYS, MAX_HORIZON_DAYS, " days (100 years)"),
+    rules: tuple[tuple[str, float, float, float, str], ...] = (
+             ("--horizon", options.horizon_days, MIN_HORIZON_DAYS, MAX_HORIZON_DAYS, " days (100 years)"),
              ("--time-unit", options.time_unit_days, 0.0, math.inf, " days"),
              ("--discount-rate", options.discount_rate, 0.0, math.inf, ""),
              ("--margin", options.margin, 0.0, 1.0, ""),
              ("--penalizer", options.penalizer, 0.0, math.inf, ""),
              ("--interval", options.interval, 0.0, 0.999, ""))
+    rules += tuple(("--horizons", h, MIN_HORIZON_DAYS, MAX_HORIZON_DAYS, " days (100 years)")
+                   for h in options.more_horizons_days)
     for flag, value, low, high, unit in rules:
         if not isinstance(value, (int, float)) or not math.isfinite(value):
             raise RetainkitError(f"{flag} {value} is not a finite number")
@@ -159,7 +163,7 @@ def _predict(summary: Summary, options: PredictOptions) -> Prediction:
     table["clv"] = per_value[rows.back] * value * options.margin
     with np.errstate(divide="ignore", invalid="ignore"):
         table["value_if_alive"] = np.where(table["p_alive"] > 0, table["clv"] / table["p_alive"], np.nan)
-    totals = {
+    totals: dict[str, Any] = {
         "customers": len(table),
         "horizon_days": options.horizon_days,
         "expected_purchases": float(table["expected_purchases"].sum()),
@@ -167,12 +171,31 @@ def _predict(summary: Summary, options: PredictOptions) -> Prediction:
         "clv": float(np.nansum(table["clv"])) if gg else None,
         "expected_alive": float(table["p_alive"].sum()),
     }
+    if options.more_horizons_days:
+        totals["horizons"] = _more_horizons(fit, rows, table, value * options.margin, options)
     notes = tuple(note for note in (fit.note, gg.note if gg else "") if note)
     bands = None
     if fit.covariance is not None and options.interval > 0:
         bands = _intervals(fit, rows, table, totals, value * options.margin, options)
     return Prediction(fit, gg, table, totals, notes=notes if summary.has_amounts else (*notes, NO_AMOUNTS),
                       intervals=bands, alive_grid=alive_grid(fit, x, T, options.time_unit_days))
+
+
+def _more_horizons(fit: Fit, rows: Rows, table: pd.DataFrame, worth: np.ndarray,
+                   options: PredictOptions) -> list[dict[str, Any]]:
+    """``expected_purchases_<N>d`` and ``clv_<N>d`` columns for each further horizon of N
+    days, and their totals (CLV null without amounts)."""
+    totals = []
+    for days in options.more_horizons_days:
+        at = replace(options, horizon_days=days)
+        purchases = fit.model.expected_purchases(fit.params, days / options.time_unit_days, rows.x, rows.t_x, rows.T)
+        name = f"{days:g}d"
+        table[f"expected_purchases_{name}"] = purchases[rows.back]
+        table[f"clv_{name}"] = clv_per_value(fit, fit.params, rows, at)[rows.back] * worth
+        known = np.isfinite(worth).any()
+        totals.append({"horizon_days": days, "expected_purchases": float(table[f"expected_purchases_{name}"].sum()),
+                       "clv": float(np.nansum(table[f"clv_{name}"])) if known else None})
+    return totals
 
 
 def _intervals(fit: Fit, rows: Rows, table: pd.DataFrame, totals: dict[str, Any], worth: np.ndarray,
