@@ -63,6 +63,8 @@ class Invocation:
     thresholds: Any  # retainkit.customers.CustomerOptions | None
     destination: Destination
     stages: Stages = field(default_factory=Stages)
+    engine: str = "local"
+    spark: Any = None  # retainkit.spark.session.SparkOptions with --engine spark
 
     def load(self, files: list[str], *, product_lines: bool = False) -> Any:
         """Read and normalise the exports, with a progress bar on a terminal for large inputs
@@ -77,7 +79,8 @@ class Invocation:
         large = any(f == "-" or (Path(f).is_file() and Path(f).stat().st_size > LARGE_INPUT_BYTES) for f in files)
         if console.is_terminal and large and not _QUIET["on"]:
             self.stages.show(console)
-        data = read_orders(files, self.read, product_lines=product_lines, stage=self.stages.step)
+        data = read_orders(files, self.read, product_lines=product_lines, stage=self.stages.step, engine=self.engine,
+                           spark=self.spark)
         self.stages.step("Computing")
         warning = overlap_sentence(data.quality.as_dict())
         if warning:
@@ -269,7 +272,20 @@ def _invocation(values: dict[str, Any], columns: dict[str, str], *, thresholds: 
         customer_options = CustomerOptions(values["inactive_days"], values["lost_days"], values["vip_top"])
     inputs = tuple(values.get("files") or ())
     destination = Destination(values["fmt"], values["output"], not values["no_header"], inputs)
-    return Invocation(read, customer_options, destination)
+    engine, spark = _engine(values)
+    return Invocation(read, customer_options, destination, engine=engine, spark=spark)
+
+
+def _engine(values: dict[str, Any]) -> tuple[str, Any]:
+    """``--engine`` and, for Spark, where and how it runs."""
+    engine = str(values.get("engine") or "local")
+    if engine != "spark":
+        return engine, None
+    from retainkit.spark.session import SparkOptions, parse_conf
+
+    conf = tuple(values.get("spark_conf") or ())
+    parse_conf(conf)  # a malformed KEY=VALUE is an error before any work
+    return engine, SparkOptions(values["spark_master"], values["spark_remote"], conf)
 
 
 def _check_time_zone(name: str) -> None:
