@@ -371,6 +371,8 @@ def inspect_export(files: Files, *, run: Invocation) -> int:
     """
     from retainkit.pipeline import inspect_export as inspect_files
 
+    if run.engine != "local":
+        raise RetainkitError("inspect is not available with --engine spark yet", "run it with --engine local")
     result = inspect_files(files, run.read)
     run.emit(InspectResult(result))
     if result.problem:

@@ -58,9 +58,10 @@ def test_every_supported_command_gives_the_local_json_on_the_golden_example(comm
         assert {k: remote["metrics"][k] for k in expected} == pytest.approx(expected, abs=1e-3)
 
 
-def test_a_command_that_needs_every_order_in_one_process_says_so():
-    line = one_line(run_cli("trend", GOLDEN_CSV, "--engine", "spark"))
-    assert "not available with --engine spark" in line and "--engine local" in line
+@pytest.mark.parametrize("command", ["trend", "cohorts", "predict", "inspect"])
+def test_a_command_that_needs_every_order_in_one_process_says_so(command):
+    line = one_line(run_cli(command, GOLDEN_CSV, "--engine", "spark"))
+    assert f"{command} is not available with --engine spark" in line and "--engine local" in line
 
 
 def test_a_path_spark_cannot_read_is_one_line(tmp_path):
