@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from retainkit.errors import RetainkitError
@@ -23,6 +25,8 @@ BASE_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # pyspark's FutureWarning about newer pandas, once per Python worker: noise on stderr.
+    "spark.executorEnv.PYTHONWARNINGS": "ignore::FutureWarning",
 }
 JAVA_HINT = "Spark needs Java 17 or newer: on Debian/Ubuntu, apt-get install default-jre-headless"
 
@@ -66,7 +70,8 @@ def get_session(options: SparkOptions) -> Any:
     if active is not None:
         return active
     remote = options.remote or os.environ.get("SPARK_REMOTE")
-    conf = BASE_CONF | parse_conf(options.conf)
+    quiet_logs = f"-Dlog4j2.configurationFile={Path(__file__).with_name('log4j2.properties').as_uri()}"
+    conf = BASE_CONF | {"spark.driver.extraJavaOptions": quiet_logs} | parse_conf(options.conf)
     builder = SparkSession.builder.remote(remote) if remote else SparkSession.builder.master(options.master)
     for key, value in conf.items():
         if not (remote and key.startswith("spark.ui")):
@@ -74,11 +79,16 @@ def get_session(options: SparkOptions) -> Any:
     if not remote and not _java_found():
         raise RetainkitError("--engine spark: Java was not found (no java on PATH, no JAVA_HOME)", JAVA_HINT)
     try:
-        return builder.getOrCreate()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            session = builder.getOrCreate()
     except Exception as err:  # the JVM, the cluster or Spark Connect said no
         where = remote or options.master
         raise RetainkitError(f"--engine spark: cannot start Spark at {where} ({first_line(err)})",
                              "check --spark-master / --spark-remote and that the cluster is reachable") from None
+    if not remote:
+        session.sparkContext.setLogLevel("ERROR")  # errors reach the user as one line, not as Java logs
+    return session
 
 
 def _java_found() -> bool:
