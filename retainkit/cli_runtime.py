@@ -230,6 +230,10 @@ def config_value(option: _ConfigOption, key: str, raw: Any, path: Path) -> Any:
     """A config value of the TOML type the option takes, inside its bounds."""
     kind = option.kind
     where = f"{path}: {key} = {raw!r}"
+    if typing.get_origin(kind) is list:  # a repeatable option: a list of texts (spark_conf)
+        if not (isinstance(raw, list) and all(isinstance(item, str) for item in raw)):
+            raise RetainkitError(f"{where} must be a list of texts in quotes, e.g. [\"KEY=VALUE\"]")
+        return raw
     if kind is bool:
         if not isinstance(raw, bool):
             raise RetainkitError(f"{where} must be true or false")
@@ -285,7 +289,7 @@ def _engine(values: dict[str, Any]) -> tuple[str, Any]:
 
     conf = tuple(values.get("spark_conf") or ())
     parse_conf(conf)  # a malformed KEY=VALUE is an error before any work
-    return engine, SparkOptions(values["spark_master"], values["spark_remote"], conf)
+    return engine, SparkOptions(values["spark_master"], values["spark_remote"], conf, progress=not values["quiet"])
 
 
 def _check_time_zone(name: str) -> None:

@@ -74,6 +74,15 @@ def test_a_malformed_spark_setting_is_one_line():
     assert "--spark-conf 'no-equals-sign' is not KEY=VALUE" in line
 
 
+def test_the_engine_and_spark_settings_come_from_the_config_file_too(tmp_path):
+    config = tmp_path / "retainkit.toml"
+    config.write_text('[options]\nengine = "spark"\nspark_conf = ["spark.executor.memory=1g", "oops"]\n')
+    line = one_line(run_cli("kpis", GOLDEN_CSV, "--config", config))
+    assert "--spark-conf 'oops' is not KEY=VALUE" in line
+    config.write_text('[options]\nspark_conf = "spark.executor.memory=1g"\n')
+    assert "must be a list of texts" in one_line(run_cli("kpis", GOLDEN_CSV, "--config", config))
+
+
 def test_an_order_shared_by_two_customers_is_the_local_error(tmp_path):
     path = tmp_path / "shared.csv"
     path.write_text("order_id,customer_id,order_date,amount\n1,A,2024-01-01,5\n1,B,2024-01-01,6\n2,B,2024-02-01,7\n")

@@ -74,6 +74,10 @@ class SparkOrders:
                                "is_refund": np.zeros(len(days), dtype=bool)})
         return resolve_period(bounds, start=start, end=end, churn_window_days=churn_window_days)
 
+    def release(self) -> None:
+        """Free the sharded orders Spark holds (a notebook that reads many exports)."""
+        self.events.unpersist()
+
     def orders_after(self, period: Period) -> int:
         """Orders dated after ``to`` (SPEC §2), counted by Spark."""
         return int(_run(lambda: self.events.where(f"kind = 'event' AND NOT is_refund AND day > {period.end_day}")
@@ -107,12 +111,14 @@ def read_orders_spark(source: Sequence[str] | Any, options: ReadOptions, spark_o
     # A token of this read in every plan: Spark never answers it from a cached earlier read of
     # the same paths (files change between two reads in one session, a notebook's).
     frame = frame.withColumn(READ, sf.lit(uuid.uuid4().hex))
-    keyed = with_shard_keys(frame, has_order_id="order_id" in found.mapping.fields)
+    keyed, per_order = with_shard_keys(frame, has_order_id="order_id" in found.mapping.fields)
     shards = spark_options.shards or int(spark.conf.get("spark.sql.shuffle.partitions"))
     job = ShardJob(found.files, found.kind, found.mapping, decided)
     events = keyed.repartition(shards, KEY).mapInArrow(normalise_shard(job), _spark_schema(EVENTS_SCHEMA))
     events = events.persist()
     notes = _run(lambda: events.where("kind IN ('quality', 'error')").select("kind", "payload").collect())
+    if per_order is not None:
+        per_order.unpersist()  # the rows are sharded and held: the per-order keys are done with
     errors = [json.loads(r["payload"]) for r in notes if r["kind"] == "error"]
     if errors:
         events.unpersist()

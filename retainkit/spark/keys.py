@@ -37,16 +37,17 @@ def customer_key(ids: pd.Series) -> pd.Series:
     return pd.Series(text.astype(object).where(text.notna(), None), index=ids.index, dtype=object)
 
 
-def with_shard_keys(frame: Any, *, has_order_id: bool) -> Any:
-    """``frame`` with the shard key ``_key`` of every row; raises for an order id shared by
-    two customers, naming the first such order (by id) and how many there are."""
+def with_shard_keys(frame: Any, *, has_order_id: bool) -> tuple[Any, Any]:
+    """``frame`` with the shard key ``_key`` of every row, and the per-order keys it holds on
+    to (to unpersist once the rows are sharded; None without order ids); raises for an order
+    id shared by two customers, naming the first such order (by id) and how many there are."""
     from pyspark.sql import functions as sf
     from pyspark.sql.functions import pandas_udf
 
     key = pandas_udf(customer_key, "string")  # type: ignore[call-overload]
     keyed = frame.withColumn(_CUSTOMER, key(sf.col("customer_id").cast("string")))
     if not has_order_id:
-        return keyed.withColumn(KEY, sf.coalesce(sf.col(_CUSTOMER), sf.lit(""))).drop(_CUSTOMER)
+        return keyed.withColumn(KEY, sf.coalesce(sf.col(_CUSTOMER), sf.lit(""))).drop(_CUSTOMER), None
     order = sf.regexp_replace(sf.col("order_id").cast("string"), TRIM, "")
     order = sf.when(order.isin(*MISSING_MARKERS) | (order == ""), sf.lit(None)).otherwise(order)
     keyed = keyed.withColumn(_ORDER, order)
@@ -55,7 +56,7 @@ def with_shard_keys(frame: Any, *, has_order_id: bool) -> Any:
     _check_shared_orders(per_order)
     joined = keyed.join(per_order.select(_ORDER, sf.col("_low").alias("_of_order")), on=_ORDER, how="left")
     key_column = sf.coalesce(sf.col(_CUSTOMER), sf.col("_of_order"), sf.lit(""))
-    return joined.withColumn(KEY, key_column).drop(_CUSTOMER, _ORDER, "_of_order")
+    return joined.withColumn(KEY, key_column).drop(_CUSTOMER, _ORDER, "_of_order"), per_order
 
 
 def _check_shared_orders(per_order: Any) -> None:

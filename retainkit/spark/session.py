@@ -23,7 +23,6 @@ DEFAULT_MASTER = "local[*]"
 BASE_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.enabled": "false",
-    "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     # pyspark's FutureWarning about newer pandas, once per Python worker: noise on stderr.
     "spark.executorEnv.PYTHONWARNINGS": "ignore::FutureWarning",
@@ -34,13 +33,15 @@ JAVA_HINT = "Spark needs Java 17 or newer: on Debian/Ubuntu, apt-get install def
 @dataclass(frozen=True)
 class SparkOptions:
     """Where and how to run Spark: a master URL, or a Spark Connect URL (``sc://host:15002``,
-    also from ``SPARK_REMOTE``), extra ``KEY=VALUE`` settings, and the number of shards
-    (default: the session's ``spark.sql.shuffle.partitions``)."""
+    also from ``SPARK_REMOTE``), extra ``KEY=VALUE`` settings, the number of shards
+    (default: the session's ``spark.sql.shuffle.partitions``), and whether Spark shows the
+    progress of its stages on stderr (not with ``--quiet``)."""
 
     master: str = DEFAULT_MASTER
     remote: str | None = None
     conf: tuple[str, ...] = field(default_factory=tuple)
     shards: int | None = None
+    progress: bool = False
 
 
 def parse_conf(pairs: Sequence[str]) -> dict[str, str]:
@@ -71,7 +72,8 @@ def get_session(options: SparkOptions) -> Any:
         return active
     remote = options.remote or os.environ.get("SPARK_REMOTE")
     quiet_logs = f"-Dlog4j2.configurationFile={Path(__file__).with_name('log4j2.properties').as_uri()}"
-    conf = BASE_CONF | {"spark.driver.extraJavaOptions": quiet_logs} | parse_conf(options.conf)
+    conf = BASE_CONF | {"spark.driver.extraJavaOptions": quiet_logs,
+                        "spark.ui.showConsoleProgress": str(options.progress).lower()} | parse_conf(options.conf)
     builder = SparkSession.builder.remote(remote) if remote else SparkSession.builder.master(options.master)
     for key, value in conf.items():
         if not (remote and key.startswith("spark.ui")):
