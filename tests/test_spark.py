@@ -107,6 +107,23 @@ def test_parquet_folders_with_rows_repeated_across_files_count_them_as_locally(t
     assert remote == local
 
 
+def test_a_lake_in_the_real_export_shape_gives_the_local_json(tmp_path):
+    """Timestamps, quantity × unit price, e-mail and code ids, guest orders, refunds as
+    their own documents, products and referrals (benchmarks/generate.py), as three files."""
+    import pyarrow.parquet as pq
+
+    from benchmarks.generate import generate_real
+
+    table = generate_real(3000, seed=11)
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    for part, start in enumerate(range(0, table.num_rows, 1000)):
+        pq.write_table(table.slice(start, 1000), lake / f"part-{part}.parquet")
+    for command in ("kpis", "customers"):
+        local, remote = on_both(command, lake)
+        assert remote == local
+
+
 def test_a_spark_dataframe_is_an_input(spark):
     import pandas as pd
 
