@@ -69,6 +69,23 @@ def test_a_path_spark_cannot_read_is_one_line(tmp_path):
     assert "nowhere.parquet" in line
 
 
+def test_no_java_is_one_line_saying_how_to_get_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    bin_dir = tmp_path / "bin"  # a PATH with python and without java
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    env = {k: v for k, v in os.environ.items() if k not in ("JAVA_HOME", "SPARK_REMOTE")} | {"PATH": str(bin_dir)}
+    done = subprocess.run([sys.executable, "-m", "retainkit", "kpis", str(GOLDEN_CSV), "--engine", "spark"],
+                          capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "retainkit: error: --engine spark: Java was not found (no java on PATH, no JAVA_HOME) — Spark needs Java 17 "
+        "or newer: on Debian/Ubuntu, apt-get install default-jre-headless"]
+
+
 def test_a_malformed_spark_setting_is_one_line():
     line = one_line(run_cli("kpis", GOLDEN_CSV, "--engine", "spark", "--spark-conf", "no-equals-sign"))
     assert "--spark-conf 'no-equals-sign' is not KEY=VALUE" in line
