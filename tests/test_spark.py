@@ -58,6 +58,14 @@ def test_every_supported_command_gives_the_local_json_on_the_golden_example(comm
         assert {k: remote["metrics"][k] for k in expected} == pytest.approx(expected, abs=1e-3)
 
 
+def test_csv_on_another_file_system_is_read_by_spark():
+    """A URI (here file://, in production s3a://, abfss://, gs://) is read by Spark alone."""
+    local = run_cli("kpis", GOLDEN_CSV, "--format", "json").json()
+    remote = run_cli("kpis", GOLDEN_CSV.as_uri(), "--format", "json", "--engine", "spark", "--quiet")
+    assert remote.code == 0, remote.stderr
+    assert {**remote.json(), "files": None} == {**local, "files": None}
+
+
 @pytest.mark.parametrize("command", ["trend", "cohorts", "predict", "inspect"])
 def test_a_command_that_needs_every_order_in_one_process_says_so(command):
     line = one_line(run_cli(command, GOLDEN_CSV, "--engine", "spark"))

@@ -57,8 +57,11 @@ def read_input(spark: Any, source: Sequence[str] | Any, options: ReadOptions) ->
     paths = [str(p) for p in source]
     if not paths:
         raise RetainkitError("no input file given", "pass one or more files or folders")
-    if all(_is_csv(p) for p in _local_files(paths)) and any(_is_csv(p) for p in _local_files(paths)):
-        return _read_csv(spark, expand_paths(paths), options)
+    local = _local_files(paths)
+    if local and all(_is_csv(p) for p in local):
+        return _read_csv(spark, local, options)
+    if not local and all(_is_csv(p) for p in paths):  # CSV files on another file system (s3a://…)
+        return _read_csv(spark, paths, options)
     return _read_parquet(spark, paths, options)
 
 
@@ -133,11 +136,11 @@ def _read_csv(spark: Any, files: list[str], options: ReadOptions) -> SparkInput:
     for index, name in enumerate(files):
         if not name.lower().endswith((*DATA_SUFFIXES, ".txt")):
             continue
-        delimiter = _delimiter(name)
+        delimiter = _delimiter(spark, name)
         try:
             raw = (spark.read.option("header", "true").option("inferSchema", "false").option("multiLine", "true")
                    .option("sep", delimiter).option("encoding", options.encoding or "UTF-8")
-                   .option("mode", "FAILFAST").csv(os.path.abspath(name)))
+                   .option("mode", "FAILFAST").csv(os.path.abspath(name) if os.path.exists(name) else name))
         except Exception as err:
             raise RetainkitError(f"{name}: Spark cannot read it as CSV ({first_line(err)})",
                                  "check the path and the file") from None
@@ -157,16 +160,27 @@ def _read_csv(spark: Any, files: list[str], options: ReadOptions) -> SparkInput:
     return SparkInput(combined, tuple(files), mapping, "csv")
 
 
-def _delimiter(name: str) -> str:
+def _delimiter(spark: Any, name: str) -> str:
     """The delimiter that splits the header line into the most fields (``.tsv``: a tab)."""
     if name.lower().endswith((".tsv", ".tsv.gz")):
         return "\t"
+    if not os.path.exists(name):  # a file Spark reads from elsewhere: its first line, by Spark
+        first = spark.read.text(name).first()
+        return _most_fields(first[0] if first else "")
     try:
         opener = gzip.open if name.lower().endswith(".gz") else open
         with opener(name, "rt", encoding="utf-8-sig", errors="replace") as handle:
             header = handle.readline()
     except OSError as exc:
         raise RetainkitError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    counts = {d: header.count(d) for d in _DELIMITERS}
+    return _most_fields(header)
+
+
+def _most_fields(header: str) -> str:
+    """
+    >>> _most_fields("a;b;c,d")
+    ';'
+    """
+    counts = {d: header.lstrip("\ufeff").count(d) for d in _DELIMITERS}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
