@@ -76,6 +76,11 @@ def read_orders(
     return replace(data, quality=combine_quality([data.quality]))
 
 
+def orders_of(data: Any) -> Any:
+    """``data`` as read orders: a Spark DataFrame of order lines is read first (a notebook's)."""
+    return read_orders(data) if type(data).__module__.startswith("pyspark") else data
+
+
 def period_of(data: Any, *, start: date | None = None, end: date | None = None,
               churn_window_days: int | None = None) -> Period:
     """The period of SPEC §2 for orders of either engine."""
@@ -106,6 +111,7 @@ def kpi_report(
     customer_options: CustomerOptions | None = None,
 ) -> dict[str, Any]:
     """The ``kpis`` document of SPEC §7: period, data quality, every KPI, and what to act on."""
+    data = orders_of(data)
     analysis = analysis or AnalysisOptions()
     period = period_of(data, start=start, end=end, churn_window_days=analysis.churn_window_days)
     windows = rows_of(data, period)
@@ -152,6 +158,7 @@ def customer_report(
     data: Normalised, *, end: date | None = None, options: CustomerOptions | None = None
 ) -> pd.DataFrame:
     """The per-customer table of SPEC §5 as of ``end`` (default: the last order)."""
+    data = orders_of(data)
     period = period_of(data, end=end)
     return with_quality(customer_table(rows_of(data, period), options), data)
 
@@ -160,6 +167,7 @@ def at_risk_report(
     data: Normalised, *, end: date | None = None, options: CustomerOptions | None = None, products: bool = False
 ) -> pd.DataFrame:
     """Customers at risk by value at risk; with ``products``, their product lapses instead."""
+    data = orders_of(data)
     period = period_of(data, end=end)
     table = customer_table(rows_of(data, period), options)
     if not products:
@@ -271,6 +279,7 @@ def segments_report(
     data: Normalised, *, end: date | None = None, options: CustomerOptions | None = None
 ) -> pd.DataFrame:
     """One row per RFM segment and per loyalty level (SPEC §5)."""
+    data = orders_of(data)
     return with_quality(segment_summary(customer_report(data, end=end, options=options)), data)
 
 

@@ -153,11 +153,12 @@ def test_a_spark_dataframe_is_an_input(spark):
     import pandas as pd
 
     frame = pd.read_csv(GOLDEN_CSV, dtype=str, keep_default_na=False).replace("", None)
-    data = read_orders(spark.createDataFrame(frame))
+    lines = spark.createDataFrame(frame)
+    data = read_orders(lines)
     local = read_orders(str(GOLDEN_CSV))
-    remote_doc, local_doc = kpi_report(data), kpi_report(local)
-    assert remote_doc["metrics"] == local_doc["metrics"]
+    assert {**kpi_report(data), "files": []} == {**kpi_report(local), "files": []}
     assert customer_report(data).equals(customer_report(local))
+    assert kpi_report(lines)["metrics"] == kpi_report(local)["metrics"]  # the report functions take it too
 
 
 @pytest.mark.slow
