@@ -112,8 +112,9 @@ def combine_quality(parts: Sequence[DataQuality]) -> DataQuality:
             setattr(out, f.name, round(float(sum(values)), 2) + 0.0)
         elif f.type in ("int", int):
             setattr(out, f.name, int(sum(values)))
-        elif f.name in ("duplicates_dropped", "has_amount"):
-            setattr(out, f.name, values[0] if values else getattr(out, f.name))
+        else:  # a setting or a finding every shard shares (has_amount …): the first one said
+            default = getattr(out, f.name)
+            setattr(out, f.name, next((v for v in values if v != default), values[0] if values else default))
     out.missing_markers = _add_markers([p.missing_markers for p in parts])
     out.decimal_marks = {k: v for p in parts for k, v in p.decimal_marks.items()}
     out.overlap_files = _add_overlaps([p.overlap_files for p in parts])
