@@ -363,7 +363,7 @@ def predict(
 
 
 @app.command("inspect")
-@command(InspectResult)
+@command(InspectResult, local_only=True)
 def inspect_export(files: Files, *, run: Invocation) -> int:
     """How retainkit reads a file: column mapping, rows, date range, samples, data quality.
 
@@ -371,8 +371,6 @@ def inspect_export(files: Files, *, run: Invocation) -> int:
     """
     from retainkit.pipeline import inspect_export as inspect_files
 
-    if run.engine != "local":
-        raise RetainkitError("inspect is not available with --engine spark yet", "run it with --engine local")
     result = inspect_files(files, run.read)
     run.emit(InspectResult(result))
     if result.problem:
