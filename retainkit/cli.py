@@ -391,7 +391,7 @@ def predict(
 
 
 @app.command("inspect")
-@command(InspectResult)
+@command(InspectResult, local_only=True)
 def inspect_export(files: Files, *, run: Invocation) -> int:
     """How retainkit reads a file: column mapping, rows, date range, samples, data quality.
 

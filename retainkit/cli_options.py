@@ -22,6 +22,7 @@ PERIOD = "Period"
 CUSTOMERS = "Customers"
 MODEL = "Model"
 OUTPUT = "Output"
+ENGINE = "Engine"
 NO_METAVAR = ""  # flags take no value: show none in --help
 
 
@@ -56,6 +57,11 @@ class CohortMetric(StrEnum):
     customers = "customers"
     revenue = "revenue"
     orders = "orders"
+
+
+class Engine(StrEnum):
+    local = "local"
+    spark = "spark"
 
 
 class CohortLayout(StrEnum):
@@ -108,6 +114,15 @@ Sheet = Annotated[str | None, typer.Option("--sheet", help="Excel: the sheet to 
 ConfigFile = Annotated[Path | None, typer.Option("--config", help="Settings file, over ./retainkit.toml and "
                                                  "~/.config/retainkit/config.toml.", rich_help_panel=READING,
                                                  metavar="FILE")]
+EngineChoice = Annotated[Engine, typer.Option("--engine", help="Where the work runs: this process, or Apache "
+                                              "Spark (sharded by customer; pip install 'retainkit[spark]').",
+                                              rich_help_panel=ENGINE, metavar="local|spark")]
+SparkMaster = Annotated[str, typer.Option("--spark-master", help="Spark master URL (local[*], spark://host:7077, "
+                                          "yarn …).", rich_help_panel=ENGINE, metavar="URL")]
+SparkRemote = Annotated[str | None, typer.Option("--spark-remote", help="Spark Connect URL, e.g. sc://host:15002 "
+                                                 "(default: $SPARK_REMOTE).", rich_help_panel=ENGINE, metavar="URL")]
+SparkConf = Annotated[list[str] | None, typer.Option("--spark-conf", help="A Spark setting KEY=VALUE (repeatable).",
+                                                     rich_help_panel=ENGINE, metavar="KEY=VALUE")]
 
 # Period
 FromDate = Annotated[str | None, typer.Option("--from", help="First day of the period, YYYY-MM-DD (default: the "
@@ -169,7 +184,8 @@ READ_OPTIONS = (
     ("referrer", Referrer, None), ("refund", Refund, None), ("encoding", Encoding, None),
     ("dayfirst", DayFirst, None), ("date_format", DateFormat, None), ("tz", Tz, defaults.TZ),
     ("decimal", Decimal, None), ("dedupe", Dedupe, False), ("sheet", Sheet, None), ("allow_dates", AllowDates, False),
-    ("config", ConfigFile, None),
+    ("config", ConfigFile, None), ("engine", EngineChoice, Engine.local), ("spark_master", SparkMaster, "local[*]"),
+    ("spark_remote", SparkRemote, None), ("spark_conf", SparkConf, None),
 )
 OUTPUT_OPTIONS = (
     ("fmt", Fmt, None), ("output", Output, None), ("no_header", NoHeader, False), ("quiet", Quiet, False),

@@ -65,6 +65,8 @@ class Invocation:
     thresholds: Any  # retainkit.customers.CustomerOptions | None
     destination: Destination
     stages: Stages = field(default_factory=Stages)
+    engine: str = "local"
+    spark: Any = None  # retainkit.spark.session.SparkOptions with --engine spark
 
     def load(self, files: list[str], *, product_lines: bool = False) -> Any:
         """Read and normalise the exports, with a progress bar on a terminal for large inputs
@@ -81,7 +83,8 @@ class Invocation:
         large = any(f == "-" or (Path(f).is_file() and Path(f).stat().st_size > LARGE_INPUT_BYTES) for f in files)
         if console.is_terminal and large and not _QUIET["on"]:
             self.stages.show(console)
-        data = read_orders(files, self.read, product_lines=product_lines, stage=self.stages.step)
+        data = read_orders(files, self.read, product_lines=product_lines, stage=self.stages.step, engine=self.engine,
+                           spark=self.spark)
         self.stages.step("Computing")
         warning = overlap_sentence(data.quality.as_dict())
         if warning:
@@ -118,12 +121,13 @@ _NOT_IN_CONFIG = {"config", "debug", "help", "version"}
 
 
 def command(
-    result: type[Result], *, thresholds: bool = False
+    result: type[Result], *, thresholds: bool = False, local_only: bool = False
 ) -> Callable[[Callable[..., int]], Callable[..., None]]:
     """Give a command the shared options (reading, output in the formats of its ``result``
     type, and with ``thresholds`` the customer thresholds), fill what the command line left
     at its default from the config files, and run it: the command receives ``run`` (an
-    :class:`Invocation`) and returns its exit status."""
+    :class:`Invocation`) and returns its exit status. A ``local_only`` command refuses
+    ``--engine spark`` in one line."""
     output = tuple((name, format_option(result.formats) if name == "fmt" else annotation, default)
                    for name, annotation, default in OUTPUT_OPTIONS)
     shared = READ_OPTIONS + output + (THRESHOLD_OPTIONS if thresholds else ())
@@ -148,6 +152,9 @@ def command(
             def work() -> int:
                 merged, columns = _with_config(ctx, values, options)
                 run = _invocation(merged, columns, thresholds=thresholds)
+                if local_only and run.engine != "local":
+                    raise RetainkitError(f"{ctx.info_name} is not available with --engine {run.engine} yet",
+                                         "run it with --engine local")
                 return body(**{p.name: merged[p.name] for p in own}, run=run)
 
             _run(bool(values["debug"]), work)
@@ -240,6 +247,10 @@ def config_value(option: _ConfigOption, key: str, raw: Any, path: Path) -> Any:
     """A config value of the TOML type the option takes, inside its bounds."""
     kind = option.kind
     where = f"{path}: {key} = {raw!r}"
+    if typing.get_origin(kind) is list:  # a repeatable option: a list of texts (spark_conf)
+        if not (isinstance(raw, list) and all(isinstance(item, str) for item in raw)):
+            raise RetainkitError(f"{where} must be a list of texts in quotes, e.g. [\"KEY=VALUE\"]")
+        return raw
     if kind is bool:
         if not isinstance(raw, bool):
             raise RetainkitError(f"{where} must be true or false")
@@ -284,7 +295,20 @@ def _invocation(values: dict[str, Any], columns: dict[str, str], *, thresholds: 
     lang = values.get("lang")
     destination = Destination(values["fmt"], values["output"], not values["no_header"], inputs,
                               lang=lang.value if lang is not None else "en")
-    return Invocation(read, customer_options, destination)
+    engine, spark = _engine(values)
+    return Invocation(read, customer_options, destination, engine=engine, spark=spark)
+
+
+def _engine(values: dict[str, Any]) -> tuple[str, Any]:
+    """``--engine`` and, for Spark, where and how it runs."""
+    engine = str(values.get("engine") or "local")
+    if engine != "spark":
+        return engine, None
+    from retainkit.spark.session import SparkOptions, parse_conf
+
+    conf = tuple(values.get("spark_conf") or ())
+    parse_conf(conf)  # a malformed KEY=VALUE is an error before any work
+    return engine, SparkOptions(values["spark_master"], values["spark_remote"], conf, progress=not values["quiet"])
 
 
 def _check_time_zone(name: str) -> None:

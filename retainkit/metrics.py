@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 
 from retainkit import defaults
+from retainkit.kernel import customer_rows
 from retainkit.periods import Period
-from retainkit.reductions import ANNUAL_DAYS, CustomerWindows, customer_windows
+from retainkit.reductions import ANNUAL_DAYS, CustomerWindows
 
 NAN = math.nan
 Value = int | float | bool | None
@@ -108,7 +109,7 @@ def ratio(numerator: float, denominator: float) -> float:
 
 def compute_kpis(orders: pd.DataFrame, period: Period, options: KpiOptions | None = None) -> dict[str, Value]:
     """Every KPI of SPEC §3 for ``period``, from one reduction of ``orders``."""
-    return kpis_from_windows(customer_windows(orders, period), options)
+    return kpis_from_windows(customer_rows(orders, period), options)
 
 
 def kpis_from_windows(windows: CustomerWindows, options: KpiOptions | None = None) -> dict[str, Value]:

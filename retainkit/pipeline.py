@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -29,39 +29,77 @@ from retainkit.customers import (
 )
 from retainkit.duplicates import overlap_sentence
 from retainkit.errors import RetainkitError
+from retainkit.kernel import combine_quality, customer_rows
 from retainkit.load import RawExport, load_export
 from retainkit.metrics import KpiOptions, kpis_from_windows
 from retainkit.normalise import Normalised, normalise
-from retainkit.periods import orders_after, resolve_period
-from retainkit.reductions import customer_windows
+from retainkit.periods import Period, orders_after, resolve_period
+from retainkit.reductions import CustomerWindows
 
 SAMPLE_ROWS = 10_000
 SAMPLE_VALUES = 5
 
 
 def read_orders(
-    paths: Sequence[str] | str,
+    paths: Sequence[str] | str | Any,
     options: ReadOptions | None = None,
     *,
     product_lines: bool = False,
     stage: Callable[[str], None] | None = None,
+    engine: str = "local",
+    spark: Any = None,
     **kwargs: Any,
-) -> Normalised:
+) -> Normalised | Any:
     """Read exports into the canonical orders frame and its data-quality record.
 
     ``kwargs`` are :class:`ReadOptions` fields (``dayfirst=True``, ``tz="Asia/Ho_Chi_Minh"``…);
     ``product_lines`` keeps the per-line products that product lapses need; ``stage`` is told
-    when reading and then normalising begin (a progress bar).
+    when reading and then normalising begin (a progress bar). With ``engine="spark"`` — or a
+    Spark DataFrame as ``paths`` — Spark reads and normalises, sharded by customer
+    (:mod:`retainkit.spark`; ``spark`` is a :class:`retainkit.spark.session.SparkOptions`), and
+    the orders stay in Spark.
     """
+    opts = options or ReadOptions(**kwargs)
+    if engine == "spark" or type(paths).__module__.startswith("pyspark"):
+        from retainkit.spark.engine import read_orders_spark
+
+        if product_lines:
+            raise RetainkitError("--products is not available with --engine spark yet", "use --engine local")
+        return read_orders_spark([paths] if isinstance(paths, str) else paths, opts, spark)
     if isinstance(paths, str):
         paths = [paths]
-    opts = options or ReadOptions(**kwargs)
     tell = stage or (lambda _: None)
     tell(f"Reading {len(paths):,} input{'s' if len(paths) > 1 else ''}")
     exports = [load_export(paths, opts)]
     tell(f"Normalising {exports[0].table.num_rows:,} rows")
     # Handed over, not kept here: normalise frees the text columns once they are read.
-    return normalise(exports.pop(), opts, product_lines=product_lines)
+    data = normalise(exports.pop(), opts, product_lines=product_lines)
+    return replace(data, quality=combine_quality([data.quality]))
+
+
+def orders_of(data: Any) -> Any:
+    """``data`` as read orders: a Spark DataFrame of order lines is read first (a notebook's)."""
+    return read_orders(data) if type(data).__module__.startswith("pyspark") else data
+
+
+def period_of(data: Any, *, start: date | None = None, end: date | None = None,
+              churn_window_days: int | None = None) -> Period:
+    """The period of SPEC §2 for orders of either engine."""
+    if isinstance(data, Normalised):
+        return resolve_period(data.orders, start=start, end=end, churn_window_days=churn_window_days)
+    return data.resolve_period(start=start, end=end, churn_window_days=churn_window_days)
+
+
+def rows_of(data: Any, period: Period) -> CustomerWindows:
+    """The per-customer rows (the kernel, on one shard or on Spark's)."""
+    return customer_rows(data.orders, period) if isinstance(data, Normalised) else data.customer_rows(period)
+
+
+def local_orders(data: Any, command: str) -> Normalised:
+    """The canonical orders frame, for the commands that need every order in one process."""
+    if not isinstance(data, Normalised):
+        raise RetainkitError(f"{command} is not available with --engine spark yet", "run it with --engine local")
+    return data
 
 
 def kpi_report(
@@ -74,12 +112,14 @@ def kpi_report(
     customer_options: CustomerOptions | None = None,
 ) -> dict[str, Any]:
     """The ``kpis`` document of SPEC §7: period, data quality, every KPI, and what to act on."""
+    data = orders_of(data)
     analysis = analysis or AnalysisOptions()
-    period = resolve_period(data.orders, start=start, end=end, churn_window_days=analysis.churn_window_days)
-    windows = customer_windows(data.orders, period)
+    period = period_of(data, start=start, end=end, churn_window_days=analysis.churn_window_days)
+    windows = rows_of(data, period)
     metrics = kpis_from_windows(windows, KpiOptions(analysis.churn_alert, analysis.margin))
     actions = act_on_this(customer_table(windows, customer_options))
-    period_info = period.as_dict() | {"orders_after_to_ignored": orders_after(data.orders, period)}
+    after = orders_after(data.orders, period) if isinstance(data, Normalised) else data.orders_after(period)
+    period_info = period.as_dict() | {"orders_after_to_ignored": after}
     return kpis_document(period_info, data.quality.as_dict(), metrics, files=list(files), act_on_this=actions)
 
 
@@ -119,16 +159,18 @@ def customer_report(
     data: Normalised, *, end: date | None = None, options: CustomerOptions | None = None
 ) -> pd.DataFrame:
     """The per-customer table of SPEC §5 as of ``end`` (default: the last order)."""
-    period = resolve_period(data.orders, end=end)
-    return with_quality(customer_table(customer_windows(data.orders, period), options), data)
+    data = orders_of(data)
+    period = period_of(data, end=end)
+    return with_quality(customer_table(rows_of(data, period), options), data)
 
 
 def at_risk_report(
     data: Normalised, *, end: date | None = None, options: CustomerOptions | None = None, products: bool = False
 ) -> pd.DataFrame:
     """Customers at risk by value at risk; with ``products``, their product lapses instead."""
-    period = resolve_period(data.orders, end=end)
-    table = customer_table(customer_windows(data.orders, period), options)
+    data = orders_of(data)
+    period = period_of(data, end=end)
+    table = customer_table(rows_of(data, period), options)
     if not products:
         return with_quality(at_risk_customers(table)[list(AT_RISK_COLUMNS)], data)
     if data.product_lines is None:
@@ -145,6 +187,7 @@ def trend_report(
     from retainkit.calendar import check_every
     from retainkit.cohorts import trend_table
 
+    data = local_orders(data, "trend")
     return with_quality(trend_table(data.orders, resolve_period(data.orders, start=start, end=end), check_every(every)),
                         data)
 
@@ -163,6 +206,7 @@ def cohort_report(
 
     if metric not in METRICS:
         raise RetainkitError(f"--metric {metric!r} is not a cohort metric", f"use one of {', '.join(METRICS)}")
+    data = local_orders(data, "cohorts")
     period = resolve_period(data.orders, start=start, end=end)
     return with_quality(cohort_table(data.orders, period, check_every(every), metric), data)
 
@@ -181,6 +225,7 @@ def report_data(
     the currency the amounts' signs name for the renderer (``_currency``: not in the JSON)."""
     from retainkit.report import ReportOptions, build_report
 
+    data = local_orders(data, "report")
     options = ReportOptions(every=every, churn_alert=churn_alert, churn_window_days=churn_window_days,
                             customers=customer_options or CustomerOptions(), change_alert=change_alert)
     return build_report(data.orders, data.quality.as_dict(), options, end=end) | {"_currency": data.quality.currency}
@@ -220,6 +265,7 @@ def prediction_report(
     options = PredictOptions(horizon_days, time_unit_days, discount_rate, 1.0 if margin is None else margin, penalizer,
                              model, interval, more_horizons_days)
     check_options(options)
+    data = local_orders(data, "predict")
     period = resolve_period(data.orders, end=end)
     if holdout is not None and not period.start < holdout <= period.end:
         raise RetainkitError(f"--holdout {holdout} is not inside the data ({period.start} to {period.end})",
@@ -238,6 +284,7 @@ def segments_report(
     data: Normalised, *, end: date | None = None, options: CustomerOptions | None = None
 ) -> pd.DataFrame:
     """One row per RFM segment and per loyalty level (SPEC §5)."""
+    data = orders_of(data)
     return with_quality(segment_summary(customer_report(data, end=end, options=options)), data)
 
 

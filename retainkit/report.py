@@ -21,9 +21,9 @@ from retainkit.calendar import index_of, partial_reason, period_end, period_labe
 from retainkit.cohorts import cohort_table, cohort_wide, trend_table, value_columns
 from retainkit.customers import CustomerOptions, at_risk_customers, customer_table
 from retainkit.errors import RetainkitError
+from retainkit.kernel import customer_rows
 from retainkit.metrics import KpiOptions, kpis_from_windows
 from retainkit.periods import Period, resolve_period
-from retainkit.reductions import customer_windows
 from retainkit.values import Note
 
 PERIODS_PER_YEAR = {"week": 52, "month": 12}
@@ -96,7 +96,7 @@ def build_report(
     year_before = _comparison(current - year, this, rows, every, whole)
 
     kpi_period = resolve_period(orders, end=as_of, churn_window_days=options.churn_window_days)
-    windows = customer_windows(orders, kpi_period)
+    windows = customer_rows(orders, kpi_period)
     kpis = kpis_from_windows(windows, KpiOptions(churn_alert=options.churn_alert))
     table = customer_table(windows, options.customers)
     vips = table[table["is_vip"].fillna(False).astype(bool)]

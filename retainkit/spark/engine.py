@@ -1,0 +1,169 @@
+"""The Spark engine: the kernel on many shards of customers (issue: beyond one machine).
+
+1. *Read* (:mod:`retainkit.spark.read`) and make the decisions that take the whole input
+   (:mod:`retainkit.spark.decide`: the decimal mark, day/month order, integer ids).
+2. *Rules that cross customers*, as Spark aggregations (:mod:`retainkit.spark.keys`): each
+   row's shard key is its cleaned customer id, or its order's for a line without one; an
+   order id shared by two customers is an error.
+3. *Shard by customer*: a hash of the key; in each shard :func:`retainkit.normalise.normalise`
+   runs unchanged (stage 1, :func:`retainkit.spark.shards.normalise_shard`). The shards' data-quality
+   records add up on the driver (:func:`retainkit.kernel.combine_quality`); the period comes
+   from the smallest and largest order day, by the local rule (:func:`resolve_period`).
+4. *Per-customer rows* in each shard (stage 2, :func:`retainkit.kernel.shard_rows`), combined
+   by :func:`retainkit.kernel.combine_rows` — from there on metrics and customers run as locally.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retainkit.config import ReadOptions
+from retainkit.date_checks import check_plausible_dates
+from retainkit.errors import RetainkitError
+from retainkit.kernel import ShardRows, combine_quality, combine_rows
+from retainkit.normalise import DataQuality
+from retainkit.periods import Period, resolve_period
+from retainkit.reductions import CustomerWindows
+from retainkit.spark.decide import decide
+from retainkit.spark.keys import with_shard_keys
+from retainkit.spark.read import read_input
+from retainkit.spark.session import SparkOptions, first_line, get_session
+from retainkit.spark.shards import (
+    EVENTS_SCHEMA,
+    KEY,
+    READ,
+    ROWS_SCHEMA,
+    WINDOW_TYPES,
+    ShardJob,
+    normalise_shard,
+    reduce_shard,
+)
+
+
+class SparkOrders:
+    """Normalised orders held by Spark, sharded by customer: what the local
+    :class:`~retainkit.normalise.Normalised` is to the local engine. ``quality`` is the
+    whole input's data-quality record; the rows never come to the driver."""
+
+    def __init__(self, events: Any, quality: DataQuality, *, has_referrals: bool) -> None:
+        from pyspark.sql import functions as sf
+
+        self.events = events
+        self.quality = quality
+        self.has_amount = quality.has_amount
+        order = sf.col("kind") == "event"
+        row = _run(lambda: events.where(order).agg(
+            sf.min(sf.when(~sf.col("is_refund"), sf.col("day"))), sf.max(sf.when(~sf.col("is_refund"), sf.col("day"))),
+            sf.collect_set("day")).first())
+        self.order_days = [d for d in (row[0], row[1]) if d is not None]
+        self.days = np.array(sorted(row[2] or []), dtype=np.int64)  # distinct days of every event
+        self.has_referrals = has_referrals  # a referral column, even an empty one (as locally)
+
+    def resolve_period(self, *, start: date | None = None, end: date | None = None,
+                       churn_window_days: int | None = None) -> Period:
+        """:func:`resolve_period` on the first and last order day (all it reads of the orders)."""
+        days = np.array(self.order_days, dtype=np.int64)
+        bounds = pd.DataFrame({"order_date": (days * 86_400).astype("datetime64[s]"),
+                               "is_refund": np.zeros(len(days), dtype=bool)})
+        return resolve_period(bounds, start=start, end=end, churn_window_days=churn_window_days)
+
+    def release(self) -> None:
+        """Free the sharded orders Spark holds (a notebook that reads many exports)."""
+        self.events.unpersist()
+
+    def orders_after(self, period: Period) -> int:
+        """Orders dated after ``to`` (SPEC §2), counted by Spark."""
+        return int(_run(lambda: self.events.where(f"kind = 'event' AND NOT is_refund AND day > {period.end_day}")
+                        .count()))
+
+    def customer_rows(self, period: Period) -> CustomerWindows:
+        """Per-customer rows of every shard, combined (the rows come to the driver)."""
+        rows = self.events.mapInArrow(
+            reduce_shard(period, has_amount=self.has_amount, has_referrals=self.has_referrals),
+            _spark_schema(ROWS_SCHEMA))
+        table = _run(lambda: _to_arrow(rows))
+        kinds = table.column("kind").to_numpy(zero_copy_only=False)
+        windows = table.filter(pa_mask(kinds == "window")).to_pandas()
+        frame = windows[list(WINDOW_TYPES)].set_axis(pd.Index(windows["customer_id"].to_numpy(dtype=object)))
+        frame = frame.astype({c: _dtype(t) for c, t in WINDOW_TYPES.items()})
+        pairs = table.filter(pa_mask(kinds == "referral")).select(["referrer", "customer_id"]).to_pandas()
+        pairs = pairs.astype(object)
+        return combine_rows([ShardRows(frame, pairs)], period, has_amount=self.has_amount,
+                            has_referrals=self.has_referrals)
+
+
+def read_orders_spark(source: Sequence[str] | Any, options: ReadOptions, spark_options: SparkOptions | None = None
+                      ) -> SparkOrders:
+    """Read and normalise on Spark: ``source`` is paths Spark reads or a Spark DataFrame."""
+    from pyspark.sql import functions as sf
+
+    spark_options = spark_options or SparkOptions()
+    spark = get_session(spark_options)
+    found = read_input(spark, source, options)
+    frame, decided, marks = decide(found, options)
+    # A token of this read in every plan: Spark never answers it from a cached earlier read of
+    # the same paths (files change between two reads in one session, a notebook's).
+    frame = frame.withColumn(READ, sf.lit(uuid.uuid4().hex))
+    keyed, per_order = with_shard_keys(frame, has_order_id="order_id" in found.mapping.fields)
+    shards = spark_options.shards or int(spark.conf.get("spark.sql.shuffle.partitions"))
+    job = ShardJob(found.files, found.kind, found.mapping, decided)
+    events = keyed.repartition(shards, KEY).mapInArrow(normalise_shard(job), _spark_schema(EVENTS_SCHEMA))
+    events = events.persist()
+    notes = _run(lambda: events.where("kind IN ('quality', 'error')").select("kind", "payload").collect())
+    if per_order is not None:
+        per_order.unpersist()  # the rows are sharded and held: the per-order keys are done with
+    errors = [json.loads(r["payload"]) for r in notes if r["kind"] == "error"]
+    if errors:
+        events.unpersist()
+        raise RetainkitError(errors[0]["message"], errors[0]["hint"])
+    quality = combine_quality([DataQuality(**json.loads(r["payload"])) for r in notes])
+    quality.decimal_marks = dict(marks)
+    quality.duplicates_dropped = options.dedupe
+    orders = SparkOrders(events, quality, has_referrals="referred_by" in found.mapping.fields)
+    if not options.allow_dates:  # implausible order dates (SPEC §1), on the distinct days of the whole input
+        check_plausible_dates(orders.days, np.zeros(len(orders.days), dtype=np.int64), lambda _: "Spark input")
+    return orders
+
+
+def _spark_schema(schema: Any) -> Any:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(schema)
+
+
+def _to_arrow(frame: Any) -> Any:
+    import pyarrow as pa
+
+    if hasattr(frame, "toArrow"):
+        return frame.toArrow()
+    return pa.Table.from_pandas(frame.toPandas(), preserve_index=False)  # pragma: no cover - Spark 3.5
+
+
+def pa_mask(values: np.ndarray) -> Any:
+    import pyarrow as pa
+
+    return pa.array(values.astype(bool))
+
+
+def _dtype(kind: Any) -> str:
+    import pyarrow as pa
+
+    return "int64" if kind == pa.int64() else "bool" if kind == pa.bool_() else "float64"
+
+
+def _run(action: Any) -> Any:
+    """A Spark action; a failure of Spark (a file it cannot read, a lost cluster) is one line."""
+    try:
+        return action()
+    except RetainkitError:
+        raise
+    except Exception as err:
+        text = first_line(err)
+        raise RetainkitError(f"Spark failed: {text}", "check the input paths and the cluster") from None

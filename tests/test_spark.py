@@ -1,0 +1,200 @@
+"""The Spark engine gives exactly the local engine's numbers (issue 13).
+
+One Spark session (``local[2]``) for the whole run: the JVM starts once, in the one xdist
+worker that takes the ``spark`` group. The tests skip, saying why, without pyspark or Java.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import DATA, GOLDEN, need, one_line, run_cli
+from tests.test_properties import READ_DAYS, Row, exports
+
+pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'retainkit[spark]')")
+if not shutil.which("java"):
+    pytest.skip("Java is not installed (Spark needs Java 17 or newer)", allow_module_level=True)
+
+from retainkit.pipeline import customer_report, kpi_report, read_orders  # noqa: E402
+from retainkit.spark.session import SparkOptions  # noqa: E402
+
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+GOLDEN_CSV = GOLDEN / "shop_small.csv"
+COMMANDS = (("kpis",), ("customers",), ("at-risk",), ("kpis", "--from", "2024-01-02"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def spark():
+    """The one session of the run: two cores, two shuffle partitions, no UI."""
+    from retainkit.spark.session import get_session
+
+    session = get_session(SparkOptions("local[2]", conf=(
+        "spark.sql.shuffle.partitions=2", "spark.default.parallelism=2", "spark.driver.memory=1g",
+        "spark.sql.adaptive.enabled=false")))
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def on_both(*args: str) -> tuple[dict, dict]:
+    local = run_cli(*args, "--format", "json")
+    remote = run_cli(*args, "--format", "json", "--engine", "spark", "--quiet")
+    assert local.code == 0, local.stderr
+    assert remote.code == 0, remote.stderr
+    return local.json(), remote.json()
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_supported_command_gives_the_local_json_on_the_golden_example(command):
+    local, remote = on_both(*command, GOLDEN_CSV)
+    assert remote == local
+    if command == ("kpis",):  # and so the hand-computed KPIs
+        expected = json.loads((GOLDEN / "expected_kpis.json").read_text())["metrics"]
+        assert {k: remote["metrics"][k] for k in expected} == pytest.approx(expected, abs=1e-3)
+
+
+def test_csv_on_another_file_system_is_read_by_spark():
+    """A URI (here file://, in production s3a://, abfss://, gs://) is read by Spark alone."""
+    local = run_cli("kpis", GOLDEN_CSV, "--format", "json").json()
+    remote = run_cli("kpis", GOLDEN_CSV.as_uri(), "--format", "json", "--engine", "spark", "--quiet")
+    assert remote.code == 0, remote.stderr
+    assert {**remote.json(), "files": None} == {**local, "files": None}
+
+
+@pytest.mark.parametrize("command", ["trend", "cohorts", "predict", "inspect"])
+def test_a_command_that_needs_every_order_in_one_process_says_so(command):
+    line = one_line(run_cli(command, GOLDEN_CSV, "--engine", "spark"))
+    assert f"{command} is not available with --engine spark" in line and "--engine local" in line
+
+
+def test_a_path_spark_cannot_read_is_one_line(tmp_path):
+    line = one_line(run_cli("kpis", tmp_path / "nowhere.parquet", "--engine", "spark"))
+    assert "nowhere.parquet" in line
+
+
+def test_no_java_is_one_line_saying_how_to_get_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    bin_dir = tmp_path / "bin"  # a PATH with python and without java
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    env = {k: v for k, v in os.environ.items() if k not in ("JAVA_HOME", "SPARK_REMOTE")} | {"PATH": str(bin_dir)}
+    done = subprocess.run([sys.executable, "-m", "retainkit", "kpis", str(GOLDEN_CSV), "--engine", "spark"],
+                          capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "retainkit: error: --engine spark: Java was not found (no java on PATH, no JAVA_HOME) — Spark needs Java 17 "
+        "or newer: on Debian/Ubuntu, apt-get install default-jre-headless"]
+
+
+def test_a_malformed_spark_setting_is_one_line():
+    line = one_line(run_cli("kpis", GOLDEN_CSV, "--engine", "spark", "--spark-conf", "no-equals-sign"))
+    assert "--spark-conf 'no-equals-sign' is not KEY=VALUE" in line
+
+
+def test_the_engine_and_spark_settings_come_from_the_config_file_too(tmp_path):
+    config = tmp_path / "retainkit.toml"
+    config.write_text('[options]\nengine = "spark"\nspark_conf = ["spark.executor.memory=1g", "oops"]\n')
+    line = one_line(run_cli("kpis", GOLDEN_CSV, "--config", config))
+    assert "--spark-conf 'oops' is not KEY=VALUE" in line
+    config.write_text('[options]\nspark_conf = "spark.executor.memory=1g"\n')
+    assert "must be a list of texts" in one_line(run_cli("kpis", GOLDEN_CSV, "--config", config))
+
+
+def test_an_order_shared_by_two_customers_is_the_local_error(tmp_path):
+    path = tmp_path / "shared.csv"
+    path.write_text("order_id,customer_id,order_date,amount\n1,A,2024-01-01,5\n1,B,2024-01-01,6\n2,B,2024-02-01,7\n")
+    local = one_line(run_cli("kpis", path))
+    remote = one_line(run_cli("kpis", path, "--engine", "spark"))
+    assert "order '1' belongs to customer" in local and "order '1' belongs to customer" in remote
+    assert "(1 order ids are shared like this)" in remote
+
+
+def test_parquet_folders_with_rows_repeated_across_files_count_them_as_locally(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = {"order_id": ["1", "2", "3", "4"], "customer_id": ["A", "B", "A", "C"],
+            "order_date": ["2024-01-01", "2024-02-01", "2024-03-01", "2024-03-05"], "amount": [10.0, 20.5, 7.25, 3.0]}
+    folder = tmp_path / "lake"
+    folder.mkdir()
+    pq.write_table(pa.table({k: v[:3] for k, v in rows.items()}), folder / "part-1.parquet")
+    pq.write_table(pa.table({k: v[1:] for k, v in rows.items()}), folder / "part-2.parquet")
+    local, remote = on_both("kpis", folder)
+    assert remote["data_quality"]["overlap_rows"] == 2
+    assert remote == local
+
+
+def test_a_lake_in_the_real_export_shape_gives_the_local_json(tmp_path):
+    """Timestamps, quantity × unit price, e-mail and code ids, guest orders, refunds as
+    their own documents, products and referrals (benchmarks/generate.py), as three files."""
+    import pyarrow.parquet as pq
+
+    from benchmarks.generate import generate_real
+
+    table = generate_real(3000, seed=11)
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    for part, start in enumerate(range(0, table.num_rows, 1000)):
+        pq.write_table(table.slice(start, 1000), lake / f"part-{part}.parquet")
+    for command in ("kpis", "customers"):
+        local, remote = on_both(command, lake)
+        assert remote == local
+
+
+def test_a_spark_dataframe_is_an_input(spark):
+    import pandas as pd
+
+    frame = pd.read_csv(GOLDEN_CSV, dtype=str, keep_default_na=False).replace("", None)
+    lines = spark.createDataFrame(frame)
+    data = read_orders(lines)
+    local = read_orders(str(GOLDEN_CSV))
+    assert {**kpi_report(data), "files": []} == {**kpi_report(local), "files": []}
+    assert customer_report(data).equals(customer_report(local))
+    assert kpi_report(lines)["metrics"] == kpi_report(local)["metrics"]  # the report functions take it too
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "command"), [("cdnow/cdnow_master.csv", "kpis"),
+                                               ("online-retail/online_retail.parquet", "customers")])
+def test_the_real_data_sets_give_the_local_json(name, command):
+    local, remote = on_both(command, need(DATA / name))
+    assert remote == local
+
+
+def shards(n: int) -> SparkOptions:
+    return SparkOptions("local[2]", shards=n)
+
+
+def export_csv(path: Path, rows: list[Row], *, repeated: int) -> Path:
+    """``rows`` as a CSV export (empty cells for missing customers and referrers), with the
+    first ``repeated`` rows written twice (exact duplicates)."""
+    lines = ["order_id,customer_id,order_date,amount,referred_by"]
+    for order_id, customer, day, amount, referrer in [*rows, *rows[:repeated]]:
+        lines.append(f"{order_id},{customer or ''},{day.isoformat()},{amount},{referrer or ''}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("shard_count", [1, 2, 7, 64])
+@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=exports(READ_DAYS), repeated=st.integers(0, 3), guest=st.booleans())
+def test_any_sharding_gives_the_local_numbers(tmp_path, shard_count, rows, repeated, guest):
+    """Random small exports — multi-line orders, refunds, referrals, duplicates, a line
+    without a customer — give the local kpis document (data quality included) and customer
+    table on 1, 2, 7 and 64 shards."""
+    if guest:  # a line of an order without its customer: it takes the order's
+        rows = [*rows, (rows[0][0], None, rows[0][2], "1.00", None)]
+    path = export_csv(tmp_path / f"orders-{shard_count}.csv", rows, repeated=repeated)
+    local = read_orders(str(path))
+    remote = read_orders(str(path), engine="spark", spark=shards(shard_count))
+    assert kpi_report(remote) == kpi_report(local)
+    assert customer_report(remote).equals(customer_report(local))
