@@ -96,9 +96,15 @@ def combine_rows(parts: Sequence[ShardRows], period: Period, *, has_amount: bool
 
 
 def customer_rows(orders: pd.DataFrame, period: Period) -> CustomerWindows:
-    """The local engine: every customer in one shard."""
-    return combine_rows([shard_rows(orders, period)], period, has_amount="amount" in orders,
-                        has_referrals="referred_by" in orders)
+    """The local engine: every customer in one shard. Its referral counts are whole already
+    (every referrer is in the shard), so no pairs are formed; rows are put in customer-id
+    order as :func:`combine_rows` puts them — a no-op for orders from :mod:`retainkit.normalise`,
+    whose customer codes are in id order."""
+    windows = customer_windows(orders, period)
+    frame = windows.frame
+    if not frame.index.is_monotonic_increasing:
+        frame = frame.sort_index(kind="stable")
+    return CustomerWindows(frame, period, windows.has_amount, windows.has_referrals)
 
 
 def combine_quality(parts: Sequence[DataQuality]) -> DataQuality:
@@ -118,7 +124,8 @@ def combine_quality(parts: Sequence[DataQuality]) -> DataQuality:
     out.missing_markers = _add_markers([p.missing_markers for p in parts])
     out.decimal_marks = {k: v for p in parts for k, v in p.decimal_marks.items()}
     out.overlap_files = _add_overlaps([p.overlap_files for p in parts])
-    out.notes = combine_notes([n for p in parts for n in p.notes])
+    # One record's notes stand as they are (translatable notes keep their message ids).
+    out.notes = list(parts[0].notes) if len(parts) == 1 else combine_notes([n for p in parts for n in p.notes])
     return out
 
 
