@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from retainkit import customers, metrics, normalise, pipeline, reductions
+from retainkit import customers, kernel, metrics, normalise, pipeline, reductions
 from retainkit.load import prefer_jemalloc
 
 TIMES: list[tuple[str, float, float]] = []
@@ -54,7 +54,7 @@ def instrument() -> None:
     normalise.check_plausible_dates = timed("implausible-date check", normalise.check_plausible_dates)
     normalise.mark_duplicates = timed("exact duplicates and overlap", normalise.mark_duplicates)
     normalise._events = timed("lines -> orders, refunds, data quality", normalise._events)
-    pipeline.customer_windows = timed("per-customer reductions", reductions.customer_windows)
+    kernel.customer_windows = timed("per-customer reductions", reductions.customer_windows)
     pipeline.kpis_from_windows = timed("every KPI from the reductions", metrics.kpis_from_windows)
     pipeline.customer_table = timed("customer table for 'act on this'", customers.customer_table)
 

@@ -285,9 +285,13 @@ def _events(
 
 def _orders_from_lines(lines: _Lines, is_line: np.ndarray, day: np.ndarray, amount: np.ndarray) -> dict:
     """Per order (in code order): its customer, earliest day, summed amount and referrer."""
+    whole = _whole_order_runs(lines.order, is_line)
+    if whole is not None:  # exports: no row needs picking out first
+        return _orders_from_runs(whole, is_line[whole], lines, day, amount, None)
     codes = lines.order[is_line]
     if len(codes) > 1 and bool((codes[1:] >= codes[:-1]).all()):
-        return _orders_from_runs(codes, lines, is_line, day, amount)
+        starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
+        return _orders_from_runs(starts, np.ones(len(starts), dtype=bool), lines, day, amount, is_line)
     size = int(codes.max()) + 1 if len(codes) else 0
     present = np.bincount(codes, minlength=size) > 0
     first_day = group_extreme(codes, day[is_line], size, np.iinfo(np.int64).max, highest=False)
@@ -305,20 +309,39 @@ def _orders_from_lines(lines: _Lines, is_line: np.ndarray, day: np.ndarray, amou
     }
 
 
-def _orders_from_runs(codes: np.ndarray, lines: _Lines, is_line: np.ndarray, day: np.ndarray,
-                      amount: np.ndarray) -> dict:
-    """:func:`_orders_from_lines` when each order's lines sit together (codes never decrease,
-    as in exports): one ``reduceat`` per field over the runs instead of scattered writes.
-    An order's customer is the same on all its lines by then (filled from the order)."""
-    starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
-    referrer = np.full(len(starts), -1, dtype=np.int32)
+def _whole_order_runs(order: np.ndarray, is_line: np.ndarray) -> np.ndarray | None:
+    """Where each order's rows start, when every order's rows sit together (codes never
+    decrease) and are all order lines or all not (refunds have order ids of their own);
+    else None."""
+    if len(order) < 2:
+        return None
+    changes = np.empty(len(order), dtype=bool)
+    changes[0] = True
+    np.not_equal(order[1:], order[:-1], out=changes[1:])
+    if not bool((order[1:] >= order[:-1]).all()):
+        return None
+    if bool((np.not_equal(is_line[1:], is_line[:-1]) & ~changes[1:]).any()):
+        return None
+    return np.flatnonzero(changes)
+
+
+def _orders_from_runs(starts: np.ndarray, kept: np.ndarray, lines: _Lines, day: np.ndarray, amount: np.ndarray,
+                      rows: np.ndarray | None) -> dict:
+    """:func:`_orders_from_lines` when each order's rows sit together (as in exports): one
+    ``reduceat`` per field over the runs starting at ``starts`` — of all rows (``rows`` None,
+    keeping the runs ``kept``) or of the rows picked by ``rows`` — instead of scattered
+    writes and their checks. An order's customer is the same on all its lines by then."""
+    def pick(values: np.ndarray) -> np.ndarray:
+        return values if rows is None else values[rows]
+
+    referrer = np.full(int(kept.sum()), -1, dtype=np.int32)
     if lines.referrer is not None:
-        referrer = np.maximum.reduceat(lines.referrer[is_line].astype(np.int32, copy=False), starts)
-    line_rows = np.flatnonzero(is_line)
+        referrer = np.maximum.reduceat(pick(lines.referrer).astype(np.int32, copy=False), starts)[kept]
+    first_rows = starts[kept] if rows is None else np.flatnonzero(rows)[starts]
     return {
-        "customer": lines.customer[line_rows[starts]],
-        "day": np.minimum.reduceat(day[is_line], starts),
-        "amount": np.add.reduceat(amount[is_line], starts),
+        "customer": lines.customer[first_rows],
+        "day": np.minimum.reduceat(pick(day), starts)[kept],
+        "amount": np.add.reduceat(pick(amount), starts)[kept],
         "referrer": referrer,
     }
 
