@@ -338,10 +338,16 @@ def _orders_from_runs(starts: np.ndarray, kept: np.ndarray, lines: _Lines, day: 
     if lines.referrer is not None:
         referrer = np.maximum.reduceat(pick(lines.referrer).astype(np.int32, copy=False), starts)[kept]
     first_rows = starts[kept] if rows is None else np.flatnonzero(rows)[starts]
+    amounts = pick(amount)
+    run = np.zeros(len(amounts), dtype=np.int64)
+    run[starts[1:]] = 1
+    np.cumsum(run, out=run)
     return {
         "customer": lines.customer[first_rows],
         "day": np.minimum.reduceat(pick(day), starts)[kept],
-        "amount": np.add.reduceat(pick(amount), starts)[kept],
+        # bincount adds in row order, as the other path does: add.reduceat does not (pairwise),
+        # and the same order must give the same cents on every path and every engine.
+        "amount": np.bincount(run, weights=amounts, minlength=len(starts))[kept],
         "referrer": referrer,
     }
 
