@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retainkit.parsing import MISSING_MARKERS
+from retainkit.reductions import run_starts
 
 _REFUND_ID = re.compile(r"^[Cc]\d")
 _INTEGER_ID = re.compile(r"^-?\d+(?:\.0+)?$")
@@ -283,9 +284,7 @@ def _first_seen_codes(keys: np.ndarray) -> np.ndarray:
     ([0, 0, 1, 2, 2], [0, 1, 0])
     """
     n = len(keys)
-    changes = np.empty(n, dtype=bool)
-    changes[:1] = True
-    np.not_equal(keys[1:], keys[:-1], out=changes[1:])
+    changes = run_starts(keys)
     run_keys = keys[changes]
     if _all_distinct(run_keys):
         return np.cumsum(changes, dtype=np.int64) - 1

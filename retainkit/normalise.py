@@ -40,7 +40,7 @@ from retainkit.ids import encode_ids
 from retainkit.load import RawExport
 from retainkit.parsing import NO_TIME, SECONDS_PER_DAY, DateOptions, local_seconds
 from retainkit.quality import DataQuality, Normalised
-from retainkit.reductions import group_extreme
+from retainkit.reductions import group_extreme, run_starts
 
 
 @dataclass
@@ -287,11 +287,10 @@ def _orders_from_lines(lines: _Lines, is_line: np.ndarray, day: np.ndarray, amou
     """Per order (in code order): its customer, earliest day, summed amount and referrer."""
     whole = _whole_order_runs(lines.order, is_line)
     if whole is not None:  # exports: no row needs picking out first
-        return _orders_from_runs(whole, is_line[whole], lines, day, amount, None)
+        return _orders_from_runs(whole, lines, is_line, day, amount, picked=False)
     codes = lines.order[is_line]
     if len(codes) > 1 and bool((codes[1:] >= codes[:-1]).all()):
-        starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
-        return _orders_from_runs(starts, np.ones(len(starts), dtype=bool), lines, day, amount, is_line)
+        return _orders_from_runs(run_starts(codes), lines, is_line, day, amount, picked=True)
     size = int(codes.max()) + 1 if len(codes) else 0
     present = np.bincount(codes, minlength=size) > 0
     first_day = group_extreme(codes, day[is_line], size, np.iinfo(np.int64).max, highest=False)
@@ -310,45 +309,42 @@ def _orders_from_lines(lines: _Lines, is_line: np.ndarray, day: np.ndarray, amou
 
 
 def _whole_order_runs(order: np.ndarray, is_line: np.ndarray) -> np.ndarray | None:
-    """Where each order's rows start, when every order's rows sit together (codes never
-    decrease) and are all order lines or all not (refunds have order ids of their own);
-    else None."""
-    if len(order) < 2:
+    """Where each order's rows start (:func:`_run_starts`), when every order's rows sit
+    together (codes never decrease) and are all order lines or all not (refunds have order
+    ids of their own); else None."""
+    if len(order) < 2 or not bool((order[1:] >= order[:-1]).all()):
         return None
-    changes = np.empty(len(order), dtype=bool)
-    changes[0] = True
-    np.not_equal(order[1:], order[:-1], out=changes[1:])
-    if not bool((order[1:] >= order[:-1]).all()):
+    starts = run_starts(order)
+    if bool((np.not_equal(is_line[1:], is_line[:-1]) & ~starts[1:]).any()):
         return None
-    if bool((np.not_equal(is_line[1:], is_line[:-1]) & ~changes[1:]).any()):
-        return None
-    return np.flatnonzero(changes)
+    return starts
 
 
-def _orders_from_runs(starts: np.ndarray, kept: np.ndarray, lines: _Lines, day: np.ndarray, amount: np.ndarray,
-                      rows: np.ndarray | None) -> dict:
-    """:func:`_orders_from_lines` when each order's rows sit together (as in exports): one
-    ``reduceat`` per field over the runs starting at ``starts`` — of all rows (``rows`` None,
-    keeping the runs ``kept``) or of the rows picked by ``rows`` — instead of scattered
-    writes and their checks. An order's customer is the same on all its lines by then."""
-    def pick(values: np.ndarray) -> np.ndarray:
-        return values if rows is None else values[rows]
+def _orders_from_runs(run_starts: np.ndarray, lines: _Lines, is_line: np.ndarray, day: np.ndarray,
+                      amount: np.ndarray, *, picked: bool) -> dict:
+    """:func:`_orders_from_lines` when each order's rows sit together (as in exports), over
+    the runs that ``run_starts`` marks — of the order lines (``picked``), or of all rows,
+    keeping the runs that are order lines — instead of scattered writes and their checks.
+    Earliest day and referrer by ``reduceat``; amounts by ``bincount``, which adds in row
+    order as the scattered path does (``add.reduceat`` adds pairwise: other last digits,
+    and the same lines must give the same cents on every path and every engine). An
+    order's customer is the same on all its lines by then."""
+    def rows_of(values: np.ndarray) -> np.ndarray:
+        return values[is_line] if picked else values
 
-    referrer = np.full(int(kept.sum()), -1, dtype=np.int32)
+    starts = np.flatnonzero(run_starts)
+    kept = slice(None) if picked else is_line[starts]
+    run = np.cumsum(run_starts, dtype=np.int64)
+    run -= 1
+    referrer = np.full(len(starts), -1, dtype=np.int32)
     if lines.referrer is not None:
-        referrer = np.maximum.reduceat(pick(lines.referrer).astype(np.int32, copy=False), starts)[kept]
-    first_rows = starts[kept] if rows is None else np.flatnonzero(rows)[starts]
-    amounts = pick(amount)
-    run = np.zeros(len(amounts), dtype=np.int64)
-    run[starts[1:]] = 1
-    np.cumsum(run, out=run)
+        referrer = np.maximum.reduceat(rows_of(lines.referrer).astype(np.int32, copy=False), starts)
+    first_rows = np.flatnonzero(is_line)[starts] if picked else starts
     return {
-        "customer": lines.customer[first_rows],
-        "day": np.minimum.reduceat(pick(day), starts)[kept],
-        # bincount adds in row order, as the other path does: add.reduceat does not (pairwise),
-        # and the same order must give the same cents on every path and every engine.
-        "amount": np.bincount(run, weights=amounts, minlength=len(starts))[kept],
-        "referrer": referrer,
+        "customer": lines.customer[first_rows][kept],
+        "day": np.minimum.reduceat(rows_of(day), starts)[kept],
+        "amount": np.bincount(run, weights=rows_of(amount), minlength=len(starts))[kept],
+        "referrer": referrer[kept],
     }
 
 
