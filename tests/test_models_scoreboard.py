@@ -61,14 +61,20 @@ def test_the_verdict_says_plainly_when_no_model_beats_the_guess():
 
 # ---------------------------------------------------------------- CDNOW
 
+CDNOW = DATA / "cdnow" / "cdnow_sample.csv"
+
+
+def cdnow_predict(*options: str) -> dict:
+    """``predict``'s JSON on CDNOW (spend in ``dollar_value``) with ``options``."""
+    run = run_cli("predict", need(CDNOW), "--amount", "dollar_value", *options, "--format", "json")
+    assert run.code == 0, run.stderr
+    return run.json()
+
+
 
 @pytest.mark.slow
 def test_cdnow_scoreboard_and_auto():
-    path = need(DATA / "cdnow" / "cdnow_sample.csv")
-    run = run_cli("predict", path, "--amount", "dollar_value", "--holdout", "1997-10-01", "--model", "auto",
-                  "--format", "json", "--top", "3")
-    assert run.code == 0, run.stderr
-    document = run.json()
+    document = cdnow_predict("--holdout", "1997-10-01", "--model", "auto", "--top", "3")
     board = document["scoreboard"]
     lines = {s["model"]: s for s in board["scores"]}
     assert list(lines) == ["naive", "bgnbd", "pnbd", "mbgnbd"] and board["customers"] == 2357
@@ -145,7 +151,7 @@ def test_delta_intervals_agree_with_sampled_parameters_on_cdnow():
 
 
 def test_plot_writes_the_same_svg_every_run_and_refuses_other_files(tmp_path):
-    path = need(DATA / "cdnow" / "cdnow_sample.csv")
+    path = need(CDNOW)
     first, second = tmp_path / "a.svg", tmp_path / "b.svg"
     for target in (first, second):
         run = run_cli("predict", path, "--holdout", "1997-10-01", "--format", "json", "--plot", target)
@@ -169,11 +175,7 @@ def test_a_model_without_an_interior_maximum_is_one_clear_line(tmp_path):
 
 
 def test_several_horizons_in_one_run():
-    path = need(DATA / "cdnow" / "cdnow_sample.csv")
-    run = run_cli("predict", path, "--amount", "dollar_value", "--horizon", "365", "--horizons", "90,365",
-                  "--interval", "0", "--format", "json")
-    assert run.code == 0, run.stderr
-    document = run.json()
+    document = cdnow_predict("--horizon", "365", "--horizons", "90,365", "--interval", "0")
     columns = document["customers"]["columns"]
     assert columns[-4:] == ["expected_purchases_90d", "clv_90d", "expected_purchases_365d", "clv_365d"]
     rows = [dict(zip(columns, r, strict=True)) for r in document["customers"]["rows"]]
@@ -182,4 +184,4 @@ def test_several_horizons_in_one_run():
     assert all(r["expected_purchases_90d"] <= r["expected_purchases"] for r in rows)
     ninety, year = document["totals"]["horizons"]
     assert ninety["horizon_days"] == 90 and year["clv"] == pytest.approx(document["totals"]["clv"], rel=1e-12)
-    assert run_cli("predict", path, "--horizons", "90,soon").code == 2
+    assert run_cli("predict", need(CDNOW), "--horizons", "90,soon").code == 2
