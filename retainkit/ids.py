@@ -150,6 +150,8 @@ def _numeric_ids(dictionary: pa.Array) -> pd.Series:
 
 def _encode_runs(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Dictionary-encode ``column``; codes index the dictionary, ``len(dictionary)`` = null."""
+    if pa.types.is_dictionary(column.type):
+        return _unified_codes(column)
     array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     n = len(array)
     if n == 0:
@@ -168,6 +170,30 @@ def _encode_runs(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     codes = encoded.indices.fill_null(len(dictionary)).to_numpy(zero_copy_only=False).astype(np.int64)
     if clustered:
         codes = np.repeat(codes, np.diff(np.append(starts, n)))
+    return codes, dictionary
+
+
+def _unified_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Codes of a column read dictionary-encoded (Parquet row groups, each with its own
+    dictionary): the dictionaries unified — a hash of each row group's distinct values, not
+    of every row — then made what :func:`pc.dictionary_encode` gives: each value once (a
+    writer's dictionary may repeat one, or hold a null), none that no row uses."""
+    unified = column.unify_dictionaries()
+    dictionary = unified.chunk(0).dictionary if unified.num_chunks else pa.array([], type=pa.string())
+    codes = np.concatenate([np.zeros(0, dtype=np.int32)] + [
+        chunk.indices.fill_null(len(dictionary)).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+        for chunk in unified.chunks])
+    distinct = pc.dictionary_encode(dictionary)
+    if len(distinct.dictionary) < len(dictionary):
+        null = len(distinct.dictionary)
+        codes = np.append(distinct.indices.fill_null(null).to_numpy(zero_copy_only=False), null).astype(np.int32)[codes]
+        dictionary = distinct.dictionary
+    rows = np.bincount(codes, minlength=len(dictionary) + 1)[: len(dictionary)]
+    if not rows.all():
+        kept = np.flatnonzero(rows)
+        remap = np.full(len(dictionary) + 1, len(kept), dtype=np.int32)
+        remap[kept] = np.arange(len(kept), dtype=np.int32)
+        codes, dictionary = remap[codes], dictionary.take(pa.array(kept))
     return codes, dictionary
 
 
@@ -198,6 +224,11 @@ def _encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, 
     trimmed on their distinct values (ids equal once trimmed are one order); a row without
     an id is an order of its own.
     """
+    if pa.types.is_dictionary(column.type):
+        keyed = _dictionary_order_keys(column)
+        if keyed is not None:
+            return _first_seen_codes(keyed[0]), keyed[1], 0
+        column = column.cast(pa.string())
     array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     numeric = _integer_order_keys(array)
     if numeric is not None:  # 1000123 and C1000123 (most exports): integers, no string hash
@@ -271,6 +302,21 @@ def _integer_order_keys(array: pa.Array) -> tuple[np.ndarray, np.ndarray] | None
     keys = pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False) * 2
     keys += refund
     return keys, refund
+
+
+def _dictionary_order_keys(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_integer_order_keys` of a dictionary-encoded column (Parquet row groups): each
+    chunk's dictionary is read once and its keys taken by the chunk's indices — no hash, no
+    row's text parsed. None when any chunk's ids are not all plain numbers, or a row has none."""
+    keys, refunds = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=bool)]
+    for chunk in column.chunks:
+        numeric = _integer_order_keys(chunk.dictionary) if chunk.null_count == 0 else None
+        if numeric is None:
+            return None
+        indices = chunk.indices.to_numpy(zero_copy_only=False)
+        keys.append(numeric[0][indices])
+        refunds.append(numeric[1][indices])
+    return np.concatenate(keys), np.concatenate(refunds)
 
 
 def _first_seen_codes(keys: np.ndarray) -> np.ndarray:

@@ -46,6 +46,9 @@ def read_parquet(name: str, source: str | pa.BufferReader, options: ReadOptions)
         # ParquetFile.read skips the dataset layer: about twice as fast as read_table.
         parquet = pq.ParquetFile(source)
         mapping = map_columns(parquet.schema_arrow.names, options.columns, source=name)
+        encoded = _dictionary_headers(parquet.schema_arrow, mapping)
+        if encoded:
+            parquet = pq.ParquetFile(source, read_dictionary=encoded)
         table = parquet.read(columns=mapping.columns)
     except RetainkitError:
         raise
@@ -59,14 +62,36 @@ def read_parquet(name: str, source: str | pa.BufferReader, options: ReadOptions)
     return pa.table(dict(zip(headers, columns, strict=True))), mapping
 
 
+#: Id fields read as Parquet stores them, dictionary-encoded per row group: their codes then
+#: come from each row group's distinct ids (:mod:`retainkit.ids`), not from every row's text
+#: (10M lines: about 1 s of CPU less, and 150 MB).
+DICTIONARY_FIELDS = ("customer_id", "order_id", "referred_by", "product")
+
+
+def _dictionary_headers(schema: pa.Schema, mapping: ColumnMapping) -> list[str]:
+    """Headers of the :data:`DICTIONARY_FIELDS` that hold text (or text dictionaries)."""
+    def text(kind: pa.DataType) -> bool:
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+    return [header for field, header in mapping.fields.items()
+            if field in DICTIONARY_FIELDS and text(schema.field(header).type)]
+
+
 def readable(name: str, field: str, header: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """``column`` in a type ``field`` reads, or a :class:`RetainkitError` saying what was expected."""
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    kind = column.type
+    """``column`` in a type ``field`` reads, or a :class:`RetainkitError` saying what was
+    expected. Text ids of the :data:`DICTIONARY_FIELDS` stay dictionary-encoded (string values)."""
     if column.null_count == len(column):  # no value at all: typed as the CSV reader types an empty column
         empty = pa.string() if field in TEXT_FIELDS else pa.float64() if field in NUMBER_FIELDS else pa.null()
         return pa.chunked_array([pa.nulls(len(column), empty)])
+    if pa.types.is_dictionary(column.type):
+        values = column.type.value_type
+        if field in DICTIONARY_FIELDS and (pa.types.is_string(values) or pa.types.is_large_string(values)):
+            text = pa.dictionary(pa.int32(), pa.string())
+            return column if column.type == text else column.cast(text)
+        column = column.cast(values)
+    kind = column.type
     if pa.types.is_large_string(kind) or getattr(pa.types, "is_string_view", lambda _: False)(kind):
         column = column.cast(pa.string())
     elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):

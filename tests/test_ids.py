@@ -77,3 +77,52 @@ def test_order_amounts_add_in_row_order_on_every_path(tmp_path):
     apart = apart.replace("1000,B,2024-03-19,84.35\n", "", 1) + "1000,B,2024-03-19,84.35\n"
     # The same lines, one moved after another order: the scattered path, the same cents.
     assert read_orders(str(write_csv(tmp_path / "apart.csv", apart))).orders["amount"].tolist()[0] == 676.1
+
+
+def dictionary_column(*chunks):
+    """A column as Parquet row groups read it: chunks of (indices, dictionary values)."""
+    return pa.chunked_array([pa.DictionaryArray.from_arrays(pa.array(i, pa.int32()), pa.array(d, pa.string()))
+                             for i, d in chunks])
+
+
+def test_row_group_dictionaries_unify_to_the_codes_of_the_text():
+    # Chunk 1 repeats "b" in its dictionary and holds "zz", which no row uses; chunk 2 has
+    # " a" (the same customer as "a" once trimmed) and a null row.
+    column = dictionary_column(([0, 1, 3, 0], ["b", "a", "zz", "b"]), ([1, None, 0], ["c", " a"]))
+    codes, names, markers, changed = _encode_text_ids(column)
+    assert names.tolist() == ["a", "b", "c"]  # no "zz": no row names it
+    assert codes.tolist() == [1, 0, 1, 1, 0, -1, 2]
+    text_codes, text_names, _, _ = _encode_text_ids(column.cast(pa.string()))
+    assert (codes.tolist(), names.tolist()) == (text_codes.tolist(), text_names.tolist())
+    assert markers == {} and changed == 0
+
+
+def test_clean_row_group_dictionaries_keep_their_codes_in_id_order():
+    column = dictionary_column(([1, 0, 1], ["CU2", "CU1"]), ([0, 0], ["CU3"]))
+    codes, names, _, _ = _encode_text_ids(column)
+    assert names.tolist() == ["CU1", "CU2", "CU3"] and codes.tolist() == [0, 1, 0, 2, 2]
+
+
+def test_order_ids_read_from_row_group_dictionaries():
+    numbers = dictionary_column(([0, 0, 1], ["5", "C5"]), ([1, 0], ["7", "C5"]))
+    codes, refund, empty = _encode_order_ids(numbers)
+    assert codes.tolist() == [0, 0, 1, 1, 2] and refund.tolist() == [False, False, True, True, False] and empty == 0
+    # One row group with an id that is not a plain number: every row takes the text path.
+    mixed = dictionary_column(([0, 1], ["5", "007"]), ([0], ["7"]))
+    assert _encode_order_ids(mixed)[0].tolist() == [0, 1, 2]
+    assert _encode_order_ids(dictionary_column(([0], ["007"]), ([0], ["7"])))[0].tolist() == [0, 1]
+
+
+def test_a_parquet_file_of_many_row_groups_reads_as_its_csv(tmp_path):
+    rows = [(f"{1000 + i // 2}", f"CU{i // 2 % 7:03d}" if i % 11 else None, f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}",
+             f"SKU{i % 3}", 1 + i % 4, 2.5 + i) for i in range(200)]
+    names = ["order_id", "customer_id", "order_date", "product", "quantity", "unit_price"]
+    table = pa.table({n: [r[k] for r in rows] for k, n in enumerate(names)})
+    pq.write_table(table, tmp_path / "orders.parquet", row_group_size=17)
+    write_csv(tmp_path / "orders.csv", "\n".join([",".join(names)] + [
+        ",".join("" if v is None else str(v) for v in r) for r in rows]) + "\n")
+    parquet, text = (kpi_report(read_orders(str(tmp_path / f"orders.{s}"))) for s in ("parquet", "csv"))
+    for document in (parquet, text):
+        document.pop("files")
+        document["data_quality"].pop("decimal_marks")
+    assert parquet == text
