@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from retainkit.load import Source
+from retainkit.reductions import run_starts
 
 
 @dataclass
@@ -38,9 +39,9 @@ def mark_duplicates(
     A row repeating one of an earlier input file is overlap: always dropped, counted apart.
 
     Rows are keyed by (``group`` code — the order, or the customer without order ids — and a
-    32-bit hash of ``fields``); duplicates share an order, so the key is nearly sorted
-    already and a stable argsort is close to linear. Equal keys are candidates, confirmed on
-    the exact values (a hash never decides). Fields named in ``per_group`` (an order's
+    32-bit hash of ``fields``): equal keys are candidates, found in runs of a group when an
+    order's lines are together, else by sorting the keys, and confirmed on the exact values
+    (a hash never decides). Fields named in ``per_group`` (an order's
     customer and date: the same on all its lines) are left out of the hash, as they tell
     no two lines of a group apart; they are still compared in the confirmation.
     """
@@ -50,17 +51,12 @@ def mark_duplicates(
         return result
     hashed = _row_hash([v for k, v in fields.items() if k not in per_group], n)
     hashed >>= np.uint64(32)
-    key = group.astype(np.uint64)
-    key <<= np.uint64(32)
-    key |= hashed
+    candidates = _candidates_in_runs(group, hashed)
+    if candidates is None:
+        candidates = _candidates_sorted(group, hashed)
     del hashed
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    same = key[1:] == key[:-1]
-    del key
-    if not same.any():
+    if not len(candidates):
         return result
-    candidates = np.unique(np.concatenate((order[1:][same], order[:-1][same])))
     exact = pd.DataFrame({"group": group[candidates], **{k: v[candidates] for k, v in fields.items()}})
     overlap = _overlap(exact, candidates, sources, amount, result)
     repeats = candidates[~overlap][exact[~overlap].duplicated(keep="first").to_numpy()]
@@ -71,6 +67,44 @@ def mark_duplicates(
     if drop:
         result.keep[repeats] = False
     return result
+
+
+#: Longest run of rows of one group compared row against row; longer runs take the sort.
+_WINDOW = 16
+
+
+def _candidates_in_runs(group: np.ndarray, hashed: np.ndarray) -> np.ndarray | None:
+    """Rows sharing (group, hash) with another row, when ``group`` never decreases and no
+    run of one group is longer than :data:`_WINDOW` rows — an order's lines together, as
+    exports write them: each row is compared with the rows 1 … run − 1 after it (a few
+    passes, no sort). None otherwise."""
+    n = len(group)
+    if not bool(np.all(group[1:] >= group[:-1])):
+        return None
+    starts = np.flatnonzero(run_starts(group))
+    longest = int(np.diff(np.append(starts, n)).max())
+    if longest > _WINDOW:
+        return None
+    candidate = np.zeros(n, dtype=bool)
+    for gap in range(1, longest):
+        same = group[gap:] == group[:-gap]
+        same &= hashed[gap:] == hashed[:-gap]
+        candidate[gap:] |= same
+        candidate[:-gap] |= same
+    return np.flatnonzero(candidate)
+
+
+def _candidates_sorted(group: np.ndarray, hashed: np.ndarray) -> np.ndarray:
+    """Rows sharing (group, hash) with another row, found by a stable sort of the 64-bit
+    keys group · 2³² + hash (nearly sorted when an order's lines are together)."""
+    key = group.astype(np.uint64)
+    key <<= np.uint64(32)
+    key |= hashed
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    same = key[1:] == key[:-1]
+    del key
+    return np.unique(np.concatenate((order[1:][same], order[:-1][same])))
 
 
 def _overlap(exact: pd.DataFrame, rows: np.ndarray, sources: tuple[Source, ...], amount: np.ndarray | None,

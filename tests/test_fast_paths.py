@@ -126,3 +126,28 @@ def test_row_order_does_not_change_kpis_or_data_quality(tmp_path: Path, orders: 
     reference = documents.pop("as generated")
     for name, document in documents.items():
         same(document, reference, name)
+
+
+@settings(max_examples=200, deadline=None)
+@given(runs=st.lists(st.tuples(st.integers(1, 20), st.lists(st.integers(0, 3), min_size=20, max_size=20)),
+                     min_size=1, max_size=40),
+       shuffle=st.booleans(), seed=st.integers(0, 2**16))
+def test_duplicate_candidates_in_runs_are_those_of_the_sort(runs: list, shuffle: bool, seed: int) -> None:
+    """Rows sharing (group, hash) with another: compared within runs of a group (an order's
+    lines together, runs up to 16 rows) or by sorting — the same rows either way."""
+    import numpy as np
+
+    from retainkit.duplicates import _candidates_in_runs, _candidates_sorted
+
+    group = np.repeat(np.arange(len(runs), dtype=np.int64), [length for length, _ in runs])
+    hashed = np.concatenate([np.array(values[:length], dtype=np.uint64) for length, values in runs])
+    if shuffle:
+        order = np.random.default_rng(seed).permutation(len(group))
+        group, hashed = group[order], hashed[order]
+    in_runs = _candidates_in_runs(group, hashed)
+    sorted_ = _candidates_sorted(group, hashed)
+    longest = max(length for length, _ in runs)
+    if in_runs is None:
+        assert (shuffle and not np.all(group[1:] >= group[:-1])) or longest > 16
+    else:
+        assert in_runs.tolist() == sorted_.tolist()
