@@ -151,3 +151,16 @@ def test_duplicate_candidates_in_runs_are_those_of_the_sort(runs: list, shuffle:
         assert (shuffle and not np.all(group[1:] >= group[:-1])) or longest > 16
     else:
         assert in_runs.tolist() == sorted_.tolist()
+
+
+def test_the_row_hash_on_two_threads_is_the_row_hash(monkeypatch) -> None:
+    import numpy as np
+
+    from retainkit import duplicates
+
+    rng = np.random.default_rng(3)
+    columns = [rng.integers(-5, 5, 1001).astype(np.int32), rng.normal(size=1001), rng.integers(0, 2**62, 1001)]
+    columns[1][:3] = [0.0, -0.0, np.nan]
+    whole = duplicates._row_hash(columns, 1001)
+    monkeypatch.setattr(duplicates, "_SPLIT_ROWS", 2)
+    assert duplicates._row_hash(columns, 1001).tolist() == whole.tolist()
