@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from retainkit.config import ReadOptions
 from retainkit.errors import RetainkitError
-from retainkit.load_excel import NUMBER_FIELDS, TEXT_FIELDS
+from retainkit.load_excel import ID_TYPE, NUMBER_FIELDS, TEXT_FIELDS
 from retainkit.load_formats import FIELD_NOUNS, map_columns, shorten
 from retainkit.schema import OPTION_FOR_FIELD, ColumnMapping
 
@@ -62,34 +62,28 @@ def read_parquet(name: str, source: str | pa.BufferReader, options: ReadOptions)
     return pa.table(dict(zip(headers, columns, strict=True))), mapping
 
 
-#: Id fields read as Parquet stores them, dictionary-encoded per row group: their codes then
-#: come from each row group's distinct ids (:mod:`retainkit.ids`), not from every row's text
-#: (10M lines: about 1 s of CPU less, and 150 MB).
-DICTIONARY_FIELDS = ("customer_id", "order_id", "referred_by", "product")
-
-
 def _dictionary_headers(schema: pa.Schema, mapping: ColumnMapping) -> list[str]:
-    """Headers of the :data:`DICTIONARY_FIELDS` that hold text (or text dictionaries)."""
+    """Headers of the id fields that hold text (or text dictionaries): read dictionary-encoded,
+    as Parquet stores them, one dictionary per row group."""
     def text(kind: pa.DataType) -> bool:
         if pa.types.is_dictionary(kind):
             kind = kind.value_type
         return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
     return [header for field, header in mapping.fields.items()
-            if field in DICTIONARY_FIELDS and text(schema.field(header).type)]
+            if field in TEXT_FIELDS and text(schema.field(header).type)]
 
 
 def readable(name: str, field: str, header: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
     """``column`` in a type ``field`` reads, or a :class:`RetainkitError` saying what was
-    expected. Text ids of the :data:`DICTIONARY_FIELDS` stay dictionary-encoded (string values)."""
+    expected. Text ids stay dictionary-encoded (:data:`ID_TYPE`)."""
     if column.null_count == len(column):  # no value at all: typed as the CSV reader types an empty column
         empty = pa.string() if field in TEXT_FIELDS else pa.float64() if field in NUMBER_FIELDS else pa.null()
         return pa.chunked_array([pa.nulls(len(column), empty)])
     if pa.types.is_dictionary(column.type):
         values = column.type.value_type
-        if field in DICTIONARY_FIELDS and (pa.types.is_string(values) or pa.types.is_large_string(values)):
-            text = pa.dictionary(pa.int32(), pa.string())
-            return column if column.type == text else column.cast(text)
+        if field in TEXT_FIELDS and (pa.types.is_string(values) or pa.types.is_large_string(values)):
+            return column if column.type == ID_TYPE else column.cast(ID_TYPE)
         column = column.cast(values)
     kind = column.type
     if pa.types.is_large_string(kind) or getattr(pa.types, "is_string_view", lambda _: False)(kind):

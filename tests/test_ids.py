@@ -126,3 +126,16 @@ def test_a_parquet_file_of_many_row_groups_reads_as_its_csv(tmp_path):
         document.pop("files")
         document["data_quality"].pop("decimal_marks")
     assert parquet == text
+
+
+def test_a_csv_read_in_many_blocks_gives_the_kpis_of_one_block(monkeypatch, tmp_path):
+    import retainkit.load_csv
+
+    header = "order_id,customer_id,order_date,product,quantity,unit_price,referred_by\n"
+    rows = [f"{1000 + i // 3},{f' CU{i // 3 % 9}' if i % 13 else ''},2024-{1 + i % 12:02d}-{1 + i % 28:02d},"
+            f"SKU{i % 4},{1 + i % 3},{i}.25,{'CU1' if i % 5 == 0 else ''}\n" for i in range(300)]
+    path = write_csv(tmp_path / "orders.csv", header + "".join(rows[:150]) + header + "".join(rows[150:]))
+    whole = kpi_report(read_orders(str(path)))
+    monkeypatch.setattr(retainkit.load_csv, "BLOCK_SIZE", 300)  # about 50 blocks, each its own dictionary
+    blocks = kpi_report(read_orders(str(path)))
+    assert blocks == whole and whole["data_quality"]["rows"] == 300
