@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from retainkit.config import ReadOptions
 from retainkit.errors import RetainkitError
-from retainkit.load_excel import ID_TYPE, NUMBER_FIELDS, TEXT_FIELDS
+from retainkit.load_excel import CODED_TEXT, NUMBER_FIELDS, TEXT_FIELDS
 from retainkit.load_formats import FIELD_NOUNS, map_columns, shorten
 from retainkit.schema import OPTION_FOR_FIELD, ColumnMapping
 
@@ -76,14 +76,14 @@ def _dictionary_headers(schema: pa.Schema, mapping: ColumnMapping) -> list[str]:
 
 def readable(name: str, field: str, header: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
     """``column`` in a type ``field`` reads, or a :class:`RetainkitError` saying what was
-    expected. Text ids stay dictionary-encoded (:data:`ID_TYPE`)."""
+    expected. Text ids stay dictionary-encoded (:data:`CODED_TEXT`)."""
     if column.null_count == len(column):  # no value at all: typed as the CSV reader types an empty column
         empty = pa.string() if field in TEXT_FIELDS else pa.float64() if field in NUMBER_FIELDS else pa.null()
         return pa.chunked_array([pa.nulls(len(column), empty)])
     if pa.types.is_dictionary(column.type):
         values = column.type.value_type
         if field in TEXT_FIELDS and (pa.types.is_string(values) or pa.types.is_large_string(values)):
-            return column if column.type == ID_TYPE else column.cast(ID_TYPE)
+            return column if column.type == CODED_TEXT else column.cast(CODED_TEXT)
         column = column.cast(values)
     kind = column.type
     if pa.types.is_large_string(kind) or getattr(pa.types, "is_string_view", lambda _: False)(kind):
