@@ -86,34 +86,14 @@ def read_numbers(column: pa.ChunkedArray, *, field: str, decimal: str | None, lo
         values = pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False).astype(np.float64)
         _check_finite(values, np.isinf(values) | (np.isnan(values) & ~_null_mask(column)), column, field, locate)
         return ReadNumbers(values)
-    texts, codes = _distinct_texts(column, field)
-    distinct = _read_distinct(texts, decimal, codes, field, locate)
-    values = np.append(distinct.values, np.nan)[codes]  # code −1 (null) reads the trailing NaN
-    return ReadNumbers(values, distinct.decimal, distinct.settled_by, distinct.currency)
-
-
-def _distinct_texts(column: pa.ChunkedArray, field: str) -> tuple[pa.Array, np.ndarray]:
-    """The distinct texts of a text column and each row's code into them (−1: null). A
-    column the reader dictionary-encoded block by block has its dictionaries unified."""
-    kind = column.type
-    if pa.types.is_dictionary(kind) and pa.types.is_string(kind.value_type):
-        unified = column.unify_dictionaries()
-        texts = unified.chunk(0).dictionary if unified.num_chunks else pa.array([], pa.string())
-        codes = np.concatenate([np.zeros(0, dtype=np.int64)] + [
-            chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64) for chunk in unified.chunks])
-        used = np.bincount(codes + 1, minlength=len(texts) + 1)[1:] > 0
-        if not used.all():  # values of rows dropped since (a repeated header): not read
-            kept = np.flatnonzero(used)
-            remap = np.full(len(texts) + 1, -1, dtype=np.int64)
-            remap[kept] = np.arange(len(kept))
-            codes, texts = remap[codes], texts.take(pa.array(kept))
-        return texts, codes
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         raise RetainkitError(f"column {field}: cannot read numbers of type {kind}",
                              f"name a numeric column with --{field.replace('_', '-')}")
     encoded = pc.dictionary_encode(column.combine_chunks() if column.num_chunks != 1 else column.chunk(0))
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    return encoded.dictionary.cast(pa.string()), codes
+    distinct = _read_distinct(encoded.dictionary.cast(pa.string()), decimal, codes, field, locate)
+    values = np.append(distinct.values, np.nan)[codes]  # code −1 (null) reads the trailing NaN
+    return ReadNumbers(values, distinct.decimal, distinct.settled_by, distinct.currency)
 
 
 def _null_mask(column: pa.ChunkedArray) -> np.ndarray:

@@ -31,7 +31,7 @@ import pyarrow.csv as pacsv
 from retainkit.config import ReadOptions
 from retainkit.errors import RetainkitError
 from retainkit.load_blocks import cut_inside_quotes
-from retainkit.load_excel import CODED_TEXT, NUMBER_FIELDS, TEXT_FIELDS
+from retainkit.load_excel import NUMBER_FIELDS, TEXT_FIELDS
 from retainkit.load_formats import HEAD_BYTES, map_columns, shorten
 from retainkit.schema import ColumnMapping
 
@@ -105,8 +105,7 @@ def read_csv(csv_input: CsvInput, options: ReadOptions,
     text_fields = [*TEXT_FIELDS, *NUMBER_FIELDS]
     if options.date_format or options.dayfirst is not None:
         text_fields.append("order_date")
-    types = {raw_of[mapping.fields[f]]: pa.string() if f == "order_date" else CODED_TEXT
-             for f in text_fields if f in mapping.fields}
+    types = {raw_of[mapping.fields[f]]: pa.string() for f in text_fields if f in mapping.fields}
     try:
         table = _arrow_csv(csv_input, delimiter, include, types)
     except _ConversionError:
@@ -128,28 +127,16 @@ def read_csv(csv_input: CsvInput, options: ReadOptions,
 def _repeated_headers(table: pa.Table, headers: list[str]) -> np.ndarray:
     """Rows whose every value read is its column's header. Only text columns can hold one
     (a typed date column cannot), so a typed or header-free first column costs nothing more."""
-    if table.num_rows == 0 or not all(pa.types.is_string(t) or t == CODED_TEXT for t in table.schema.types):
+    if table.num_rows == 0 or not all(pa.types.is_string(t) for t in table.schema.types):
         return np.empty(0, dtype=np.int64)
     same = None
     for column, header in zip(table.columns, headers, strict=True):
-        equal = _equal_to(column, header)
+        equal = pc.fill_null(pc.equal(column, header), False)
         same = equal if same is None else pc.and_(same, equal)
         if not pc.any(same).as_py():
             return np.empty(0, dtype=np.int64)
     assert same is not None
     return np.flatnonzero(same.to_numpy())
-
-
-def _equal_to(column: pa.ChunkedArray, text: str) -> pa.ChunkedArray:
-    """Rows of a text column equal to ``text`` (null: false). Ids read dictionary-encoded
-    are compared on each block's dictionary, not decoded."""
-    if column.type != CODED_TEXT:
-        return pc.fill_null(pc.equal(column, text), False)
-    chunks = []
-    for chunk in column.chunks:
-        matches = np.flatnonzero(pc.fill_null(pc.equal(chunk.dictionary, text), False).to_numpy(zero_copy_only=False))
-        chunks.append(pc.fill_null(pc.is_in(chunk.indices, pa.array(matches, chunk.indices.type)), False))
-    return pa.chunked_array(chunks, pa.bool_())
 
 
 class _ConversionError(Exception):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -402,18 +401,3 @@ def test_a_huge_error_line_is_cut_and_says_so(tmp_path):
     header = ",".join(f"col{i}" for i in range(5000))
     run = run_cli("kpis", write_csv(tmp_path / "a.csv", f"{header}\n" + ",".join("1" * 5000)))
     assert run.code == 2 and len(run.stderr) < 800 and "more" in run.stderr
-
-
-def test_numbers_read_block_by_block_decide_the_mark_on_all_blocks_together():
-    # Block 1 alone settles nothing ("1.250" could be either); block 2's "7,5" settles the
-    # comma. "amount" is a dropped header row's value that no row holds any more.
-    blocks = pa.chunked_array([
-        pa.DictionaryArray.from_arrays(pa.array([0, 1, None, 0], pa.int32()), pa.array(["1.250", "3", "amount"])),
-        pa.DictionaryArray.from_arrays(pa.array([1, 0], pa.int32()), pa.array(["(2,00)", "7,5"])),
-    ])
-    read = read_numbers(blocks, field="amount", decimal=None, locate=str)
-    assert read.decimal == ","
-    assert read.values.tolist()[:2] == [1250.0, 3.0] and read.values.tolist()[3:] == [1250.0, 7.5, -2.0]
-    assert np.isnan(read.values[2])
-    text = read_numbers(blocks.cast(pa.string()), field="amount", decimal=None, locate=str)
-    assert np.array_equal(text.values, read.values, equal_nan=True) and text.decimal == read.decimal
