@@ -12,7 +12,8 @@ import numpy as np
 from scipy import special
 
 from retainkit.models.fitting import Box
-from retainkit.models.transaction import TransactionModel
+from retainkit.models.pnbd_terms import ParetoNbdTerms
+from retainkit.models.transaction import Rows, TransactionModel
 
 HOMOGENEOUS = 1e4  # r or s beyond: rates differ by < 1 % between customers (CV = 1/√shape)
 EXTREME = 1e6  # α, β / mean T beyond 1e±6, r or s below 1e−6: a ridge, not an estimate
@@ -90,6 +91,15 @@ class ParetoNbd(TransactionModel):
     label = "Pareto/NBD"
     parameters = ("r", "alpha", "s", "beta")
     fits_at_limits = False  # its ₂F₁ is slow where r runs to 10⁴: no fit at a limit, a clear error instead
+
+    def __init__(self) -> None:
+        self._terms: tuple[Rows, ParetoNbdTerms] | None = None  # the last rows' factorised terms
+
+    def log_likelihood_and_gradient(self, rows: Rows, params: np.ndarray) -> tuple[float, np.ndarray]:
+        """The analytic gradient of :meth:`~retainkit.models.pnbd_terms.ParetoNbdTerms.log_likelihood_and_gradient`."""
+        if self._terms is None or self._terms[0] is not rows:
+            self._terms = (rows, ParetoNbdTerms(rows.x, rows.t_x, rows.T, rows.weight))
+        return self._terms[1].log_likelihood_and_gradient(*params)
 
     def log_likelihood(self, params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
         """ln L, eq. (18) of the note, in log-sum-exp form:
