@@ -67,7 +67,8 @@ def minimise(objective: Objective, starts: list[np.ndarray], ran_off: Callable[[
     decimal). Nelder-Mead on the value only where that fails, unless ``ran_off`` says the
     point is already out on a ridge (polishing there costs thousands of evaluations and
     finds no maximum), and not at all without ``polish``. ``iterations`` caps L-BFGS-B's
-    per start. The best finite result, or None."""
+    per start. The starts are tried in turn until one converges inside the box (``ran_off``
+    false): the first such result, else the best finite one, or None."""
     best = None
     for start in starts:
         with np.errstate(all="ignore"):
@@ -79,6 +80,8 @@ def minimise(objective: Objective, starts: list[np.ndarray], ran_off: Callable[[
                 result.jac = objective(result.x)[1]
         if np.isfinite(result.fun) and (best is None or result.fun < best.fun):
             best = result
+        if converged(result) and not (ran_off is not None and ran_off(result.x)):
+            return result
     return best
 
 
@@ -108,15 +111,27 @@ def _polish(objective: Objective, result: optimize.OptimizeResult, start: np.nda
                              options={"maxiter": 4000, "xatol": 1e-10, "fatol": 1e-14})
 
 
+_LAST_HESSIAN: list[tuple[Objective, bytes, float, np.ndarray]] = []  # the ridge test's, for the covariance
+
+
 def hessian(objective: Objective, theta: np.ndarray, step: float = 1e-4) -> np.ndarray:
-    """The Hessian of ``objective`` at ``theta``: central differences of its analytic gradient."""
+    """The Hessian of ``objective`` at ``theta``: central differences of its analytic gradient,
+    ∂²f/∂θᵢ∂θⱼ ≈ [∂ⱼf(θ + h eᵢ) − ∂ⱼf(θ − h eᵢ)] / 2h, symmetrised (2k gradients, k
+    parameters). The last one is kept: the ridge test and the covariance of a fit ask for
+    the same matrix."""
+    key = np.asarray(theta, dtype=np.float64).tobytes()
+    for held, at, width, matrix in _LAST_HESSIAN:
+        if held is objective and at == key and width == step:
+            return matrix.copy()
     columns = []
     for i in range(len(theta)):
         shift = np.zeros(len(theta))
         shift[i] = step
         columns.append((objective(theta + shift)[1] - objective(theta - shift)[1]) / (2 * step))
     matrix = np.array(columns)
-    return (matrix + matrix.T) / 2
+    matrix = (matrix + matrix.T) / 2
+    _LAST_HESSIAN[:] = [(objective, key, step, matrix.copy())]
+    return matrix
 
 
 def ridge(objective: Objective, theta: np.ndarray, customers: int) -> bool:

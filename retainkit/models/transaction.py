@@ -46,9 +46,23 @@ class Rows:
 
     @classmethod
     def of(cls, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> Rows:
-        data = np.column_stack([np.asarray(v, dtype=np.float64) for v in (x, t_x, T)])
-        rows, back, counts = np.unique(data, axis=0, return_inverse=True, return_counts=True)
-        return cls(rows[:, 0], rows[:, 1], rows[:, 2], counts.astype(np.float64), back.ravel())
+        """The distinct rows in lexicographic order of (x, t_x, T). Each column is coded by
+        its rank among its own distinct values, and the three codes make one int64 key,
+        (code_x · n_t + code_t) · n_T + code_T, which sorts as the rows do: three sorts of
+        floats and one of integers instead of a sort of 3-column records."""
+        columns = [np.asarray(v, dtype=np.float64).ravel() for v in (x, t_x, T)]
+        values, codes = zip(*(np.unique(v, return_inverse=True) for v in columns), strict=True)
+        sizes = [len(v) for v in values]
+        if float(np.prod(sizes, dtype=np.float64)) >= 2.0**62:  # no single key: sort the records
+            data = np.column_stack(columns)
+            rows, back, counts = np.unique(data, axis=0, return_inverse=True, return_counts=True)
+            return cls(rows[:, 0], rows[:, 1], rows[:, 2], counts.astype(np.float64), back.ravel())
+        key = (codes[0].astype(np.int64) * sizes[1] + codes[1]) * sizes[2] + codes[2]
+        keys, back, counts = np.unique(key, return_inverse=True, return_counts=True)
+        code_t, code_T = np.divmod(keys, sizes[2])
+        code_x, code_t = np.divmod(code_t, sizes[1])
+        return cls(values[0][code_x], values[1][code_t], values[2][code_T], counts.astype(np.float64),
+                   back.ravel())
 
     @property
     def customers(self) -> int:
