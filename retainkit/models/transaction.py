@@ -20,6 +20,7 @@ import numpy as np
 
 from retainkit.errors import RetainkitError
 from retainkit.models.fitting import (
+    FLAT_ENOUGH,
     Box,
     Held,
     converged,
@@ -206,21 +207,47 @@ class _RanOffError(Exception):
     """The optimiser stepped out of the box: no interior maximum on its way."""
 
 
+class _StalledError(Exception):
+    """The objective stopped falling: the best point the optimiser reached."""
+
+    def __init__(self, theta: np.ndarray) -> None:
+        super().__init__()
+        self.theta = theta
+
+
 INTERIOR_ITERATIONS = 300  # L-BFGS-B steps per start for a model fitted only inside its box
+#: Evaluations in a row that lower the objective by less than a relative STALL_TOLERANCE end
+#: an interior fit: on a ridge L-BFGS-B can creep on for hundreds of steps short of its tolerance.
+STALL_EVALUATIONS = 20
+STALL_TOLERANCE = 1e-14
 
 
 def _interior(objective, starts: list[np.ndarray], box: Box, customers: int) -> tuple[np.ndarray, tuple[()]] | None:
     """The interior maximum, or None when the fit runs out of ``box``, along a ridge, or
-    does not converge in :data:`INTERIOR_ITERATIONS` steps."""
+    does not converge in :data:`INTERIOR_ITERATIONS` steps. A fit whose objective has
+    stalled for :data:`STALL_EVALUATIONS` evaluations stops there and is judged as it is:
+    a flat gradient (:data:`~retainkit.models.fitting.FLAT_ENOUGH`) and no ridge."""
+    best_value, best_theta, since = np.inf, np.zeros(0), 0
+
     def inside(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        nonlocal best_value, best_theta, since
         if box.outside(theta):
             raise _RanOffError
-        return objective(theta)
+        value, gradient = objective(theta)
+        since = 0 if value < best_value - STALL_TOLERANCE * (1 + abs(best_value)) else since + 1
+        if value < best_value:
+            best_value, best_theta = value, np.array(theta)
+        if since >= STALL_EVALUATIONS:
+            raise _StalledError(best_theta)
+        return value, gradient
 
     try:
         best = minimise(inside, starts, box.outside, iterations=INTERIOR_ITERATIONS, polish=False)
     except _RanOffError:
         return None
+    except _StalledError as stalled:
+        flat = float(np.max(np.abs(objective(stalled.theta)[1]))) <= FLAT_ENOUGH
+        return (stalled.theta, ()) if flat and not ridge(objective, stalled.theta, customers) else None
     if best is None or box.outside(best.x) or not converged(best) or ridge(objective, best.x, customers):
         return None
     return best.x, ()
