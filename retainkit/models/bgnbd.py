@@ -56,7 +56,7 @@ def fit_bgnbd(
     """Maximum-likelihood fit (:func:`~retainkit.models.transaction.fit_model` of
     :class:`BgNbd`) as a :class:`BgNbdParams`.
 
-    The optimiser uses the analytic gradient (:meth:`_Factorised.log_likelihood_and_gradient`)
+    The optimiser uses the analytic gradient (:meth:`Factorised.log_likelihood_and_gradient`)
     and stops only when it is flat to :data:`~retainkit.models.fitting.GRADIENT_TOLERANCE`
     per customer, so the CDNOW fit lands on the published r, α, a, b to 4 decimals.
     Where the likelihood has no interior maximum (:func:`_box`; a ridge in the Hessian) the
@@ -118,21 +118,22 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if value >= 1 else f"{value:.6f}".rstrip("0")
 
 
-class _Factorised:
-    """The log-likelihood with every transcendental term computed once per distinct x, t_x
+class Factorised:
+    """The BG/NBD (or MBG/NBD) log-likelihood with every transcendental term computed once per distinct x, t_x
     or T (a few thousand values) instead of once per customer, every term that depends
     on x alone summed once per distinct x and every term of the "still alive" branch
     summed once per distinct T (weighted by its customers); only the share of the
     "dropped out" branch is computed per row, and only for rows with x > 0 (it is 0 for
     the others)."""
 
-    def __init__(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weight: np.ndarray) -> None:
+    def __init__(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weight: np.ndarray, shift: int = 0) -> None:
+        self.shift = shift  # 1: MBG/NBD, whose customers may drop out at their first purchase too
         self.xs, xi = np.unique(x, return_inverse=True)
         self.Ts, Ti = np.unique(T, return_inverse=True)
         self.per_x = np.bincount(xi, weights=weight, minlength=len(self.xs))  # customers per distinct x
         self.per_T = np.bincount(Ti, weights=weight, minlength=len(self.Ts))  # customers per distinct T
         self.x_per_T = np.bincount(Ti, weights=weight * x, minlength=len(self.Ts))  # their Σ x
-        repeat = x > 0
+        repeat = (x > 0) | (shift > 0)
         self.ts, self.ti = np.unique(t_x[repeat], return_inverse=True)
         self.xi, self.Ti = xi[repeat], Ti[repeat]
         self.x, self.weight = x[repeat], weight[repeat]
@@ -154,24 +155,27 @@ class _Factorised:
             ∂/∂a = ψ(a+b) − ψ(a+b+x) + w/a
             ∂/∂b = ψ(b+x) − ψ(a+b+x) − ψ(b) + ψ(a+b) − w/(b+x−1)
 
-        each multiplied by its parameter (the chain rule for log-parameters). The terms
+        each multiplied by its parameter (the chain rule for log-parameters). With
+        ``shift`` 1 (MBG/NBD, Batislam et al. 2007) every b+x above is b+x+1 and x = 0 has
+        the "dropped" branch too. The terms
         without w are sums over distinct T, with n_T customers and Σx_T their purchases:
         r ln α − (r+x) ln(α+T) sums to −Σ_T [r·n_T ln(1 + T/α) + Σx_T ln(α+T)].
         """
         xs, n = self.xs, self.per_x
         log_Ts, inv_Ts = np.log(alpha + self.Ts), 1.0 / (alpha + self.Ts)
         grow = np.log1p(self.Ts / alpha)  # ln(α+T) − ln α, without the cancellation of two large logs
-        inverse_bx = 1.0 / np.maximum(b + xs - 1, 1e-300)
+        b_x = b + xs + self.shift  # the Beta's second parameter after x repeat purchases
+        inverse_bx = 1.0 / np.maximum(b_x - 1, 1e-300)
         with np.errstate(divide="ignore"):
-            drop_x = np.log(a) + np.log(inverse_bx)  # unused for x = 0: no "dropped" branch
-        head = (special.gammaln(r + xs) - special.gammaln(r) + special.betaln(a, b + xs) - special.betaln(a, b))
+            drop_x = np.log(a) + np.log(inverse_bx)  # BG/NBD: unused for x = 0, which has no "dropped" branch
+        head = (special.gammaln(r + xs) - special.gammaln(r) + special.betaln(a, b_x) - special.betaln(a, b))
         ll = np.dot(n, head) - r * np.dot(self.per_T, grow) - np.dot(self.x_per_T, log_Ts)
-        psi_ab = special.digamma(a + b + xs)
+        psi_ab = special.digamma(a + b_x)
         d_r = np.dot(n, special.digamma(r + xs) - special.digamma(r)) - np.dot(self.per_T, grow)
         # α ∂/∂α of r ln α − (r+x) ln(α+T) is (r·T − α·x)/(α+T): summed per distinct T
         d_alpha = (r * np.dot(self.per_T, self.Ts * inv_Ts) - alpha * np.dot(self.x_per_T, inv_Ts)) / alpha
         d_a = np.dot(n, special.digamma(a + b) - psi_ab)
-        d_b = np.dot(n, special.digamma(b + xs) - psi_ab - special.digamma(b) + special.digamma(a + b))
+        d_b = np.dot(n, special.digamma(b_x) - psi_ab - special.digamma(b) + special.digamma(a + b))
         if len(self.x):
             log_T, inv_T = log_Ts[self.Ti], inv_Ts[self.Ti]
             power = r + self.x
@@ -255,15 +259,15 @@ class BgNbd(TransactionModel):
     parameters = ("r", "alpha", "a", "b")
 
     def __init__(self) -> None:
-        self._terms: tuple[Rows, _Factorised] | None = None  # the last rows' factorised terms
+        self._terms: tuple[Rows, Factorised] | None = None  # the last rows' factorised terms
 
     def log_likelihood(self, params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
         return log_likelihood(BgNbdParams(*params), x, t_x, T)
 
     def log_likelihood_and_gradient(self, rows: Rows, params: np.ndarray) -> tuple[float, np.ndarray]:
-        """The analytic gradient of :meth:`_Factorised.log_likelihood_and_gradient`."""
+        """The analytic gradient of :meth:`Factorised.log_likelihood_and_gradient`."""
         if self._terms is None or self._terms[0] is not rows:
-            self._terms = (rows, _Factorised(rows.x, rows.t_x, rows.T, rows.weight))
+            self._terms = (rows, Factorised(rows.x, rows.t_x, rows.T, rows.weight))
         return self._terms[1].log_likelihood_and_gradient(*params)
 
     def probability_alive(self, params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
