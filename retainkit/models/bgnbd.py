@@ -218,8 +218,15 @@ def expected_purchases(params: BgNbdParams, t: float | np.ndarray, x: np.ndarray
     a fit at a boundary; horizons of decades) — the same expectation by quadrature over
     the dropout probability (:mod:`retainkit.models.expectation`).
     """
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
     x, t, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (x, t, t_x, T)))
+    return expected_purchases_if_alive(params, t, x, T) * probability_alive(params, x, t_x, T)
+
+
+def expected_purchases_if_alive(params: BgNbdParams, t: float | np.ndarray, x: np.ndarray,
+                                T: np.ndarray) -> np.ndarray:
+    """E[X(T, T+t) | alive, x, T]: :func:`expected_purchases` without its P(alive)."""
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    x, t, T = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (x, t, T)))
     z = t / (alpha + T + t)
     with np.errstate(all="ignore"):
         shrink = np.exp((a - 1) * (np.log(alpha + T) - np.log(alpha + T + t)))
@@ -231,7 +238,7 @@ def expected_purchases(params: BgNbdParams, t: float | np.ndarray, x: np.ndarray
     if failed.any():
         alive_mean = np.array(alive_mean, dtype=np.float64)
         alive_mean[failed] = expectation.mean_over_dropout(a, (b + x)[failed], (r + x)[failed], c[failed])
-    return alive_mean * probability_alive(params, x, t_x, T)
+    return alive_mean
 
 
 def probability_no_purchase(params: BgNbdParams, t: float) -> float:
@@ -276,6 +283,10 @@ class BgNbd(TransactionModel):
     def expected_purchases(self, params: np.ndarray, t: float | np.ndarray, x: np.ndarray, t_x: np.ndarray,
                            T: np.ndarray) -> np.ndarray:
         return expected_purchases(BgNbdParams(*params), t, x, t_x, T)
+
+    def expected_purchases_if_alive(self, params: np.ndarray, t: float | np.ndarray, x: np.ndarray,
+                                    T: np.ndarray) -> np.ndarray:
+        return expected_purchases_if_alive(BgNbdParams(*params), t, x, T)
 
     def expected_purchases_new(self, params: np.ndarray, t: float | np.ndarray) -> np.ndarray:
         return expected_purchases_new(BgNbdParams(*params), t)

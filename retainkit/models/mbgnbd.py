@@ -78,8 +78,14 @@ class ModifiedBgNbd(TransactionModel):
         dropout chance, p ~ Beta(a, b+x+1) for a customer still alive
         (:mod:`retainkit.models.expectation`).
         """
-        r, alpha, a, b = params
         x, t, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (x, t, t_x, T)))
+        return self.expected_purchases_if_alive(params, t, x, T) * self.probability_alive(params, x, t_x, T)
+
+    def expected_purchases_if_alive(self, params: np.ndarray, t: float | np.ndarray, x: np.ndarray,
+                                    T: np.ndarray) -> np.ndarray:
+        """E[X(T, T+t) | alive, x, T]: :meth:`expected_purchases` without its P(alive)."""
+        r, alpha, a, b = params
+        x, t, T = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (x, t, T)))
         z = t / (alpha + T + t)
         with np.errstate(all="ignore"):
             shrink = np.exp((a - 1) * (np.log(alpha + T) - np.log(alpha + T + t)))
@@ -90,7 +96,7 @@ class ModifiedBgNbd(TransactionModel):
         if failed.any():
             alive_mean = np.array(alive_mean, dtype=np.float64)
             alive_mean[failed] = expectation.mean_over_dropout(a, (b + x + 1)[failed], (r + x)[failed], c[failed])
-        return alive_mean * self.probability_alive(params, x, t_x, T)
+        return alive_mean
 
     def expected_purchases_new(self, params: np.ndarray, t: float | np.ndarray) -> np.ndarray:
         """E[X(t)] = b/(a−1) · [1 − (α/(α+t))^r · ₂F₁(r, b+1; a+b; t/(α+t))]."""

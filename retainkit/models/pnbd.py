@@ -123,10 +123,15 @@ class ParetoNbd(TransactionModel):
                            T: np.ndarray) -> np.ndarray:
         """E[X(T, T+t) | x, t_x, T] = (r+x)(β+T) / ((α+T)(s−1)) · [1 − ((β+T)/(β+T+t))^(s−1)]
         · P(alive), eq. (22); the bracket over (s−1) is ln(1 + t/(β+T)) at s = 1."""
-        r, alpha, s, beta = params
         x, t, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (x, t, t_x, T)))
-        rate = (r + x) / (alpha + T)
-        return rate * _lifetime_weeks(s, beta + T, t) * self.probability_alive(params, x, t_x, T)
+        return self.expected_purchases_if_alive(params, t, x, T) * self.probability_alive(params, x, t_x, T)
+
+    def expected_purchases_if_alive(self, params: np.ndarray, t: float | np.ndarray, x: np.ndarray,
+                                    T: np.ndarray) -> np.ndarray:
+        """E[X(T, T+t) | alive, x, T] = (r+x)/(α+T) · E[min(lifetime, t)]: eq. (22) without P(alive)."""
+        r, alpha, s, beta = params
+        x, t, T = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (x, t, T)))
+        return (r + x) / (alpha + T) * _lifetime_weeks(s, beta + T, t)
 
     def expected_purchases_new(self, params: np.ndarray, t: float | np.ndarray) -> np.ndarray:
         """E[X(t)] = rβ / (α(s−1)) · [1 − (β/(β+t))^(s−1)], eq. (17)."""

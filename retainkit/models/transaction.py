@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -47,27 +48,42 @@ class Rows:
 
     @classmethod
     def of(cls, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> Rows:
-        """The distinct rows in lexicographic order of (x, t_x, T). Each column is coded by
-        its rank among its own distinct values, and the three codes make one int64 key,
-        (code_x · n_t + code_t) · n_T + code_T, which sorts as the rows do: three sorts of
-        floats and one of integers instead of a sort of 3-column records."""
-        columns = [np.asarray(v, dtype=np.float64).ravel() for v in (x, t_x, T)]
-        values, codes = zip(*(np.unique(v, return_inverse=True) for v in columns), strict=True)
-        sizes = [len(v) for v in values]
-        if float(np.prod(sizes, dtype=np.float64)) >= 2.0**62:  # no single key: sort the records
-            data = np.column_stack(columns)
-            rows, back, counts = np.unique(data, axis=0, return_inverse=True, return_counts=True)
-            return cls(rows[:, 0], rows[:, 1], rows[:, 2], counts.astype(np.float64), back.ravel())
-        key = (codes[0].astype(np.int64) * sizes[1] + codes[1]) * sizes[2] + codes[2]
-        keys, back, counts = np.unique(key, return_inverse=True, return_counts=True)
-        code_t, code_T = np.divmod(keys, sizes[2])
-        code_x, code_t = np.divmod(code_t, sizes[1])
-        return cls(values[0][code_x], values[1][code_t], values[2][code_T], counts.astype(np.float64),
-                   back.ravel())
+        """The distinct rows in lexicographic order of (x, t_x, T) (:func:`distinct_rows`)."""
+        (xs, ts, Ts), back, counts = distinct_rows(x, t_x, T)
+        return cls(xs, ts, Ts, counts.astype(np.float64), back)
 
     @property
     def customers(self) -> int:
         return int(self.weight.sum())
+
+    @cached_property
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The distinct (x, T) pairs (x, T) and each row's pair: what an alive customer's
+        expected purchases depend on (far fewer than the rows: t_x drops out)."""
+        (x, T), back, _ = distinct_rows(self.x, self.T)
+        return x, T, back
+
+
+def distinct_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """The distinct rows of ``columns`` in lexicographic order, each row's index among them
+    and their counts. Each column is coded by its rank among its own distinct values and
+    the codes make one int64 key, (code₁ · n₂ + code₂) · n₃ + code₃, which sorts as the
+    rows do: a sort per column and one of integers instead of a sort of records."""
+    arrays = [np.asarray(v, dtype=np.float64).ravel() for v in columns]
+    values, codes = zip(*(np.unique(v, return_inverse=True) for v in arrays), strict=True)
+    sizes = [len(v) for v in values]
+    if float(np.prod(sizes, dtype=np.float64)) >= 2.0**62:  # no single key: sort the records
+        rows, back, counts = np.unique(np.column_stack(arrays), axis=0, return_inverse=True, return_counts=True)
+        return [rows[:, i] for i in range(len(arrays))], back.ravel(), counts
+    key = np.zeros(len(arrays[0]), dtype=np.int64)
+    for code, size in zip(codes, sizes, strict=True):
+        key = key * size + code.ravel()
+    keys, back, counts = np.unique(key, return_inverse=True, return_counts=True)
+    found = []
+    for value, size in zip(values[::-1], sizes[::-1], strict=True):
+        keys, code = np.divmod(keys, size)
+        found.append(value[code])
+    return found[::-1], back.ravel(), counts
 
 
 class TransactionModel(ABC):
@@ -93,6 +109,11 @@ class TransactionModel(ABC):
     def expected_purchases(self, params: np.ndarray, t: float | np.ndarray, x: np.ndarray, t_x: np.ndarray,
                            T: np.ndarray) -> np.ndarray:
         """E[X(T, T+t) | x, t_x, T]: purchases in the next t time units."""
+
+    @abstractmethod
+    def expected_purchases_if_alive(self, params: np.ndarray, t: float | np.ndarray, x: np.ndarray,
+                                    T: np.ndarray) -> np.ndarray:
+        """E[X(T, T+t) | alive at T, x, T]: expected_purchases = this × P(alive)."""
 
     @abstractmethod
     def expected_purchases_new(self, params: np.ndarray, t: float | np.ndarray) -> np.ndarray:
@@ -126,6 +147,17 @@ class TransactionModel(ABC):
         values = ", ".join(f"{self.parameters[h.index]} held at {params[h.index]:,.6g}" for h in held)
         return (f"the purchase model ({self.label}) is fitted at a limit: its likelihood has no maximum on this "
                 f"data but keeps rising toward the bound of a parameter ({values})")
+
+
+def expected_purchases_rows(model: TransactionModel, params: np.ndarray, t: float, rows: Rows,
+                            alive: np.ndarray | None = None) -> np.ndarray:
+    """E[X(T, T+t) | x, t_x, T] of each distinct row: E[X(T, T+t) | alive, x, T], computed
+    once per distinct (x, T) pair (:attr:`Rows.pairs`), × P(alive) (``alive`` when the
+    caller has it already)."""
+    x, T, back = rows.pairs
+    if alive is None:
+        alive = model.probability_alive(params, rows.x, rows.t_x, rows.T)
+    return model.expected_purchases_if_alive(params, t, x, T)[back] * alive
 
 
 @dataclass(frozen=True)
