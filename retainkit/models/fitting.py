@@ -159,7 +159,7 @@ def maximum_likelihood(objective: Objective, starts: list[np.ndarray], box: Box,
     interior = best is not None and not box.outside(best.x)
     if best is not None and interior and not ridge(objective, best.x, customers):
         return best.x, ()
-    boundary = fit_at_boundary(objective, starts + ([best.x] if best is not None else []), box)
+    boundary = fit_at_boundary(objective, ([best.x] if best is not None else []) + starts, box)
     if boundary is None:
         return (best.x, ()) if best is not None and interior else None
     result, held = boundary
@@ -173,15 +173,19 @@ def fit_at_boundary(objective: Objective, starts: list[np.ndarray],
     """The maximum inside ``box`` and the parameters held on its edges (pushed outwards by
     the likelihood), or None when no start reaches a converged, finite point.
 
-    L-BFGS-B inside the box from each start, restarted from where it stopped while it has
-    not converged (its memory of the curvature goes stale where a ridge bends); Nelder-Mead
-    and one more restart only when no start converges."""
+    L-BFGS-B inside the box from each start in turn until one converges, restarted from
+    where it stopped while it has not converged (its memory of the curvature goes stale
+    where a ridge bends); Nelder-Mead and one more restart only when no start converges.
+    :func:`maximum_likelihood` puts first where the unbounded run ended: on a ridge the
+    maximum in the box is usually a few steps from there."""
     bounds = list(zip(box.lower, box.upper, strict=True))
     ends = []
     for start in starts:
         result = _restarted(objective, box.clip(start), box, bounds)
         if np.isfinite(result.fun):
             ends.append(result)
+        if converged(result, box):
+            break
     done = [r for r in ends if converged(r, box)]
     if not done and ends:
         with np.errstate(all="ignore"):
