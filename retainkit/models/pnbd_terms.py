@@ -126,43 +126,52 @@ def log_f_gradient(r: float, alpha: float, s: float, beta: float, x: np.ndarray,
 
 class ParetoNbdTerms:
     """Σ weight · ln L over distinct (x, t_x, T) rows and its gradient, each ln F computed
-    once per distinct (x, t_x) and (x, T) pair."""
+    once per distinct (x, t_x) and (x, T) pair, and every sum of a gradient term over the
+    rows gathered first into per-pair, per-T or per-x weights (``np.bincount``) and then
+    dotted with that term's few distinct values."""
 
     def __init__(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weight: np.ndarray) -> None:
-        self.x, self.T, self.weight = x, T, weight
+        self.x, self.weight = x, weight
         self.last, self.last_back = np.unique(np.column_stack([x, t_x]), axis=0, return_inverse=True)
         self.end, self.end_back = np.unique(np.column_stack([x, T]), axis=0, return_inverse=True)
         self.last_back, self.end_back = self.last_back.ravel(), self.end_back.ravel()
         self.xs, self.xi = np.unique(x, return_inverse=True)
+        self.Ts, self.Ti = np.unique(T, return_inverse=True)
         self.per_x = np.bincount(self.xi, weights=weight, minlength=len(self.xs))
 
     def log_likelihood_and_gradient(self, r: float, alpha: float, s: float,
                                     beta: float) -> tuple[float, np.ndarray]:
         """Σ weight · ln L and its gradient with respect to (ln r, ln α, ln s, ln β)."""
-        x, T, weight = self.x, self.T, self.weight
+        x, weight, xs, n = self.x, self.weight, self.xs, self.per_x
         f_last, g_last = log_f_gradient(r, alpha, s, beta, self.last[:, 0], self.last[:, 1])
         f_end, g_end = log_f_gradient(r, alpha, s, beta, self.end[:, 0], self.end[:, 1])
-        f_last, g_last = f_last[self.last_back], g_last[:, self.last_back]
-        f_end, g_end = f_end[self.end_back], g_end[:, self.end_back]
+        at_last = f_last[self.last_back]
         with np.errstate(divide="ignore", invalid="ignore"):
-            gap = np.minimum(f_end - f_last, 0.0)
+            gap = np.minimum(f_end[self.end_back] - at_last, 0.0)  # ln q, q = F(T)/F(t_x)
             rest = -np.expm1(gap)  # 1 − q
-            log_a0 = f_last + np.log(rest)
-            d_a0 = (g_last - np.exp(gap) * g_end) / rest
-        log_a, log_b = np.log(alpha + T), np.log(beta + T)
-        total = r + s + x
+            log_a0 = at_last + np.log(rest)
+        log_aT, log_bT = np.log(alpha + self.Ts), np.log(beta + self.Ts)
+        log_a, log_b = log_aT[self.Ti], log_bT[self.Ti]
+        log_total = np.log(r + s + xs)
         stays = -(r + x) * log_a - s * log_b
-        drops = np.log(s) - np.log(total) + log_a0
-        w = special.expit(drops - stays)
-        d_a0 = np.where(w > 0, d_a0, 0.0)
-        xs, n = self.xs, self.per_x
-        head = (np.dot(n, special.gammaln(r + xs)) + n.sum() * (r * np.log(alpha) + s * np.log(beta)
-                                                                 - special.gammaln(r)))
-        ll = head + np.dot(weight, np.logaddexp(stays, drops))
-        stay, wd = weight * (1 - w), weight * w
+        drops = np.log(s) - log_total[self.xi] + log_a0
+        ll = (np.dot(n, special.gammaln(r + xs)) + n.sum() * (r * np.log(alpha) + s * np.log(beta) - special.gammaln(r))
+              + np.dot(weight, np.logaddexp(stays, drops)))
+        share = special.expit(drops - stays)  # w
+        wd = weight * share
+        stay = weight - wd
+        stay_T = np.bincount(self.Ti, weights=stay, minlength=len(self.Ts))
+        stay_rate_T = np.bincount(self.Ti, weights=stay * x, minlength=len(self.Ts)) + r * stay_T
+        wd_x = np.bincount(self.xi, weights=wd, minlength=len(xs))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            to_last = np.where(wd > 0, wd / rest, 0.0)  # ∂ ln A₀ = (∂ ln F(t_x) − q ∂ ln F(T)) / (1 − q)
+        to_end = to_last * np.exp(gap)
+        d_a0 = (g_last @ np.bincount(self.last_back, weights=to_last, minlength=len(self.last))
+                - g_end @ np.bincount(self.end_back, weights=to_end, minlength=len(self.end)))
+        inv_total = np.dot(wd_x, 1 / (r + s + xs))
         d_r = (np.dot(n, special.digamma(r + xs)) + n.sum() * (np.log(alpha) - special.digamma(r))
-               - np.dot(stay, log_a) + np.dot(wd, d_a0[0] - 1 / total))
-        d_alpha = n.sum() * r / alpha - np.dot(stay, (r + x) / (alpha + T)) + np.dot(wd, d_a0[1])
-        d_s = n.sum() * np.log(beta) - np.dot(stay, log_b) + np.dot(wd, 1 / s - 1 / total + d_a0[2])
-        d_beta = n.sum() * s / beta - np.dot(stay, s / (beta + T)) + np.dot(wd, d_a0[3])
+               - np.dot(stay_T, log_aT) - inv_total + d_a0[0])
+        d_alpha = n.sum() * r / alpha - np.dot(stay_rate_T, 1 / (alpha + self.Ts)) + d_a0[1]
+        d_s = n.sum() * np.log(beta) - np.dot(stay_T, log_bT) + wd.sum() / s - inv_total + d_a0[2]
+        d_beta = n.sum() * s / beta - s * np.dot(stay_T, 1 / (beta + self.Ts)) + d_a0[3]
         return float(ll), np.array([r, alpha, s, beta]) * np.array([d_r, d_alpha, d_s, d_beta])
