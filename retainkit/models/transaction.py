@@ -92,9 +92,9 @@ class TransactionModel(ABC):
     name: str  # as --model spells it
     label: str  # as a reader knows it: "BG/NBD"
     parameters: tuple[str, ...]  # in the order of the parameter vector
-    #: False for a model whose fit at a limit is too dear (Pareto/NBD: its ₂F₁ at r ~ 10⁴,
-    #: a ridge search on numerical gradients): it is fitted only where it has an interior
-    #: maximum, and says so in one line where it has none.
+    #: False for a model whose fit at a limit is too dear (Pareto/NBD: its ₂F₁ series runs
+    #: long, and SciPy's takes over, where r ~ 10⁴ or β/α runs off so that z nears 1): it is
+    #: fitted only where it has an interior maximum, and says so in one line where it has none.
     fits_at_limits: bool = True
 
     @abstractmethod
