@@ -120,16 +120,16 @@ def test_published_figures_with_fixed_parameters():
 
 
 def test_factorised_likelihood_equals_the_direct_one():
-    from retainkit.models.bgnbd import _Factorised, log_likelihood
+    from retainkit.models.bgnbd import Factorised, log_likelihood
 
     summary = pd.read_csv(need(DATA / "cdnow" / "cdnow_customers_summary.csv"))
     x, t_x, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
-    fast = _Factorised(x, t_x, T, np.ones(len(x))).log_likelihood(0.3, 5.0, 0.8, 2.0)
+    fast = Factorised(x, t_x, T, np.ones(len(x))).log_likelihood(0.3, 5.0, 0.8, 2.0)
     assert fast == pytest.approx(float(log_likelihood(BgNbdParams(0.3, 5.0, 0.8, 2.0), x, t_x, T).sum()), rel=1e-12)
 
 
 def test_fit_on_the_published_summary():
-    from retainkit.models.bgnbd import _Factorised
+    from retainkit.models.bgnbd import Factorised
 
     summary = pd.read_csv(need(DATA / "cdnow" / "cdnow_customers_summary.csv"))
     x, t_x, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
@@ -139,7 +139,7 @@ def test_fit_on_the_published_summary():
     # This summary's recency and T are rounded to 0.01 week, which moves the maximum to
     # α 4.41353, b 2.42575 (lifetimes reports the same): a true maximum — flat gradient, and a
     # likelihood at least that of the paper's figures, which were fit on exact days.
-    terms = _Factorised(x, t_x, T, np.ones(len(x)))
+    terms = Factorised(x, t_x, T, np.ones(len(x)))
     ll, gradient = terms.log_likelihood_and_gradient(fit.r, fit.alpha, fit.a, fit.b)
     assert [round(v, 4) for v in (fit.r, fit.alpha, fit.a, fit.b)] == [0.2426, 4.4135, 0.7929, 2.4258]
     assert np.abs(gradient).max() / len(x) < 1e-7
@@ -149,14 +149,14 @@ def test_fit_on_the_published_summary():
 def test_analytic_gradients_equal_finite_differences():
     from scipy import optimize
 
-    from retainkit.models.bgnbd import _Factorised
+    from retainkit.models.bgnbd import Factorised
     from retainkit.models.gammagamma import _SpendTerms
 
     rng = np.random.default_rng(7)
     x = rng.integers(0, 9, 400).astype(float)
     T = rng.uniform(10, 40, 400).round(2)
     t_x = np.where(x > 0, T * rng.uniform(0, 1, 400), 0).round(2)
-    terms = _Factorised(x, t_x, T, rng.integers(1, 4, 400).astype(float))
+    terms = Factorised(x, t_x, T, rng.integers(1, 4, 400).astype(float))
     for params in ([0.3, 5.0, 0.8, 2.0], [2.0, 80.0, 3.0, 15.0], [0.05, 0.5, 0.2, 40.0]):
         theta = np.log(params)
         numeric = optimize.approx_fprime(theta, lambda z: terms.log_likelihood(*np.exp(z)), 1e-7)
@@ -464,13 +464,13 @@ def test_a_ridge_shows_in_the_hessian():
     # On CDNOW the flattest direction still costs the likelihood far more than chance would
     # allow for a tenfold change; on the example shop's spend, a point out along q, γ → ∞ has
     # a direction that costs nothing.
-    from retainkit.models.bgnbd import _Factorised
+    from retainkit.models.bgnbd import Factorised
     from retainkit.models.fitting import ridge
     from retainkit.models.gammagamma import _SpendTerms
 
     summary = pd.read_csv(need(DATA / "cdnow" / "cdnow_customers_summary.csv"))
     x, t_x, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
-    terms = _Factorised(x, t_x, T, np.ones(len(x)))
+    terms = Factorised(x, t_x, T, np.ones(len(x)))
 
     def per_customer(theta):
         ll, gradient = terms.log_likelihood_and_gradient(*np.exp(theta))

@@ -168,3 +168,24 @@ def test_mbgnbd_analytic_gradient_equals_finite_differences():
         numeric = TransactionModel.log_likelihood_and_gradient(model, rows, np.array(params))  # central differences
         assert analytic[0] == pytest.approx(numeric[0], rel=1e-12)
         assert np.allclose(analytic[1], numeric[1], rtol=1e-6, atol=1e-4)
+
+
+@pytest.mark.parametrize("params", [(0.55, 10.58, 0.61, 11.67), (0.55, 15.0, 0.61, 5.0), (2.0, 3.0, 0.9, 30.0),
+                                    (1.0, 1.0, 1.0, 1.0), (0.5, 0.02, 0.6, 200.0), (0.5, 500.0, 0.6, 0.01)])
+def test_pnbd_analytic_gradient_equals_finite_differences(params):
+    # Both branches of F (α ≥ β, α < β), α = β (z = 0), z near 1 (the series runs long or
+    # hands over to SciPy's ₂F₁), customers with t_x = T (A₀ = 0) and without repeat purchases.
+    from retainkit.models.transaction import TransactionModel
+
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 30, 600).astype(float)
+    x[:150] = 0
+    seen = rng.uniform(10, 40, 600).round(2)
+    t_x = np.where(x > 0, seen * rng.uniform(0, 1, 600), 0).round(2)
+    t_x[150:160] = seen[150:160]
+    rows = Rows.of(x, t_x, seen)
+    model = MODELS["pnbd"]
+    analytic = model.log_likelihood_and_gradient(rows, np.array(params))
+    numeric = TransactionModel.log_likelihood_and_gradient(model, rows, np.array(params))  # central differences
+    assert analytic[0] == pytest.approx(numeric[0], rel=1e-12)
+    assert np.allclose(analytic[1], numeric[1], rtol=1e-7, atol=1e-6)

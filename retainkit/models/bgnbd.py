@@ -56,7 +56,7 @@ def fit_bgnbd(
     """Maximum-likelihood fit (:func:`~retainkit.models.transaction.fit_model` of
     :class:`BgNbd`) as a :class:`BgNbdParams`.
 
-    The optimiser uses the analytic gradient (:meth:`_Factorised.log_likelihood_and_gradient`)
+    The optimiser uses the analytic gradient (:meth:`Factorised.log_likelihood_and_gradient`)
     and stops only when it is flat to :data:`~retainkit.models.fitting.GRADIENT_TOLERANCE`
     per customer, so the CDNOW fit lands on the published r, α, a, b to 4 decimals.
     Where the likelihood has no interior maximum (:func:`_box`; a ridge in the Hessian) the
@@ -118,17 +118,25 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if value >= 1 else f"{value:.6f}".rstrip("0")
 
 
-class _Factorised:
-    """The log-likelihood with every transcendental term computed once per distinct x, t_x
-    or T (a few thousand values) instead of once per customer, and every term that depends
-    on x alone summed once per distinct x (weighted by its customers)."""
+class Factorised:
+    """The BG/NBD (or MBG/NBD) log-likelihood with every transcendental term computed once per distinct x, t_x
+    or T (a few thousand values) instead of once per customer, every term that depends
+    on x alone summed once per distinct x and every term of the "still alive" branch
+    summed once per distinct T (weighted by its customers); only the share of the
+    "dropped out" branch is computed per row, and only for rows with x > 0 (it is 0 for
+    the others)."""
 
-    def __init__(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weight: np.ndarray) -> None:
-        self.xs, self.xi = np.unique(x, return_inverse=True)
-        self.ts, self.ti = np.unique(t_x, return_inverse=True)
-        self.Ts, self.Ti = np.unique(T, return_inverse=True)
-        self.x, self.weight = x, weight
-        self.per_x = np.bincount(self.xi, weights=weight, minlength=len(self.xs))  # customers per distinct x
+    def __init__(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weight: np.ndarray, shift: int = 0) -> None:
+        self.shift = shift  # 1: MBG/NBD, whose customers may drop out at their first purchase too
+        self.xs, xi = np.unique(x, return_inverse=True)
+        self.Ts, Ti = np.unique(T, return_inverse=True)
+        self.per_x = np.bincount(xi, weights=weight, minlength=len(self.xs))  # customers per distinct x
+        self.per_T = np.bincount(Ti, weights=weight, minlength=len(self.Ts))  # customers per distinct T
+        self.x_per_T = np.bincount(Ti, weights=weight * x, minlength=len(self.Ts))  # their Σ x
+        repeat = (x > 0) | (shift > 0)
+        self.ts, self.ti = np.unique(t_x[repeat], return_inverse=True)
+        self.xi, self.Ti = xi[repeat], Ti[repeat]
+        self.x, self.weight = x[repeat], weight[repeat]
 
     def log_likelihood(self, r: float, alpha: float, a: float, b: float) -> float:
         """Σ weight · ln L, eq. (6) (see :func:`log_likelihood`)."""
@@ -147,28 +155,38 @@ class _Factorised:
             ∂/∂a = ψ(a+b) − ψ(a+b+x) + w/a
             ∂/∂b = ψ(b+x) − ψ(a+b+x) − ψ(b) + ψ(a+b) − w/(b+x−1)
 
-        each multiplied by its parameter (the chain rule for log-parameters).
+        each multiplied by its parameter (the chain rule for log-parameters). With
+        ``shift`` 1 (MBG/NBD, Batislam et al. 2007) every b+x above is b+x+1 and x = 0 has
+        the "dropped" branch too. The terms
+        without w are sums over distinct T, with n_T customers and Σx_T their purchases:
+        r ln α − (r+x) ln(α+T) sums to −Σ_T [r·n_T ln(1 + T/α) + Σx_T ln(α+T)].
         """
-        xs, xi, weight, n = self.xs, self.xi, self.weight, self.per_x
-        log_T, log_t = np.log(alpha + self.Ts)[self.Ti], np.log(alpha + self.ts)[self.ti]
-        inv_T, inv_t = (1.0 / (alpha + self.Ts))[self.Ti], (1.0 / (alpha + self.ts))[self.ti]
-        inverse_bx = np.where(xs > 0, 1.0 / np.maximum(b + xs - 1, 1e-300), 0.0)
+        xs, n = self.xs, self.per_x
+        log_Ts, inv_Ts = np.log(alpha + self.Ts), 1.0 / (alpha + self.Ts)
+        grow = np.log1p(self.Ts / alpha)  # ln(α+T) − ln α, without the cancellation of two large logs
+        b_x = b + xs + self.shift  # the Beta's second parameter after x repeat purchases
+        inverse_bx = 1.0 / np.maximum(b_x - 1, 1e-300)
         with np.errstate(divide="ignore"):
-            drop_x = np.log(a) + np.log(inverse_bx)  # −∞ for x = 0: no "dropped" branch
-        power = r + self.x
-        step = log_t - log_T
-        gap = drop_x[xi] - power * step  # D − S
-        w = special.expit(gap)
-        ww, wp = weight * w, weight * power
-        head = (special.gammaln(r + xs) - special.gammaln(r) + special.betaln(a, b + xs) - special.betaln(a, b))
-        ll = np.dot(n, head) + r * np.log(alpha) * n.sum() - np.dot(wp, log_T) + np.dot(weight, np.logaddexp(0.0, gap))
-        psi_ab = special.digamma(a + b + xs)
-        d_r = (np.dot(n, special.digamma(r + xs) - special.digamma(r) + np.log(alpha))
-               - np.dot(weight, log_T) - np.dot(ww, step))
-        d_alpha = r / alpha * n.sum() - np.dot(wp, inv_T) - np.dot(ww * power, inv_t - inv_T)
-        d_a = np.dot(n, special.digamma(a + b) - psi_ab) + ww.sum() / a
-        d_b = np.dot(n, special.digamma(b + xs) - psi_ab - special.digamma(b) + special.digamma(a + b)) \
-            - np.dot(ww, inverse_bx[xi])
+            drop_x = np.log(a) + np.log(inverse_bx)  # BG/NBD: unused for x = 0, which has no "dropped" branch
+        head = (special.gammaln(r + xs) - special.gammaln(r) + special.betaln(a, b_x) - special.betaln(a, b))
+        ll = np.dot(n, head) - r * np.dot(self.per_T, grow) - np.dot(self.x_per_T, log_Ts)
+        psi_ab = special.digamma(a + b_x)
+        d_r = np.dot(n, special.digamma(r + xs) - special.digamma(r)) - np.dot(self.per_T, grow)
+        # α ∂/∂α of r ln α − (r+x) ln(α+T) is (r·T − α·x)/(α+T): summed per distinct T
+        d_alpha = (r * np.dot(self.per_T, self.Ts * inv_Ts) - alpha * np.dot(self.x_per_T, inv_Ts)) / alpha
+        d_a = np.dot(n, special.digamma(a + b) - psi_ab)
+        d_b = np.dot(n, special.digamma(b_x) - psi_ab - special.digamma(b) + special.digamma(a + b))
+        if len(self.x):
+            log_T, inv_T = log_Ts[self.Ti], inv_Ts[self.Ti]
+            power = r + self.x
+            step = np.log(alpha + self.ts)[self.ti] - log_T
+            gap = drop_x[self.xi] - power * step  # D − S
+            ww = self.weight * special.expit(gap)
+            ll += np.dot(self.weight, np.logaddexp(0.0, gap))
+            d_r -= np.dot(ww, step)
+            d_alpha -= np.dot(ww * power, (1.0 / (alpha + self.ts))[self.ti] - inv_T)
+            d_a += ww.sum() / a
+            d_b -= np.dot(ww, inverse_bx[self.xi])
         return float(ll), np.array([r, alpha, a, b]) * np.array([d_r, d_alpha, d_a, d_b])
 
 
@@ -200,8 +218,15 @@ def expected_purchases(params: BgNbdParams, t: float | np.ndarray, x: np.ndarray
     a fit at a boundary; horizons of decades) — the same expectation by quadrature over
     the dropout probability (:mod:`retainkit.models.expectation`).
     """
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
     x, t, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (x, t, t_x, T)))
+    return expected_purchases_if_alive(params, t, x, T) * probability_alive(params, x, t_x, T)
+
+
+def expected_purchases_if_alive(params: BgNbdParams, t: float | np.ndarray, x: np.ndarray,
+                                T: np.ndarray) -> np.ndarray:
+    """E[X(T, T+t) | alive, x, T]: :func:`expected_purchases` without its P(alive)."""
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    x, t, T = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (x, t, T)))
     z = t / (alpha + T + t)
     with np.errstate(all="ignore"):
         shrink = np.exp((a - 1) * (np.log(alpha + T) - np.log(alpha + T + t)))
@@ -213,7 +238,7 @@ def expected_purchases(params: BgNbdParams, t: float | np.ndarray, x: np.ndarray
     if failed.any():
         alive_mean = np.array(alive_mean, dtype=np.float64)
         alive_mean[failed] = expectation.mean_over_dropout(a, (b + x)[failed], (r + x)[failed], c[failed])
-    return alive_mean * probability_alive(params, x, t_x, T)
+    return alive_mean
 
 
 def probability_no_purchase(params: BgNbdParams, t: float) -> float:
@@ -241,15 +266,15 @@ class BgNbd(TransactionModel):
     parameters = ("r", "alpha", "a", "b")
 
     def __init__(self) -> None:
-        self._terms: tuple[Rows, _Factorised] | None = None  # the last rows' factorised terms
+        self._terms: tuple[Rows, Factorised] | None = None  # the last rows' factorised terms
 
     def log_likelihood(self, params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
         return log_likelihood(BgNbdParams(*params), x, t_x, T)
 
     def log_likelihood_and_gradient(self, rows: Rows, params: np.ndarray) -> tuple[float, np.ndarray]:
-        """The analytic gradient of :meth:`_Factorised.log_likelihood_and_gradient`."""
+        """The analytic gradient of :meth:`Factorised.log_likelihood_and_gradient`."""
         if self._terms is None or self._terms[0] is not rows:
-            self._terms = (rows, _Factorised(rows.x, rows.t_x, rows.T, rows.weight))
+            self._terms = (rows, Factorised(rows.x, rows.t_x, rows.T, rows.weight))
         return self._terms[1].log_likelihood_and_gradient(*params)
 
     def probability_alive(self, params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
@@ -258,6 +283,10 @@ class BgNbd(TransactionModel):
     def expected_purchases(self, params: np.ndarray, t: float | np.ndarray, x: np.ndarray, t_x: np.ndarray,
                            T: np.ndarray) -> np.ndarray:
         return expected_purchases(BgNbdParams(*params), t, x, t_x, T)
+
+    def expected_purchases_if_alive(self, params: np.ndarray, t: float | np.ndarray, x: np.ndarray,
+                                    T: np.ndarray) -> np.ndarray:
+        return expected_purchases_if_alive(BgNbdParams(*params), t, x, T)
 
     def expected_purchases_new(self, params: np.ndarray, t: float | np.ndarray) -> np.ndarray:
         return expected_purchases_new(BgNbdParams(*params), t)

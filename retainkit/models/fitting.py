@@ -67,7 +67,8 @@ def minimise(objective: Objective, starts: list[np.ndarray], ran_off: Callable[[
     decimal). Nelder-Mead on the value only where that fails, unless ``ran_off`` says the
     point is already out on a ridge (polishing there costs thousands of evaluations and
     finds no maximum), and not at all without ``polish``. ``iterations`` caps L-BFGS-B's
-    per start. The best finite result, or None."""
+    per start. The starts are tried in turn until one converges inside the box (``ran_off``
+    false): the first such result, else the best finite one, or None."""
     best = None
     for start in starts:
         with np.errstate(all="ignore"):
@@ -79,6 +80,8 @@ def minimise(objective: Objective, starts: list[np.ndarray], ran_off: Callable[[
                 result.jac = objective(result.x)[1]
         if np.isfinite(result.fun) and (best is None or result.fun < best.fun):
             best = result
+        if converged(result) and not (ran_off is not None and ran_off(result.x)):
+            return result
     return best
 
 
@@ -108,15 +111,27 @@ def _polish(objective: Objective, result: optimize.OptimizeResult, start: np.nda
                              options={"maxiter": 4000, "xatol": 1e-10, "fatol": 1e-14})
 
 
+_LAST_HESSIAN: list[tuple[Objective, bytes, float, np.ndarray]] = []  # the ridge test's, for the covariance
+
+
 def hessian(objective: Objective, theta: np.ndarray, step: float = 1e-4) -> np.ndarray:
-    """The Hessian of ``objective`` at ``theta``: central differences of its analytic gradient."""
+    """The Hessian of ``objective`` at ``theta``: central differences of its analytic gradient,
+    ∂²f/∂θᵢ∂θⱼ ≈ [∂ⱼf(θ + h eᵢ) − ∂ⱼf(θ − h eᵢ)] / 2h, symmetrised (2k gradients, k
+    parameters). The last one is kept: the ridge test and the covariance of a fit ask for
+    the same matrix."""
+    key = np.asarray(theta, dtype=np.float64).tobytes()
+    for held, at, width, matrix in _LAST_HESSIAN:
+        if held is objective and at == key and width == step:
+            return matrix.copy()
     columns = []
     for i in range(len(theta)):
         shift = np.zeros(len(theta))
         shift[i] = step
         columns.append((objective(theta + shift)[1] - objective(theta - shift)[1]) / (2 * step))
     matrix = np.array(columns)
-    return (matrix + matrix.T) / 2
+    matrix = (matrix + matrix.T) / 2
+    _LAST_HESSIAN[:] = [(objective, key, step, matrix.copy())]
+    return matrix
 
 
 def ridge(objective: Objective, theta: np.ndarray, customers: int) -> bool:
@@ -144,7 +159,7 @@ def maximum_likelihood(objective: Objective, starts: list[np.ndarray], box: Box,
     interior = best is not None and not box.outside(best.x)
     if best is not None and interior and not ridge(objective, best.x, customers):
         return best.x, ()
-    boundary = fit_at_boundary(objective, starts + ([best.x] if best is not None else []), box)
+    boundary = fit_at_boundary(objective, ([best.x] if best is not None else []) + starts, box)
     if boundary is None:
         return (best.x, ()) if best is not None and interior else None
     result, held = boundary
@@ -158,15 +173,19 @@ def fit_at_boundary(objective: Objective, starts: list[np.ndarray],
     """The maximum inside ``box`` and the parameters held on its edges (pushed outwards by
     the likelihood), or None when no start reaches a converged, finite point.
 
-    L-BFGS-B inside the box from each start, restarted from where it stopped while it has
-    not converged (its memory of the curvature goes stale where a ridge bends); Nelder-Mead
-    and one more restart only when no start converges."""
+    L-BFGS-B inside the box from each start in turn until one converges, restarted from
+    where it stopped while it has not converged (its memory of the curvature goes stale
+    where a ridge bends); Nelder-Mead and one more restart only when no start converges.
+    :func:`maximum_likelihood` puts first where the unbounded run ended: on a ridge the
+    maximum in the box is usually a few steps from there."""
     bounds = list(zip(box.lower, box.upper, strict=True))
     ends = []
     for start in starts:
         result = _restarted(objective, box.clip(start), box, bounds)
         if np.isfinite(result.fun):
             ends.append(result)
+        if converged(result, box):
+            break
     done = [r for r in ends if converged(r, box)]
     if not done and ends:
         with np.errstate(all="ignore"):

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import special
 
 from retainkit.models import expectation
-from retainkit.models.bgnbd import EXTREME, HOMOGENEOUS_R
+from retainkit.models.bgnbd import EXTREME, HOMOGENEOUS_R, Factorised
 from retainkit.models.fitting import Box
 from retainkit.models.transaction import Rows, TransactionModel
 
@@ -42,6 +42,9 @@ class ModifiedBgNbd(TransactionModel):
         drops = np.log(a) - np.log(b + x) - (r + x) * np.log(alpha + t_x)
         return head + np.logaddexp(stays, drops)
 
+    def __init__(self) -> None:
+        self._terms: tuple[Rows, Factorised] | None = None  # the last rows' factorised terms
+
     def log_likelihood_and_gradient(self, rows: Rows, params: np.ndarray) -> tuple[float, np.ndarray]:
         """Σ weight · ln L and its gradient with respect to (ln r, ln α, ln a, ln b). With
         S = −(r+x) ln(α+T), D = ln a − ln(b+x) − (r+x) ln(α+t_x), w = 1/(1 + e^(S−D)) and ψ
@@ -52,22 +55,12 @@ class ModifiedBgNbd(TransactionModel):
             ∂/∂a = ψ(a+b) − ψ(a+b+x+1) + w/a
             ∂/∂b = ψ(b+x+1) − ψ(a+b+x+1) − ψ(b) + ψ(a+b) − w/(b+x)
 
-        each multiplied by its parameter (the chain rule for log-parameters).
+        each multiplied by its parameter (the chain rule for log-parameters); summed as
+        BG/NBD's (:class:`~retainkit.models.bgnbd.Factorised` with ``shift`` 1).
         """
-        r, alpha, a, b = params
-        x, weight = rows.x, rows.weight
-        log_T, log_t = np.log(alpha + rows.T), np.log(alpha + rows.t_x)
-        stays = -(r + x) * log_T
-        drops = np.log(a) - np.log(b + x) - (r + x) * log_t
-        w = special.expit(drops - stays)
-        ll = np.dot(weight, self.log_likelihood(params, x, rows.t_x, rows.T))
-        psi_all = special.digamma(a + b + x + 1)
-        d_r = special.digamma(r + x) - special.digamma(r) + np.log(alpha) - (1 - w) * log_T - w * log_t
-        d_alpha = r / alpha - (r + x) * ((1 - w) / (alpha + rows.T) + w / (alpha + rows.t_x))
-        d_a = special.digamma(a + b) - psi_all + w / a
-        d_b = special.digamma(b + x + 1) - psi_all - special.digamma(b) + special.digamma(a + b) - w / (b + x)
-        gradient = np.array([np.dot(weight, d) for d in (d_r, d_alpha, d_a, d_b)])
-        return float(ll), params * gradient
+        if self._terms is None or self._terms[0] is not rows:
+            self._terms = (rows, Factorised(rows.x, rows.t_x, rows.T, rows.weight, shift=1))
+        return self._terms[1].log_likelihood_and_gradient(*params)
 
     def probability_alive(self, params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
         """P(alive | x, t_x, T) = 1 / (1 + a/(b+x) · ((α+T)/(α+t_x))^(r+x))."""
@@ -85,8 +78,14 @@ class ModifiedBgNbd(TransactionModel):
         dropout chance, p ~ Beta(a, b+x+1) for a customer still alive
         (:mod:`retainkit.models.expectation`).
         """
-        r, alpha, a, b = params
         x, t, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (x, t, t_x, T)))
+        return self.expected_purchases_if_alive(params, t, x, T) * self.probability_alive(params, x, t_x, T)
+
+    def expected_purchases_if_alive(self, params: np.ndarray, t: float | np.ndarray, x: np.ndarray,
+                                    T: np.ndarray) -> np.ndarray:
+        """E[X(T, T+t) | alive, x, T]: :meth:`expected_purchases` without its P(alive)."""
+        r, alpha, a, b = params
+        x, t, T = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (x, t, T)))
         z = t / (alpha + T + t)
         with np.errstate(all="ignore"):
             shrink = np.exp((a - 1) * (np.log(alpha + T) - np.log(alpha + T + t)))
@@ -97,7 +96,7 @@ class ModifiedBgNbd(TransactionModel):
         if failed.any():
             alive_mean = np.array(alive_mean, dtype=np.float64)
             alive_mean[failed] = expectation.mean_over_dropout(a, (b + x + 1)[failed], (r + x)[failed], c[failed])
-        return alive_mean * self.probability_alive(params, x, t_x, T)
+        return alive_mean
 
     def expected_purchases_new(self, params: np.ndarray, t: float | np.ndarray) -> np.ndarray:
         """E[X(t)] = b/(a−1) · [1 − (α/(α+t))^r · ₂F₁(r, b+1; a+b; t/(α+t))]."""

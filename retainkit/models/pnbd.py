@@ -12,7 +12,8 @@ import numpy as np
 from scipy import special
 
 from retainkit.models.fitting import Box
-from retainkit.models.transaction import TransactionModel
+from retainkit.models.pnbd_terms import ParetoNbdTerms
+from retainkit.models.transaction import Rows, TransactionModel
 
 HOMOGENEOUS = 1e4  # r or s beyond: rates differ by < 1 % between customers (CV = 1/√shape)
 EXTREME = 1e6  # α, β / mean T beyond 1e±6, r or s below 1e−6: a ridge, not an estimate
@@ -91,6 +92,15 @@ class ParetoNbd(TransactionModel):
     parameters = ("r", "alpha", "s", "beta")
     fits_at_limits = False  # its ₂F₁ is slow where r runs to 10⁴: no fit at a limit, a clear error instead
 
+    def __init__(self) -> None:
+        self._terms: tuple[Rows, ParetoNbdTerms] | None = None  # the last rows' factorised terms
+
+    def log_likelihood_and_gradient(self, rows: Rows, params: np.ndarray) -> tuple[float, np.ndarray]:
+        """The analytic gradient of :meth:`~retainkit.models.pnbd_terms.ParetoNbdTerms.log_likelihood_and_gradient`."""
+        if self._terms is None or self._terms[0] is not rows:
+            self._terms = (rows, ParetoNbdTerms(rows.x, rows.t_x, rows.T, rows.weight))
+        return self._terms[1].log_likelihood_and_gradient(*params)
+
     def log_likelihood(self, params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
         """ln L, eq. (18) of the note, in log-sum-exp form:
 
@@ -113,10 +123,15 @@ class ParetoNbd(TransactionModel):
                            T: np.ndarray) -> np.ndarray:
         """E[X(T, T+t) | x, t_x, T] = (r+x)(β+T) / ((α+T)(s−1)) · [1 − ((β+T)/(β+T+t))^(s−1)]
         · P(alive), eq. (22); the bracket over (s−1) is ln(1 + t/(β+T)) at s = 1."""
-        r, alpha, s, beta = params
         x, t, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (x, t, t_x, T)))
-        rate = (r + x) / (alpha + T)
-        return rate * _lifetime_weeks(s, beta + T, t) * self.probability_alive(params, x, t_x, T)
+        return self.expected_purchases_if_alive(params, t, x, T) * self.probability_alive(params, x, t_x, T)
+
+    def expected_purchases_if_alive(self, params: np.ndarray, t: float | np.ndarray, x: np.ndarray,
+                                    T: np.ndarray) -> np.ndarray:
+        """E[X(T, T+t) | alive, x, T] = (r+x)/(α+T) · E[min(lifetime, t)]: eq. (22) without P(alive)."""
+        r, alpha, s, beta = params
+        x, t, T = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (x, t, T)))
+        return (r + x) / (alpha + T) * _lifetime_weeks(s, beta + T, t)
 
     def expected_purchases_new(self, params: np.ndarray, t: float | np.ndarray) -> np.ndarray:
         """E[X(t)] = rβ / (α(s−1)) · [1 − (β/(β+t))^(s−1)], eq. (17)."""

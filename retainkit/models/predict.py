@@ -18,6 +18,7 @@ and :data:`NO_AMOUNTS` says why in ``Prediction.notes``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,7 +32,7 @@ from retainkit.models.catalogue import AUTO, CHOICES, MODELS
 from retainkit.models.gammagamma import GammaGammaParams, expected_order_value, fit_gamma_gamma
 from retainkit.models.scoreboard import default_holdout_day, score_models
 from retainkit.models.summary import Summary, purchase_days_between, summarise
-from retainkit.models.transaction import Fit, Rows, fit_model
+from retainkit.models.transaction import Fit, Rows, expected_purchases_rows, fit_model
 
 DAYS_PER_MONTH = 30.4375
 FREQUENCY_GROUPS = 7  # holdout comparison: 0, 1, …, 6 and "7+" repeat purchases
@@ -87,17 +88,18 @@ def alive_grid(fit: Fit, x: np.ndarray, T: np.ndarray, time_unit_days: float) ->
 
 def clv_per_value(fit: Fit, params: np.ndarray, rows: Rows, options: PredictOptions) -> np.ndarray:
     """Discounted purchases over the horizon per unit of order value and margin, per row:
-    Σ_m ΔE[X]_m / (1 + rate/12)^m."""
+    Σ_m ΔE[X]_m / (1 + rate/12)^m = P(alive) · Σ_m ΔE[X | alive]_m / (1 + rate/12)^m."""
     months = max(1, math.ceil(options.horizon_days / DAYS_PER_MONTH - 1e-9))
-    total = np.zeros(len(rows.x))
-    previous = np.zeros(len(rows.x))
+    x, T, back = rows.pairs  # E[X | alive] depends on (x, T) alone: P(alive) multiplies the sum once
+    total = np.zeros(len(x))
+    previous = np.zeros(len(x))
     monthly = math.log1p(options.discount_rate / 12)  # (1 + rate/12)^−m as exp(−m·ln(1 + rate/12)): no overflow
-    for month in range(1, months + 1):  # a dozen steps (1,200 at most), each vectorised over all customers
+    for month in range(1, months + 1):  # a dozen steps (1,200 at most), each vectorised over the (x, T) pairs
         t = min(month * DAYS_PER_MONTH, options.horizon_days) / options.time_unit_days
-        cumulative = fit.model.expected_purchases(params, t, rows.x, rows.t_x, rows.T)
+        cumulative = fit.model.expected_purchases_if_alive(params, t, x, T)
         total += (cumulative - previous) * math.exp(-month * monthly)
         previous = cumulative
-    return total
+    return total[back] * fit.model.probability_alive(params, rows.x, rows.t_x, rows.T)
 
 
 def clv(fit: Fit, value: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
@@ -151,8 +153,8 @@ def _predict(summary: Summary, options: PredictOptions) -> Prediction:
     fit = fit_model(MODELS[name], x, t_x, T, penalizer=options.penalizer)
     rows = Rows.of(x, t_x, T)  # customers with the same (x, t_x, T) share every prediction: each computed once
     horizon = options.horizon_days / options.time_unit_days
-    purchases = fit.model.expected_purchases(fit.params, horizon, rows.x, rows.t_x, rows.T)
     alive = fit.model.probability_alive(fit.params, rows.x, rows.t_x, rows.T)
+    purchases = expected_purchases_rows(fit.model, fit.params, horizon, rows, alive)
     per_value = clv_per_value(fit, fit.params, rows, options)
     gg, value = _spend(summary, x, options)
     days = options.time_unit_days
@@ -188,7 +190,7 @@ def _more_horizons(fit: Fit, rows: Rows, table: pd.DataFrame, worth: np.ndarray,
     totals = []
     for days in options.more_horizons_days:
         at = replace(options, horizon_days=days)
-        purchases = fit.model.expected_purchases(fit.params, days / options.time_unit_days, rows.x, rows.t_x, rows.T)
+        purchases = expected_purchases_rows(fit.model, fit.params, days / options.time_unit_days, rows)
         name = f"{days:g}d"
         table[f"expected_purchases_{name}"] = purchases[rows.back]
         table[f"clv_{name}"] = clv_per_value(fit, fit.params, rows, at)[rows.back] * worth
@@ -196,6 +198,21 @@ def _more_horizons(fit: Fit, rows: Rows, table: pd.DataFrame, worth: np.ndarray,
         totals.append({"horizon_days": days, "expected_purchases": float(table[f"expected_purchases_{name}"].sum()),
                        "clv": float(np.nansum(table[f"clv_{name}"])) if known else None})
     return totals
+
+
+def _remembered(prediction: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """``prediction`` with its values kept per log-parameter vector: the totals' intervals
+    differentiate the per-customer predictions at the same points as their own intervals,
+    so each is computed once (Σ weight · g has the gradient Σ weight · ∇g)."""
+    values: dict[bytes, np.ndarray] = {}
+
+    def remembered(theta: np.ndarray) -> np.ndarray:
+        key = np.asarray(theta, dtype=np.float64).tobytes()
+        if key not in values:
+            values[key] = prediction(theta)
+        return values[key]
+
+    return remembered
 
 
 def _intervals(fit: Fit, rows: Rows, table: pd.DataFrame, totals: dict[str, Any], worth: np.ndarray,
@@ -206,12 +223,14 @@ def _intervals(fit: Fit, rows: Rows, table: pd.DataFrame, totals: dict[str, Any]
     theta, cov, level, model = np.log(fit.params), fit.covariance, options.interval, fit.model
     horizon = options.horizon_days / options.time_unit_days
 
+    @_remembered
     def purchases(t: np.ndarray) -> np.ndarray:
-        return model.expected_purchases(np.exp(t), horizon, rows.x, rows.t_x, rows.T)
+        return expected_purchases_rows(model, np.exp(t), horizon, rows)
 
     def alive(t: np.ndarray) -> np.ndarray:
         return model.probability_alive(np.exp(t), rows.x, rows.t_x, rows.T)
 
+    @_remembered
     def clv_unit(t: np.ndarray) -> np.ndarray:
         return clv_per_value(fit, np.exp(t), rows, options)
 

@@ -30,7 +30,7 @@ import pandas as pd
 from retainkit.errors import RetainkitError
 from retainkit.models.catalogue import MODELS
 from retainkit.models.summary import purchase_days_between, purchase_days_by_week, summarise
-from retainkit.models.transaction import Fit, Rows, fit_model
+from retainkit.models.transaction import Fit, Rows, expected_purchases_rows, fit_model
 
 NAIVE = "naive"
 NAIVE_LABEL = "naive guess (each customer keeps their past rate)"
@@ -97,9 +97,13 @@ def _score(name: str, label: str, per_row: np.ndarray, cumulative: np.ndarray, h
 
 def _model_score(fit: Fit, h: Holdout) -> dict[str, Any]:
     model, rows = fit.model, h.rows
-    weekly = np.array([np.dot(rows.weight, model.expected_purchases(fit.params, t, rows.x, rows.t_x, rows.T))
+    # Σ weight · E[X | alive] · P(alive) = Σ over the (x, T) pairs of E[X | alive] · Σ weight · P(alive)
+    x, T, back = rows.pairs
+    alive = model.probability_alive(fit.params, rows.x, rows.t_x, rows.T)
+    alive_per_pair = np.bincount(back, weights=rows.weight * alive, minlength=len(x))
+    weekly = np.array([np.dot(alive_per_pair, model.expected_purchases_if_alive(fit.params, t, x, T))
                        for t in h.window_units])
-    per_row = model.expected_purchases(fit.params, h.window_units[-1], rows.x, rows.t_x, rows.T)
+    per_row = expected_purchases_rows(model, fit.params, h.window_units[-1], rows, alive)
     return _score(model.name, model.label, per_row, weekly, h)
 
 

@@ -50,6 +50,23 @@ def _unkey(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keys // _SPREAD, keys % _SPREAD - _OFFSET
 
 
+def _day_sums(keys: np.ndarray, amount: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct keys and the sum of ``amount`` over each, added in row order: one
+    sort, instead of a binary search per order line for its key.
+
+    >>> [v.tolist() for v in _day_sums(np.array([5, 1, 5]), np.array([1.0, 2.0, 3.0]))]
+    [[1, 5], [2.0, 4.0]]
+    """
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    if len(ordered) == 0:
+        return ordered, np.zeros(0)
+    first = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    which = np.empty(len(keys), dtype=np.int64)
+    which[order] = np.cumsum(first) - 1  # each line's key among the distinct ones
+    return ordered[first], np.bincount(which, weights=amount, minlength=int(first.sum()))
+
+
 def summarise(orders: pd.DataFrame, *, end_day: int, time_unit_days: float = defaults.TIME_UNIT_DAYS) -> Summary:
     """The summary of every customer with a purchase day on or before ``end_day``.
 
@@ -70,10 +87,8 @@ def summarise(orders: pd.DataFrame, *, end_day: int, time_unit_days: float = def
     upto = day <= end_day
     buys = ~refund & upto
 
-    keys, _ = distinct(_key(customer[buys], day[buys]))  # purchase days, sorted by customer then day
+    keys, value = _day_sums(_key(customer[buys], day[buys]), amount[buys])  # purchase days by customer, day
     owner, when = _unkey(keys)
-    value = np.bincount(np.searchsorted(keys, _key(customer[buys], day[buys])), weights=amount[buys],
-                        minlength=len(keys))
     refunds = refund & upto
     at = np.searchsorted(keys, _key(customer[refunds], day[refunds]), side="right") - 1
     placed = (at >= 0) & (owner[np.maximum(at, 0)] == customer[refunds])

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from retainkit.errors import RetainkitError
 from retainkit.models.fitting import (
+    FLAT_ENOUGH,
     Box,
     Held,
     converged,
@@ -46,13 +48,42 @@ class Rows:
 
     @classmethod
     def of(cls, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> Rows:
-        data = np.column_stack([np.asarray(v, dtype=np.float64) for v in (x, t_x, T)])
-        rows, back, counts = np.unique(data, axis=0, return_inverse=True, return_counts=True)
-        return cls(rows[:, 0], rows[:, 1], rows[:, 2], counts.astype(np.float64), back.ravel())
+        """The distinct rows in lexicographic order of (x, t_x, T) (:func:`distinct_rows`)."""
+        (xs, ts, Ts), back, counts = distinct_rows(x, t_x, T)
+        return cls(xs, ts, Ts, counts.astype(np.float64), back)
 
     @property
     def customers(self) -> int:
         return int(self.weight.sum())
+
+    @cached_property
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The distinct (x, T) pairs (x, T) and each row's pair: what an alive customer's
+        expected purchases depend on (far fewer than the rows: t_x drops out)."""
+        (x, T), back, _ = distinct_rows(self.x, self.T)
+        return x, T, back
+
+
+def distinct_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """The distinct rows of ``columns`` in lexicographic order, each row's index among them
+    and their counts. Each column is coded by its rank among its own distinct values and
+    the codes make one int64 key, (code₁ · n₂ + code₂) · n₃ + code₃, which sorts as the
+    rows do: a sort per column and one of integers instead of a sort of records."""
+    arrays = [np.asarray(v, dtype=np.float64).ravel() for v in columns]
+    values, codes = zip(*(np.unique(v, return_inverse=True) for v in arrays), strict=True)
+    sizes = [len(v) for v in values]
+    if float(np.prod(sizes, dtype=np.float64)) >= 2.0**62:  # no single key: sort the records
+        rows, back, counts = np.unique(np.column_stack(arrays), axis=0, return_inverse=True, return_counts=True)
+        return [rows[:, i] for i in range(len(arrays))], back.ravel(), counts
+    key = np.zeros(len(arrays[0]), dtype=np.int64)
+    for code, size in zip(codes, sizes, strict=True):
+        key = key * size + code.ravel()
+    keys, back, counts = np.unique(key, return_inverse=True, return_counts=True)
+    found = []
+    for value, size in zip(values[::-1], sizes[::-1], strict=True):
+        keys, code = np.divmod(keys, size)
+        found.append(value[code])
+    return found[::-1], back.ravel(), counts
 
 
 class TransactionModel(ABC):
@@ -61,9 +92,9 @@ class TransactionModel(ABC):
     name: str  # as --model spells it
     label: str  # as a reader knows it: "BG/NBD"
     parameters: tuple[str, ...]  # in the order of the parameter vector
-    #: False for a model whose fit at a limit is too dear (Pareto/NBD: its ₂F₁ at r ~ 10⁴,
-    #: a ridge search on numerical gradients): it is fitted only where it has an interior
-    #: maximum, and says so in one line where it has none.
+    #: False for a model whose fit at a limit is too dear (Pareto/NBD: its ₂F₁ series runs
+    #: long, and SciPy's takes over, where r ~ 10⁴ or β/α runs off so that z nears 1): it is
+    #: fitted only where it has an interior maximum, and says so in one line where it has none.
     fits_at_limits: bool = True
 
     @abstractmethod
@@ -78,6 +109,11 @@ class TransactionModel(ABC):
     def expected_purchases(self, params: np.ndarray, t: float | np.ndarray, x: np.ndarray, t_x: np.ndarray,
                            T: np.ndarray) -> np.ndarray:
         """E[X(T, T+t) | x, t_x, T]: purchases in the next t time units."""
+
+    @abstractmethod
+    def expected_purchases_if_alive(self, params: np.ndarray, t: float | np.ndarray, x: np.ndarray,
+                                    T: np.ndarray) -> np.ndarray:
+        """E[X(T, T+t) | alive at T, x, T]: expected_purchases = this × P(alive)."""
 
     @abstractmethod
     def expected_purchases_new(self, params: np.ndarray, t: float | np.ndarray) -> np.ndarray:
@@ -111,6 +147,17 @@ class TransactionModel(ABC):
         values = ", ".join(f"{self.parameters[h.index]} held at {params[h.index]:,.6g}" for h in held)
         return (f"the purchase model ({self.label}) is fitted at a limit: its likelihood has no maximum on this "
                 f"data but keeps rising toward the bound of a parameter ({values})")
+
+
+def expected_purchases_rows(model: TransactionModel, params: np.ndarray, t: float, rows: Rows,
+                            alive: np.ndarray | None = None) -> np.ndarray:
+    """E[X(T, T+t) | x, t_x, T] of each distinct row: E[X(T, T+t) | alive, x, T], computed
+    once per distinct (x, T) pair (:attr:`Rows.pairs`), × P(alive) (``alive`` when the
+    caller has it already)."""
+    x, T, back = rows.pairs
+    if alive is None:
+        alive = model.probability_alive(params, rows.x, rows.t_x, rows.T)
+    return model.expected_purchases_if_alive(params, t, x, T)[back] * alive
 
 
 @dataclass(frozen=True)
@@ -192,21 +239,47 @@ class _RanOffError(Exception):
     """The optimiser stepped out of the box: no interior maximum on its way."""
 
 
+class _StalledError(Exception):
+    """The objective stopped falling: the best point the optimiser reached."""
+
+    def __init__(self, theta: np.ndarray) -> None:
+        super().__init__()
+        self.theta = theta
+
+
 INTERIOR_ITERATIONS = 300  # L-BFGS-B steps per start for a model fitted only inside its box
+#: Evaluations in a row that lower the objective by less than a relative STALL_TOLERANCE end
+#: an interior fit: on a ridge L-BFGS-B can creep on for hundreds of steps short of its tolerance.
+STALL_EVALUATIONS = 20
+STALL_TOLERANCE = 1e-14
 
 
 def _interior(objective, starts: list[np.ndarray], box: Box, customers: int) -> tuple[np.ndarray, tuple[()]] | None:
     """The interior maximum, or None when the fit runs out of ``box``, along a ridge, or
-    does not converge in :data:`INTERIOR_ITERATIONS` steps."""
+    does not converge in :data:`INTERIOR_ITERATIONS` steps. A fit whose objective has
+    stalled for :data:`STALL_EVALUATIONS` evaluations stops there and is judged as it is:
+    a flat gradient (:data:`~retainkit.models.fitting.FLAT_ENOUGH`) and no ridge."""
+    best_value, best_theta, since = np.inf, np.zeros(0), 0
+
     def inside(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        nonlocal best_value, best_theta, since
         if box.outside(theta):
             raise _RanOffError
-        return objective(theta)
+        value, gradient = objective(theta)
+        since = 0 if value < best_value - STALL_TOLERANCE * (1 + abs(best_value)) else since + 1
+        if value < best_value:
+            best_value, best_theta = value, np.array(theta)
+        if since >= STALL_EVALUATIONS:
+            raise _StalledError(best_theta)
+        return value, gradient
 
     try:
         best = minimise(inside, starts, box.outside, iterations=INTERIOR_ITERATIONS, polish=False)
     except _RanOffError:
         return None
+    except _StalledError as stalled:
+        flat = float(np.max(np.abs(objective(stalled.theta)[1]))) <= FLAT_ENOUGH
+        return (stalled.theta, ()) if flat and not ridge(objective, stalled.theta, customers) else None
     if best is None or box.outside(best.x) or not converged(best) or ridge(objective, best.x, customers):
         return None
     return best.x, ()
