@@ -27,6 +27,7 @@ import pandas as pd
 from retainkit import defaults
 from retainkit.errors import RetainkitError
 from retainkit.models import intervals
+from retainkit.models.alive import alive_grid
 from retainkit.models.catalogue import AUTO, CHOICES, MODELS
 from retainkit.models.gammagamma import GammaGammaParams, expected_order_value, fit_gamma_gamma
 from retainkit.models.scoreboard import default_holdout_day, score_models
@@ -67,22 +68,6 @@ class Prediction:
     scoreboard: dict[str, Any] | None = None
     intervals: dict[str, Any] | None = None  # level, method, each parameter's interval
     alive_grid: dict[str, Any] | None = None  # P(alive) over frequency × purchase span, for charts
-
-
-GRID = 25  # points per axis of the P(alive) chart
-
-
-def alive_grid(fit: Fit, x: np.ndarray, T: np.ndarray, time_unit_days: float) -> dict[str, Any]:
-    """P(alive) of a customer observed for the longest T, over frequency (0 to the 99th
-    percentile of x) × purchase span (0 to T): the model's map of who is still a customer."""
-    age = float(np.max(T)) if len(T) else 0.0
-    most = max(1, int(np.ceil(np.quantile(x, 0.99)))) if len(x) else 1
-    frequency = np.unique(np.linspace(0, most, min(GRID, most + 1)).round())
-    span = np.linspace(0, age, GRID)
-    grid_x, grid_t = np.meshgrid(frequency, span, indexing="ij")
-    alive = fit.model.probability_alive(fit.params, grid_x.ravel(), grid_t.ravel(), np.full(grid_x.size, age))
-    return {"frequency": frequency.tolist(), "purchase_span_days": (span * time_unit_days).tolist(),
-            "age_days": age * time_unit_days, "p_alive": alive.reshape(grid_x.shape).tolist()}
 
 
 def clv_per_value(fit: Fit, params: np.ndarray, rows: Rows, options: PredictOptions) -> np.ndarray:
