@@ -64,7 +64,10 @@ def buy_again(orders: pd.DataFrame, *, start_day: int, end_day: int,
         return {"note": Note("No prediction: the data covers %(days)s days; checking a model needs at least "
                              "%(least)s days, the last quarter held out.", days=days, least=MIN_DAYS)}
     step = sample_step(orders)
-    sample = orders[orders["customer_id"].cat.codes.to_numpy() % step == 0] if step > 1 else orders
+    sample = orders
+    if step > 1:  # and only the sample's ids as categories: each look-up of an id is then among a few thousand
+        sample = orders[orders["customer_id"].cat.codes.to_numpy() % step == 0]
+        sample = sample.assign(customer_id=sample["customer_id"].cat.remove_unused_categories())
     try:
         board = score_models(sample, holdout_day=holdout_day, end_day=end_day, time_unit_days=time_unit_days,
                              names=(MODEL,))
