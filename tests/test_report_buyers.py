@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 
 import pandas as pd
-import pytest
 
 from retainkit import report_buyers
 from retainkit.periods import day_number
@@ -134,8 +133,7 @@ def test_golden_shop_report_is_the_same_bytes_with_its_section(tmp_path):
     assert len(re.findall(r"<svg ", _section(first.read_text(encoding="utf-8")))) == 3
 
 
-@pytest.mark.parametrize("fmt", ["html", "md"])
-def test_no_scipy_is_one_line(monkeypatch, fmt):
+def test_no_scipy_is_one_line(monkeypatch):
     import builtins
 
     real_import = builtins.__import__
