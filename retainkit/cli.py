@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from retainkit import __version__, defaults
+from retainkit import __version__, cli_runtime, defaults
 from retainkit.cli_options import (
     CUSTOMERS,
     DEFAULT_MODEL,
@@ -409,6 +409,7 @@ def inspect_export(files: Files, *, run: Invocation) -> int:
 
 def main() -> None:
     """Console-script entry point."""
+    cli_runtime.single_threaded_blas()
     app()
 
 

@@ -2,15 +2,18 @@
 purchase span, and expected against actual purchases by frequency group.
 
 Each chart is a function of the prediction's plain data (the scoreboard's dict, the
-P(alive) grid) returning a matplotlib ``Figure``, so a report can place any of them;
-:func:`save_charts` writes all three to one SVG or PNG with deterministic bytes (fixed
-SVG ids, glyphs as paths, no date or software metadata).
+P(alive) grid) drawing on a matplotlib ``Axes``, its words through ``gettext`` (English
+by default), so a report can place any of them: :func:`save_charts` writes all three to
+one SVG or PNG, :func:`inline_charts` gives each as an inline ``<svg>`` for the HTML
+report — with deterministic bytes (fixed SVG ids, glyphs as paths, no date or software
+metadata).
 """
 
 from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +26,15 @@ if TYPE_CHECKING:  # the output layer reads results; it does not import the libr
     from retainkit.models.predict import Prediction
 
 FORMATS = (".svg", ".png")
+Words = Callable[[str], str]  # a message in the reader's language (gettext)
+
+
+def _english(message: str) -> str:
+    return message
+
+
+def _days(value: float) -> str:
+    return f"{value:,.0f}"
 
 
 def _style() -> Any:
@@ -32,52 +44,65 @@ def _style() -> Any:
     return matplotlib.rc_context({"svg.hashsalt": "retainkit", "svg.fonttype": "path", "font.size": 8})
 
 
-def _figure(width: float, height: float, panels: int = 1) -> tuple[Figure, list[Axes]]:
+#: Fixed margins of a chart of the report (fractions of the figure): half the time of a
+#: layout engine, which the report, held to the cost of ``kpis``, cannot spare.
+MARGINS = {"left": 0.14, "right": 0.97, "bottom": 0.15, "top": 0.9}
+
+
+def _figure(width: float, height: float, panels: int = 1, *, fixed: bool = False) -> tuple[Figure, list[Axes]]:
     try:
         from matplotlib.figure import Figure
     except ImportError:  # pragma: no cover - depends on the install
         raise RetainkitError("charts need matplotlib", "pip install 'retainkit[report]'") from None
-    figure = Figure(figsize=(width, height), layout="constrained")
+    figure = Figure(figsize=(width, height), layout=None if fixed else "constrained")
+    if fixed:
+        figure.subplots_adjust(**MARGINS)
     return figure, list(figure.subplots(1, panels, squeeze=False)[0])
 
 
-def draw_tracking(ax: Axes, board: dict[str, Any]) -> None:
+def _name(score: dict[str, Any], gettext: Words) -> str:
+    """A line's name in a legend: the model's label, or "naive guess"."""
+    return gettext("naive guess") if score["model"] == "naive" else score["label"].split(" (")[0]
+
+
+def draw_tracking(ax: Axes, board: dict[str, Any], gettext: Words = _english) -> None:
     """Cumulative repeat purchases week by week in the holdout: actual, and each model's and
     the naive guess's prediction; the calibration period ends at week 0."""
     weeks = list(range(len(board["actual_cumulative"]) + 1))
-    ax.plot(weeks, [0, *board["actual_cumulative"]], color="black", linewidth=2, label="actual")
+    ax.plot(weeks, [0, *board["actual_cumulative"]], color="black", linewidth=2, label=gettext("actual"))
     for score in board["scores"]:
         style = ":" if score["model"] == "naive" else "-"
-        ax.plot(weeks, [0, *score["cumulative"]], linestyle=style, label=score["label"].split(" (")[0])
+        ax.plot(weeks, [0, *score["cumulative"]], linestyle=style, label=_name(score, gettext))
     ax.axvline(0, color="grey", linewidth=1)
-    ax.annotate("calibration | holdout", (0, 0), xytext=(3, 3), textcoords="offset points", color="grey")
-    ax.set_xlabel("weeks after the calibration period")
-    ax.set_ylabel("cumulative repeat purchases")
-    ax.set_title("Tracking: predicted against actual")
+    ax.annotate(gettext("calibration | holdout"), (0, 0), xytext=(3, 3), textcoords="offset points", color="grey")
+    ax.set_xlabel(gettext("weeks after the calibration period"))
+    ax.set_ylabel(gettext("cumulative repeat purchases"))
+    ax.set_title(gettext("Tracking: predicted against actual"))
     ax.legend(frameon=False)
 
 
-def draw_alive(ax: Axes, grid: dict[str, Any]) -> None:
+def draw_alive(ax: Axes, grid: dict[str, Any], gettext: Words = _english, days: Callable[[float], str] = _days
+               ) -> None:
     """P(alive) of a customer observed for the longest age, over frequency × purchase span."""
     mesh = ax.pcolormesh(grid["purchase_span_days"], grid["frequency"], grid["p_alive"], vmin=0, vmax=1,
-                         cmap="viridis", shading="nearest")
+                         cmap="viridis", shading="nearest", rasterized=True)  # one image, not 625 paths
     ax.figure.colorbar(mesh, ax=ax, label="P(alive)")
-    ax.set_xlabel("days from first to last purchase")
-    ax.set_ylabel("repeat purchases")
-    ax.set_title(f"P(alive) after {grid['age_days']:,.0f} days")
+    ax.set_xlabel(gettext("days from first to last purchase"))
+    ax.set_ylabel(gettext("repeat purchases"))
+    ax.set_title(gettext("P(alive) after %(days)s days") % {"days": days(grid["age_days"])})
 
 
-def draw_by_frequency(ax: Axes, board: dict[str, Any]) -> None:
+def draw_by_frequency(ax: Axes, board: dict[str, Any], gettext: Words = _english) -> None:
     """Mean holdout purchases per customer by calibration frequency: actual and predicted."""
     best = next(s for s in board["scores"] if s["model"] == board["best"])
     labels = [g["frequency"] for g in best["by_frequency"]]
-    ax.plot(labels, board["actual_by_frequency"], color="black", marker="o", label="actual")
+    ax.plot(labels, board["actual_by_frequency"], color="black", marker="o", label=gettext("actual"))
     for score in board["scores"]:
         ax.plot(labels, [g["predicted_mean"] for g in score["by_frequency"]], marker=".",
-                linestyle=":" if score["model"] == "naive" else "-", label=score["label"].split(" (")[0])
-    ax.set_xlabel("repeat purchases in calibration")
-    ax.set_ylabel("holdout purchases per customer")
-    ax.set_title("Expected against actual by frequency")
+                linestyle=":" if score["model"] == "naive" else "-", label=_name(score, gettext))
+    ax.set_xlabel(gettext("repeat purchases in calibration"))
+    ax.set_ylabel(gettext("holdout purchases per customer"))
+    ax.set_title(gettext("Expected against actual by frequency"))
     ax.legend(frameon=False)
 
 
@@ -108,5 +133,30 @@ def save_charts(result: Prediction, path: Path) -> None:
             return
         buffer = io.StringIO()
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", buffer.getvalue(), flags=re.S)
-    path.write_text(svg, encoding="utf-8")
+    path.write_text(_without_metadata(buffer.getvalue()), encoding="utf-8")
+
+
+def _without_metadata(svg: str) -> str:
+    return re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S)
+
+
+def inline_charts(board: dict[str, Any] | None, grid: dict[str, Any] | None, *, gettext: Words = _english,
+                  days: Callable[[float], str] = _days) -> list[str]:
+    """The charts there is data for — tracking, by frequency (a scoreboard), the P(alive) map
+    (a grid) — each an inline ``<svg>`` element, as wide as its box and never wider."""
+    draws: list[Callable[[Axes], None]] = []
+    if board:
+        draws += [lambda ax: draw_tracking(ax, board, gettext), lambda ax: draw_by_frequency(ax, board, gettext)]
+    if grid:
+        draws.append(lambda ax: draw_alive(ax, grid, gettext, days))
+    charts = []
+    for draw in draws:
+        with _style():
+            figure, (ax,) = _figure(4.6, 3.3, fixed=True)
+            draw(ax)
+            buffer = io.StringIO()
+            figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, transparent=True)
+        svg = _without_metadata(buffer.getvalue())
+        svg = svg[svg.index("<svg"):]
+        charts.append(svg.replace("<svg ", '<svg style="display:block;width:100%;max-width:100%;height:auto" ', 1))
+    return charts

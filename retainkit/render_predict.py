@@ -79,7 +79,10 @@ def _fit_lines(result: Prediction) -> list[tuple[str, str]]:
                   f"{model['log_likelihood']:,.2f} ({model['customers']:,} customers)"))
     if result.gamma_gamma:
         gg = result.gamma_gamma
-        lines += [("Gamma-Gamma p, q, γ", f"{gg.p:.4f}, {gg.q:.4f}, {gg.gamma:.4f}"),
+        spend_errors = gg.standard_errors()
+        shown = [f"{v:.4f}" + (f" ± {spend_errors[i]:.4f}" if spend_errors is not None else "")
+                 for i, v in enumerate(gg.params)]
+        lines += [("Gamma-Gamma p, q, γ", ", ".join(shown)),
                   ("Gamma-Gamma customers", f"{gg.customers:,} repeat buyers ({gg.left_out:,} with mean ≤ 0 left out)")]
     totals = result.totals
     lines += [(f"Expected repeat purchases, next {totals['horizon_days']:g} days",

@@ -18,6 +18,7 @@ facts the words are made from) are for the HTML and Markdown only and left out o
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -182,7 +183,53 @@ def _context(report: dict[str, Any], style: Style, *, charts: bool) -> dict[str,
                    for row in report["cohorts"]["rows"]]
     return {"r": report, "cards": cards, "details": [i for i in report["headline"] if i["key"] not in CARDS],
             "cohort_rows": cohort_rows, "series": series, "lang": style.lang, "currency": style.currency,
-            "alerts": [_alert(a, style) for a in report["alerts"]], "changed": _what_changed(report, style)}
+            "alerts": [_alert(a, style) for a in report["alerts"]], "changed": _what_changed(report, style),
+            "buy": _buy_again(report.get("_buy_again"), style, charts=charts)}
+
+
+def _buy_again(section: dict[str, Any] | None, style: Style, *, charts: bool) -> dict[str, Any] | None:
+    """"Who will buy again" in the reader's language (SPEC §6): how the model did on the
+    holdout against the naive guess, whether to trust it, the sample it was fitted on, the
+    three charts (HTML) and expected against actual by frequency group (Markdown); or the
+    one sentence saying why there is no prediction."""
+    if section is None:
+        return None
+    if section["note"] is not None:
+        return {"note": style.note(section["note"])}
+    from retainkit.render_charts_predict import inline_charts
+
+    t, board = translations(style.lang), section["board"]
+    naive, model = board["scores"][0], next(s for s in board["scores"] if s["model"] == board["best"])
+    count = functools.partial(style.number, kind="count")
+    sentences = [t.gettext(
+        "%(model)s, fitted on the orders up to %(calibrated)s, predicted %(predicted)s repeat purchases in the "
+        "%(weeks)s weeks after (%(start)s – %(end)s); there were %(actual)s. The naive guess (each customer keeps "
+        "buying at their past rate) predicted %(naive)s.") % {
+        "model": model["label"], "calibrated": style.date(section["calibration_end"]),
+        "predicted": count(model["predicted_total"]), "weeks": count(len(board["actual_cumulative"])),
+        "start": style.date(section["holdout_start"]), "end": style.date(section["holdout_end"]),
+        "actual": count(board["actual_total"]), "naive": count(naive["predicted_total"])}]
+    errors = {"rmse": _decimals(model["rmse"], style), "naive": _decimals(naive["rmse"], style)}
+    verdict = t.gettext("Its error per customer (RMSE) is %(rmse)s against %(naive)s for the naive guess: it "
+                        "predicts better than carrying each customer's past on.") if board["beats_naive"] else \
+        t.gettext("It does not beat the naive guess (error per customer %(rmse)s against %(naive)s): do not rely "
+                  "on its predictions for this data.")
+    sentences.append(verdict % errors)
+    if section["step"] > 1:
+        sentences.append(t.gettext("Fitted on 1 in %(step)s customers (%(customers)s), to keep the report fast; "
+                                   "retainkit predict fits every customer and compares every model.")
+                         % {"step": count(section["step"]), "customers": count(section["customers"])})
+    rows = [{"frequency": group["frequency"], "model": _decimals(group["predicted_mean"], style),
+             "naive": _decimals(guess["predicted_mean"], style), "actual": _decimals(actual, style)}
+            for group, guess, actual in zip(model["by_frequency"], naive["by_frequency"],
+                                            board["actual_by_frequency"], strict=True)]
+    svgs = inline_charts(board, section["grid"], gettext=t.gettext, days=count) if charts else []
+    return {"note": None, "sentences": sentences, "model": model["label"], "rows": rows, "charts": svgs}
+
+
+def _decimals(value: float, style: Style) -> str:
+    """A mean or an error with two decimals, in the reader's digits."""
+    return style.digits(f"{value:,.2f}")
 
 
 def _alert(alert: dict[str, Any], style: Style) -> str:

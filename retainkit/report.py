@@ -1,5 +1,6 @@
 """The periodic report's content: the last complete period against the one before and the
-same period a year earlier, alerts, cohorts, customers at risk and VIPs (SPEC §4, §5, §7).
+same period a year earlier, alerts, cohorts, customers at risk and VIPs (SPEC §4, §5, §7),
+and who will buy again (SPEC §6: :mod:`retainkit.report_buyers`, HTML and Markdown only).
 
 Pure: frames in, one JSON-ready dict out. Rendering lives in :mod:`retainkit.render_report`.
 Nothing reads the clock: the report is dated by its period, so the same input gives the
@@ -23,7 +24,8 @@ from retainkit.customers import CustomerOptions, at_risk_customers, customer_tab
 from retainkit.errors import RetainkitError
 from retainkit.kernel import customer_rows
 from retainkit.metrics import KpiOptions, kpis_from_windows
-from retainkit.periods import Period, resolve_period
+from retainkit.periods import Period, day_number, resolve_period
+from retainkit.report_buyers import buy_again
 from retainkit.values import Note
 
 PERIODS_PER_YEAR = {"week": 52, "month": 12}
@@ -130,6 +132,7 @@ def build_report(
         "_normal": normal,
         "_became_at_risk": _became_at_risk(risky, options.customers.inactive_days,
                                            (period_end(current, every) - period_start(current, every)).days + 1),
+        "_buy_again": buy_again(orders, start_day=day_number(whole.start), end_day=day_number(as_of)),
         "_lapsed_vip": _top(risky[risky["is_vip"].fillna(False).astype(bool)].sort_values(
             ["revenue_365", "customer_id"], ascending=[False, True]),
             ("customer_id", "revenue_365", "recency_days"))[:1],

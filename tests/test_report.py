@@ -55,7 +55,7 @@ def test_html_is_self_contained_and_deterministic(tmp_path):
     run_cli("report", SHOP, "--every", "month", "--output", second)
     html = first.read_text()
     assert first.read_bytes() == second.read_bytes()
-    assert html.count("<svg") == 4 and "<script" not in html
+    assert html.count("<svg") == 4 + 3 and "<script" not in html  # sparklines; who will buy again
     for external in ("http://", "https://", "<link", "@import", "url(http", "url(//"):
         assert external not in html.replace('xmlns="http://www.w3.org/2000/svg"', "").replace(
             'xmlns:xlink="http://www.w3.org/1999/xlink"', ""), external
@@ -136,7 +136,7 @@ def test_html_report_fits_a_phone_and_a_desktop(tmp_path, lang):
         assert seen["scroll"] <= width, (width, seen)  # no horizontal page scroll
         assert seen["folded"] == 0  # the at-risk, VIP and KPI tables fold into cards: nothing to scroll
         assert seen["broken"] == []  # "£247,323.2 / 8" reads as two numbers
-        assert len(seen["svgs"]) == 4 and all(0 < w <= width and h > 20 for w, h in seen["svgs"]), seen["svgs"]
+        assert len(seen["svgs"]) == 4 + 3 and all(0 < w <= width and h > 20 for w, h in seen["svgs"]), seen["svgs"]
         _assert_not_blank(shot, min_width=width)
         if lang == "vi" and width == 400 and os.environ.get("RETAINKIT_SCREENSHOTS"):
             shutil.copyfile(shot, ROOT / "docs" / "report-phone-vi.png")
@@ -155,7 +155,7 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
         assert seen["errors"] == [] and seen["bad"] == [] and seen["scroll"] <= width, (width, seen)
         assert seen["broken"] == [], (width, seen["broken"])  # £1,132,407.74 on one line
         assert seen["heading"] == "Retention report: 2011-11"
-        assert len(seen["svgs"]) == 4 and all(w > 100 and h > 20 for w, h in seen["svgs"])
+        assert len(seen["svgs"]) == 4 + 3 and all(w > 100 and h > 20 for w, h in seen["svgs"])
         _assert_not_blank(shot, min_width=width)
 
 

@@ -6,13 +6,14 @@ A customer with x repeat purchases of mean value m̄: each value ~ Gamma(p, ν),
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import special
 
 from retainkit.errors import RetainkitError
 from retainkit.models.fitting import Box, Held, maximum_likelihood, penalised_objective
+from retainkit.models.transaction import covariance
 
 MIN_CUSTOMERS = 2
 
@@ -26,6 +27,16 @@ class GammaGammaParams:
     customers: int = 0
     left_out: int = 0  # repeat buyers whose mean value was ≤ 0
     note: str = ""  # fitted at a boundary: which limit, for ``notes`` (not a parameter: not in as_dict)
+    #: Covariance of (ln p, ln q, ln γ): the inverse Hessian of −LL at the optimum; None at a limit.
+    covariance: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def params(self) -> np.ndarray:
+        return np.array([self.p, self.q, self.gamma])
+
+    def standard_errors(self) -> np.ndarray | None:
+        """SE of p, q and γ by the delta method: θ·SE(ln θ); None at a limit."""
+        return None if self.covariance is None else self.params * np.sqrt(np.diag(self.covariance))
 
     def as_dict(self) -> dict[str, float]:
         return {"p": self.p, "q": self.q, "gamma": self.gamma, "log_likelihood": self.log_likelihood,
@@ -50,7 +61,9 @@ def fit_gamma_gamma(x: np.ndarray, mean_value: np.ndarray, *, penalizer: float =
     (:meth:`_SpendTerms.log_likelihood_and_gradient`) and the optimiser of
     :func:`retainkit.models.fitting.minimise`; ``penalizer`` adds ``penalizer · (p² + q² + γ²)``.
     Where the likelihood has no interior maximum (:func:`_box`; a flat Hessian) the model
-    is fitted at the boundary it runs to and ``note`` says which limit that is, as for BG/NBD.
+    is fitted at the boundary it runs to and ``note`` says which limit that is, as for BG/NBD,
+    and ``covariance`` is None; elsewhere ``covariance`` is the inverse Hessian of −LL at the
+    optimum on the log-parameters (what the CLV intervals carry, SPEC §6).
     """
     x = np.asarray(x, dtype=np.float64)
     mean_value = np.asarray(mean_value, dtype=np.float64)
@@ -70,7 +83,8 @@ def fit_gamma_gamma(x: np.ndarray, mean_value: np.ndarray, *, penalizer: float =
     def fitted(theta: np.ndarray, note: str = "") -> GammaGammaParams:
         p, q, g = (float(v) for v in np.exp(theta))
         ll = float(np.sum(log_likelihood(GammaGammaParams(p, q, g), terms.x, terms.m)))
-        return GammaGammaParams(p, q, g, ll, terms.customers, left_out, note)
+        spread = None if note else covariance(objective, theta, terms.customers)
+        return GammaGammaParams(p, q, g, ll, terms.customers, left_out, note, spread)
 
     typical = max(float(np.mean(terms.m)), 1e-300)
     box = _box(typical)

@@ -13,6 +13,11 @@ parameters, each vectorised over the customers). :func:`sampled` is the alternat
 quantiles of g over draws θ ~ N(θ̂, Σ) — which costs a prediction per draw; on CDNOW
 the two agree to a few per cent (docs/predictions.md), so predict uses the delta method.
 
+CLV is a product of two fits, the purchase model's discounted purchases g(θ) and
+Gamma-Gamma's expected order value h(φ): taking the two fits as independent (their
+covariance block-diagonal), Var ln(g·h) = ∇ln gᵀ Σ_θ ∇ln g + ∇ln hᵀ Σ_φ ∇ln h
+(:func:`product`).
+
 These intervals say how far the *expected* value is known; the purchases a customer will
 actually make scatter around it far more (a Poisson count of mean 0.3 is 0 or 1).
 """
@@ -39,21 +44,48 @@ def _link(kind: str) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.n
     return (lambda v: np.log(np.maximum(v, 1e-300))), np.exp
 
 
-def delta(prediction: Prediction, theta: np.ndarray, covariance: np.ndarray, *, level: float,
-          kind: str = "positive") -> tuple[np.ndarray, np.ndarray]:
-    """(low, high) of ``prediction`` at ``theta`` by the delta method on the ``kind`` scale
-    ("positive": ln; "probability": logit). Where the value is 0 (or 1) exactly the
-    interval is that value."""
-    forward, back = _link(kind)
+def spread(prediction: Prediction, theta: np.ndarray, covariance: np.ndarray, *,
+           kind: str = "positive") -> tuple[np.ndarray, np.ndarray]:
+    """(s(θ̂), Var s) with s = link(``prediction``) on the ``kind`` scale ("positive": ln;
+    "probability": logit): Var s = ∇sᵀ Σ ∇s, ∇s by central differences over θ."""
+    forward, _ = _link(kind)
     centre = forward(prediction(theta))
     gradient = np.empty((len(theta), *np.shape(centre)))
     for i in range(len(theta)):
         step = np.zeros(len(theta))
         step[i] = STEP
         gradient[i] = (forward(prediction(theta + step)) - forward(prediction(theta - step))) / (2 * STEP)
-    variance = np.einsum("i...,ij,j...->...", gradient, covariance, gradient)
+    return centre, np.einsum("i...,ij,j...->...", gradient, covariance, gradient)
+
+
+def delta(prediction: Prediction, theta: np.ndarray, covariance: np.ndarray, *, level: float,
+          kind: str = "positive") -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) of ``prediction`` at ``theta`` by the delta method on the ``kind`` scale
+    ("positive": ln; "probability": logit). Where the value is 0 (or 1) exactly the
+    interval is that value."""
+    centre, variance = spread(prediction, theta, covariance, kind=kind)
+    return bounds(centre, variance, level=level, kind=kind)
+
+
+def bounds(centre: np.ndarray, variance: np.ndarray, *, level: float,
+           kind: str = "positive") -> tuple[np.ndarray, np.ndarray]:
+    """link⁻¹(s ± z·√Var s): the interval from a value and its variance on the link scale."""
+    _, back = _link(kind)
     half = z_value(level) * np.sqrt(np.maximum(variance, 0.0))
     return back(centre - half), back(centre + half)
+
+
+def product(first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray], *,
+            level: float) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) of g·h from :func:`spread` of g over θ and of h over φ (both "positive"),
+    the two fits independent: ln(g·h) = ln g + ln h, so Var = Var ln g + Var ln h.
+
+    >>> low, high = product((np.log([2.0]), np.array([0.01])), (np.log([3.0]), np.array([0.03])), level=0.8)
+    >>> # 6 · exp(±1.2816 · √0.04)
+    >>> [round(float(v), 4) for v in (low[0], high[0])]
+    [4.6434, 7.7529]
+    """
+    return bounds(first[0] + second[0], first[1] + second[1], level=level)
 
 
 def sampled(prediction: Prediction, theta: np.ndarray, covariance: np.ndarray, *, level: float,

@@ -28,6 +28,7 @@ import pandas as pd
 from retainkit import defaults
 from retainkit.errors import RetainkitError
 from retainkit.models import intervals
+from retainkit.models.alive import alive_grid
 from retainkit.models.catalogue import AUTO, CHOICES, MODELS
 from retainkit.models.gammagamma import GammaGammaParams, expected_order_value, fit_gamma_gamma
 from retainkit.models.scoreboard import default_holdout_day, score_models
@@ -68,22 +69,6 @@ class Prediction:
     scoreboard: dict[str, Any] | None = None
     intervals: dict[str, Any] | None = None  # level, method, each parameter's interval
     alive_grid: dict[str, Any] | None = None  # P(alive) over frequency × purchase span, for charts
-
-
-GRID = 25  # points per axis of the P(alive) chart
-
-
-def alive_grid(fit: Fit, x: np.ndarray, T: np.ndarray, time_unit_days: float) -> dict[str, Any]:
-    """P(alive) of a customer observed for the longest T, over frequency (0 to the 99th
-    percentile of x) × purchase span (0 to T): the model's map of who is still a customer."""
-    age = float(np.max(T)) if len(T) else 0.0
-    most = max(1, int(np.ceil(np.quantile(x, 0.99)))) if len(x) else 1
-    frequency = np.unique(np.linspace(0, most, min(GRID, most + 1)).round())
-    span = np.linspace(0, age, GRID)
-    grid_x, grid_t = np.meshgrid(frequency, span, indexing="ij")
-    alive = fit.model.probability_alive(fit.params, grid_x.ravel(), grid_t.ravel(), np.full(grid_x.size, age))
-    return {"frequency": frequency.tolist(), "purchase_span_days": (span * time_unit_days).tolist(),
-            "age_days": age * time_unit_days, "p_alive": alive.reshape(grid_x.shape).tolist()}
 
 
 def clv_per_value(fit: Fit, params: np.ndarray, rows: Rows, options: PredictOptions) -> np.ndarray:
@@ -178,7 +163,8 @@ def _predict(summary: Summary, options: PredictOptions) -> Prediction:
     notes = tuple(note for note in (fit.note, gg.note if gg else "") if note)
     bands = None
     if fit.covariance is not None and options.interval > 0:
-        bands = _intervals(fit, rows, table, totals, value * options.margin, options)
+        spend = _SpendFit(gg, x, f["monetary_value"].to_numpy(float), options.margin) if gg else None
+        bands = _intervals(fit, rows, table, totals, value * options.margin, options, spend)
     return Prediction(fit, gg, table, totals, notes=notes if summary.has_amounts else (*notes, NO_AMOUNTS),
                       intervals=bands, alive_grid=alive_grid(fit, x, T, options.time_unit_days))
 
@@ -216,10 +202,11 @@ def _remembered(prediction: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.
 
 
 def _intervals(fit: Fit, rows: Rows, table: pd.DataFrame, totals: dict[str, Any], worth: np.ndarray,
-               options: PredictOptions) -> dict[str, Any]:
-    """Add ``*_low``/``*_high`` columns and totals at ``options.interval`` from the purchase
-    model's parameter uncertainty (:func:`retainkit.models.intervals.delta`); the
-    intervals of the parameters themselves."""
+               options: PredictOptions, spend: _SpendFit | None = None) -> dict[str, Any]:
+    """Add ``*_low``/``*_high`` columns and totals at ``options.interval`` from the parameters'
+    uncertainty (:func:`retainkit.models.intervals.delta`): the purchase model's, and for
+    CLV also Gamma-Gamma's when ``spend`` has its covariance, the two fits taken as
+    independent (:func:`retainkit.models.intervals.product`); the parameters' own intervals."""
     theta, cov, level, model = np.log(fit.params), fit.covariance, options.interval, fit.model
     horizon = options.horizon_days / options.time_unit_days
 
@@ -235,21 +222,65 @@ def _intervals(fit: Fit, rows: Rows, table: pd.DataFrame, totals: dict[str, Any]
         return clv_per_value(fit, np.exp(t), rows, options)
 
     assert cov is not None
-    for column, prediction, kind in (("expected_purchases", purchases, "positive"),
-                                     ("p_alive", alive, "probability"), ("clv", clv_unit, "positive")):
+    for column, prediction, kind in (("expected_purchases", purchases, "positive"), ("p_alive", alive, "probability")):
         low, high = intervals.delta(prediction, theta, cov, level=level, kind=kind)
-        scale = worth if column == "clv" else 1.0
-        table[f"{column}_low"], table[f"{column}_high"] = low[rows.back] * scale, high[rows.back] * scale
+        table[f"{column}_low"], table[f"{column}_high"] = low[rows.back], high[rows.back]
     low, high = intervals.delta(lambda t: np.atleast_1d(np.dot(rows.weight, purchases(t))), theta, cov, level=level)
     totals["expected_purchases_low"], totals["expected_purchases_high"] = float(low[0]), float(high[0])
+    centre, variance = intervals.spread(clv_unit, theta, cov)
+    per_customer = (centre[rows.back], variance[rows.back])
     known = np.isfinite(worth)
+    counts = np.bincount(rows.back[known], weights=worth[known], minlength=len(rows.x))
+    total = intervals.spread(lambda t: np.atleast_1d(np.dot(counts, clv_unit(t))), theta, cov)
+    bands = {"level": level, "method": "delta", "parameters": _bounds(fit.params, cov, model.parameters, level),
+             "spend_parameters": None}
+    if spend is not None and spend.params.covariance is not None:
+        phi, phi_cov = np.log(spend.params.params), spend.params.covariance
+        unit = per_customer[0]  # ln of the discounted purchases per unit of value, per customer
+        margin = options.margin
+        per_customer = _combined(per_customer, intervals.spread(spend.value, phi, phi_cov))
+        total = _combined(total, intervals.spread(
+            lambda f: np.atleast_1d(np.nansum(np.exp(unit) * spend.value(f)) * margin), phi, phi_cov))
+        bands["spend_parameters"] = _bounds(spend.params.params, phi_cov, ("p", "q", "gamma"), level)
+    else:
+        per_customer = (per_customer[0] + np.log(np.where(worth > 0, worth, np.nan)), per_customer[1])
+    low, high = intervals.bounds(*per_customer, level=level)
+    table["clv_low"], table["clv_high"] = _zero_where(low, worth), _zero_where(high, worth)
     if known.any():
-        counts = np.bincount(rows.back[known], weights=worth[known], minlength=len(rows.x))
-        low, high = intervals.delta(lambda t: np.atleast_1d(np.dot(counts, clv_unit(t))), theta, cov, level=level)
+        low, high = intervals.bounds(*total, level=level)
         totals["clv_low"], totals["clv_high"] = float(low[0]), float(high[0])
-    bounds = intervals.parameter_intervals(fit.params, cov, level=level)
-    return {"level": level, "method": "delta", "parameters": {
-        name: [float(lo), float(hi)] for name, lo, hi in zip(model.parameters, *bounds, strict=True)}}
+    return bands
+
+
+@dataclass(frozen=True)
+class _SpendFit:
+    """Gamma-Gamma's fit and each customer's expected order value as a function of its
+    log-parameters φ = (ln p, ln q, ln γ), times the margin."""
+
+    params: GammaGammaParams
+    x: np.ndarray
+    mean_value: np.ndarray
+    margin: float
+
+    def value(self, phi: np.ndarray) -> np.ndarray:
+        p, q, g = np.exp(phi)
+        return expected_order_value(GammaGammaParams(p, q, g), self.x, self.mean_value) * self.margin
+
+
+def _combined(first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray]
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """ln(g·h) and its variance from ln g's and ln h's, the fits independent."""
+    return first[0] + second[0], first[1] + second[1]
+
+
+def _zero_where(bound: np.ndarray, worth: np.ndarray) -> np.ndarray:
+    """A CLV bound: 0 where the value per purchase is 0 (a margin of 0), NaN where it is unknown."""
+    return np.where(worth == 0, 0.0, bound)
+
+
+def _bounds(params: np.ndarray, cov: np.ndarray, names: tuple[str, ...], level: float) -> dict[str, list[float]]:
+    low, high = intervals.parameter_intervals(params, cov, level=level)
+    return {name: [float(lo), float(hi)] for name, lo, hi in zip(names, low, high, strict=True)}
 
 
 def _spend(summary: Summary, x: np.ndarray, options: PredictOptions) -> tuple[GammaGammaParams | None, np.ndarray]:
