@@ -24,6 +24,8 @@ from retainkit.cli_options import (
     PERIOD,
     Ascending,
     AsOf,
+    AtRiskBy,
+    By,
     ChurnAlert,
     ChurnWindow,
     CohortLayout,
@@ -39,6 +41,7 @@ from retainkit.cli_options import (
     Margin,
     ModelChoice,
     Plot,
+    Products,
     ReportEvery,
     ReportLang,
     Sort,
@@ -215,25 +218,22 @@ def _check_column(option: str, name: str | None, columns: Any) -> None:
         raise RetainkitError(f"{option} {name!r} is not a column", f"columns: {', '.join(columns)}")
 
 
-Products = Annotated[bool, typer.Option("--products", help="The products each customer has stopped buying "
-                                        "(needs a product column).", rich_help_panel=CUSTOMERS, metavar="")]
-
-
 @app.command("at-risk")
 @command(FrameResult, thresholds=True)
 def at_risk(
-    files: Files, to: ToDate = None, as_of: AsOf = None, products: Products = False, sort: Sort = None,
-    ascending: Ascending = False, top: Top = None, *, run: Invocation,
+    files: Files, to: ToDate = None, as_of: AsOf = None, products: Products = False, by: By = AtRiskBy.revenue,
+    sort: Sort = None, ascending: Ascending = False, top: Top = None, *, run: Invocation,
 ) -> int:
     """Customers slipping away, most value at risk first, with why; or their lapsed products.
 
-    Example: retainkit at-risk orders.csv --top 20
+    Example: retainkit at-risk orders.csv --top 20 --by value
     """
     from retainkit.customers import select_customers
     from retainkit.pipeline import at_risk_report
 
     data = run.load(files, product_lines=products)
-    frame = at_risk_report(data, end=end_date(to, as_of), options=run.thresholds, products=products)
+    frame = at_risk_report(data, end=end_date(to, as_of), options=run.thresholds, products=products,
+                           by=by.value)
     _check_column("--sort", sort, frame.columns)
     frame = select_customers(frame, sort=sort, descending=not ascending, top=top)
     count = f"{len(frame):,}"

@@ -69,6 +69,13 @@ class CohortLayout(StrEnum):
     wide = "wide"
 
 
+class AtRiskBy(StrEnum):
+    """``at-risk --by``: revenue over the last 365 days, or the models' value if alive."""
+
+    revenue = "revenue"
+    value = "value"
+
+
 def _column(flag: str, text: str) -> object:
     return typer.Option(flag, help=text, rich_help_panel=COLUMNS, metavar="COLUMN")
 
@@ -244,3 +251,12 @@ def days_list(text: str | None) -> tuple[float, ...]:
         return tuple(float(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise RetainkitError(f"--horizons {text}: expected days separated by commas, like 90,180") from None
+
+
+#: at-risk's ranking: by revenue (no models), or priced by predict's default models over its default horizon.
+By = Annotated[AtRiskBy, typer.Option(
+    "--by", help="Rank by revenue over the last 365 days, or by value: P(alive), and the value expected over the "
+    f"next {defaults.HORIZON_DAYS:g} days if the customer is still alive (predict's default models; needs amounts).",
+    rich_help_panel=CUSTOMERS, metavar="revenue|value")]
+Products = Annotated[bool, typer.Option("--products", help="The products each customer has stopped buying "
+                                        "(needs a product column).", rich_help_panel=CUSTOMERS, metavar="")]

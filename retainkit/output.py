@@ -107,11 +107,11 @@ class KpiResult(Result):
         return render_kpis.kpis_csv(self.document, delimiter="\t" if fmt is Format.tsv else ",")
 
 
-#: Columns a terminal table shows for each view (exports carry every column).
+#: Columns a terminal table shows for each view, those the frame has (exports carry every column).
 TABLE_COLUMNS = {
     "customers": ("customer_id", "orders", "revenue", "recency_days", "avg_days_between_orders", "revenue_365",
                   "rfm_segment", "is_vip", "at_risk", "level_name"),
-    "at-risk": ("customer_id", "revenue_365", "why", "rfm_segment", "level_name"),
+    "at-risk": ("customer_id", "value_if_alive", "p_alive", "revenue_365", "why", "rfm_segment", "level_name"),
     "lapses": ("customer_id", "product", "purchase_days", "last_purchase", "days_since", "revenue_365",
                "customer_at_risk"),
 }
@@ -153,7 +153,7 @@ class FrameResult(Result):
         if self.view == "trend":
             return rf.trend_view(self.frame, title=self.title, style=style)
         frame = rf.with_reasons_said(self.frame, style=style)
-        shown = frame[list(TABLE_COLUMNS[self.view])] if self.view in TABLE_COLUMNS else frame
+        shown = frame[[c for c in TABLE_COLUMNS[self.view] if c in frame]] if self.view in TABLE_COLUMNS else frame
         return rf.frame_table(shown, title=self.title, limit=self.limit or rf.TABLE_ROWS, bars=self.bars, style=style)
 
 

@@ -165,14 +165,23 @@ def customer_report(
 
 
 def at_risk_report(
-    data: Normalised, *, end: date | None = None, options: CustomerOptions | None = None, products: bool = False
+    data: Normalised, *, end: date | None = None, options: CustomerOptions | None = None, products: bool = False,
+    by: str = "revenue",
 ) -> pd.DataFrame:
-    """Customers at risk by value at risk; with ``products``, their product lapses instead."""
+    """Customers at risk by value at risk; with ``products``, their product lapses instead.
+
+    ``by="revenue"``: most revenue over the last 365 days first. ``by="value"``: priced by
+    ``predict``'s default models (:func:`priced_at_risk`), most ``value_if_alive`` first."""
+    if by not in AT_RISK_BY:
+        raise RetainkitError(f"--by {by} is not a ranking", f"choose one of {', '.join(AT_RISK_BY)}")
+    if products and by != "revenue":
+        raise RetainkitError("--by value ranks customers, not product lapses", "drop --products or --by value")
     data = orders_of(data)
     period = period_of(data, end=end)
     table = customer_table(rows_of(data, period), options)
     if not products:
-        return with_quality(at_risk_customers(table)[list(AT_RISK_COLUMNS)], data)
+        risky = at_risk_customers(table)[list(AT_RISK_COLUMNS)]
+        return with_quality(priced_at_risk(risky, data, period) if by == "value" else risky, data)
     if data.product_lines is None:
         raise RetainkitError(
             "--products needs a product column (product_id, sku, StockCode …)", "name it with --product COLUMN"
@@ -278,6 +287,41 @@ AT_RISK_COLUMNS = (
     "customer_id", "revenue_365", "recency_days", "avg_days_between_orders", "days_overdue", "why", "orders",
     "revenue", "last_order", "expected_next_order", "rfm_segment", "level_name", "is_vip",
 )
+#: ``at-risk --by``: the rankings, and the columns ``value`` adds (SPEC §6's p_alive, value_if_alive, clv).
+AT_RISK_BY = ("revenue", "value")
+AT_RISK_VALUE_COLUMNS = ("p_alive", "value_if_alive", "expected_value")
+
+
+def priced_at_risk(risky: pd.DataFrame, data: Any, period: Period) -> pd.DataFrame:
+    """``risky`` (at-risk customers) with ``p_alive``, ``value_if_alive`` (CLV / P(alive): the
+    value over ``predict``'s default horizon if the customer is still alive) and
+    ``expected_value`` (CLV), from BG/NBD and Gamma-Gamma fitted as ``predict`` fits them by
+    default (no intervals: they change no value), most value if alive first, ties by id.
+    Raises :class:`RetainkitError` where the models cannot be fitted (no amounts, too few
+    repeat buyers), naming ``--by revenue``."""
+    instead = "or rank by revenue: --by revenue"
+    try:
+        from retainkit.models.predict import PredictOptions, predict
+        from retainkit.models.summary import summarise
+    except ImportError:  # pragma: no cover - depends on the install
+        raise RetainkitError("at-risk --by value needs SciPy", f"pip install 'retainkit[predict]', {instead}") from None
+    orders = local_orders(data, "at-risk --by value").orders
+    options = PredictOptions(model=defaults.MODEL, interval=0.0)
+    try:
+        result = predict(summarise(orders, end_day=period.end_day, time_unit_days=options.time_unit_days), options)
+    except RetainkitError as error:
+        raise RetainkitError(f"at-risk --by value: {error.message}", f"{error.hint}, {instead}") from None
+    if result.gamma_gamma is None:
+        raise RetainkitError("at-risk --by value needs amounts: the export has no amount column (nor quantity × "
+                             "unit price)", f"name it with --amount (or --quantity and --price), {instead}")
+    found = result.customers.set_index(result.customers["customer_id"].astype(str))
+    ids = risky["customer_id"].astype(str)
+    priced = risky.assign(p_alive=ids.map(found["p_alive"]).to_numpy(float),
+                          value_if_alive=ids.map(found["value_if_alive"]).to_numpy(float),
+                          expected_value=ids.map(found["clv"]).to_numpy(float))
+    priced.attrs["notes"] = [*priced.attrs.get("notes", []), *result.notes]
+    return priced.sort_values(["value_if_alive", "customer_id"], ascending=[False, True], kind="stable",
+                              na_position="last", ignore_index=True)
 
 
 def segments_report(

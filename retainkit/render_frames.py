@@ -38,10 +38,11 @@ LABELS = {
     "frequency": noop("Repeat days"), "recency": noop("Recency"), "T": noop("Age"),
     "monetary_value": noop("Mean value"), "p_alive": noop("P(alive)"), "expected_purchases": noop("Exp. buys"),
     "expected_order_value": noop("Exp. value"), "clv": noop("CLV"), "actual_purchases": noop("Actual buys"),
+    "value_if_alive": noop("Value if alive"), "expected_value": noop("Expected value"),
 }
 PROBABILITY_COLUMNS = {"p_alive"}
 RATE_COLUMNS = {"share_of_customers", "revenue_share"}
-MONEY_COLUMNS = {"revenue", "average_order_value", "revenue_365"}
+MONEY_COLUMNS = {"revenue", "average_order_value", "revenue_365", "value_if_alive", "expected_value"}
 
 
 def frame_records(frame: pd.DataFrame) -> Iterator[list[Any]]:
@@ -167,8 +168,9 @@ TABLE_IMPORTANCE: dict[str, tuple[str, ...]] = {
                   "revenue_365", "avg_days_between_orders", "is_vip", "days_overdue", "expected_next_order",
                   "last_order", "first_order", "average_order_value", "tenure_days", "purchase_days", "level",
                   "r_score", "f_score", "m_score"),
-    "at-risk": ("customer_id", "revenue_365", "why", "rfm_segment", "level_name", "recency_days", "orders",
-                "revenue", "avg_days_between_orders", "days_overdue", "last_order", "expected_next_order", "is_vip"),
+    "at-risk": ("customer_id", "value_if_alive", "p_alive", "revenue_365", "why", "rfm_segment", "level_name",
+                "recency_days", "orders", "revenue", "avg_days_between_orders", "days_overdue", "last_order",
+                "expected_next_order", "is_vip", "expected_value"),
     "lapses": ("customer_id", "product", "days_since", "last_purchase", "revenue_365", "purchase_days",
                "customer_at_risk"),
     "predict": ("customer_id", "clv", "expected_purchases", "p_alive", "expected_order_value", "actual_purchases",
