@@ -307,13 +307,17 @@ def priced_at_risk(risky: pd.DataFrame, data: Any, period: Period) -> pd.DataFra
         raise RetainkitError("at-risk --by value needs SciPy", f"pip install 'retainkit[predict]', {instead}") from None
     orders = local_orders(data, "at-risk --by value").orders
     options = PredictOptions(model=defaults.MODEL, interval=0.0)
-    try:
-        result = predict(summarise(orders, end_day=period.end_day, time_unit_days=options.time_unit_days), options)
-    except RetainkitError as error:
-        raise RetainkitError(f"at-risk --by value: {error.message}", f"{error.hint}, {instead}") from None
-    if result.gamma_gamma is None:
+    summary = summarise(orders, end_day=period.end_day, time_unit_days=options.time_unit_days)
+    if not summary.has_amounts:
         raise RetainkitError("at-risk --by value needs amounts: the export has no amount column (nor quantity × "
                              "unit price)", f"name it with --amount (or --quantity and --price), {instead}")
+    try:
+        result = predict(summary, options)
+    except RetainkitError as error:
+        raise RetainkitError(f"at-risk --by value: {error.message}", f"{error.hint}, {instead}") from None
+    if result.gamma_gamma is None:  # amounts, but none finite
+        raise RetainkitError("at-risk --by value: the amounts are all empty, so spend cannot be modelled",
+                             f"check the amount column, {instead}")
     found = result.customers.set_index(result.customers["customer_id"].astype(str))
     ids = risky["customer_id"].astype(str)
     priced = risky.assign(p_alive=ids.map(found["p_alive"]).to_numpy(float),
