@@ -18,7 +18,7 @@ from retainkit.customers import COLUMNS as CUSTOMER_COLUMNS
 from retainkit.customers import LEVEL_NAMES, SEGMENTS
 from retainkit.metrics import KPIS, METRICS
 from retainkit.normalise import DataQuality
-from retainkit.pipeline import AT_RISK_COLUMNS
+from retainkit.pipeline import AT_RISK_COLUMNS, AT_RISK_VALUE_COLUMNS
 from retainkit.schemas import COMMANDS, DIALECT, load_schema, schema_path, validate
 from tests.conftest import GOLDEN, ROOT, TEN_CUSTOMERS, TEN_CUSTOMERS_WITHOUT_AMOUNTS, run_cli
 
@@ -127,6 +127,8 @@ def test_fixed_columns_are_the_code_s_columns():
     assert load_schema("customers")["properties"]["columns"]["const"] == list(CUSTOMER_COLUMNS)
     at_risk = load_schema("at-risk")["$defs"]
     assert at_risk["customers"]["properties"]["columns"]["const"] == list(AT_RISK_COLUMNS)
+    by_value = at_risk["customers_by_value"]["properties"]["columns"]["const"]
+    assert by_value == [*AT_RISK_COLUMNS, *AT_RISK_VALUE_COLUMNS]
     names = set(SEGMENTS) | set(LEVEL_NAMES.values())
     segments = load_schema("segments")["properties"]["rows"]["items"]["prefixItems"]
     assert set(segments[1]["enum"]) == names
@@ -219,6 +221,7 @@ CASES = [
     ("customers", ("customers",), EVERYWHERE),
     ("at-risk", ("at-risk",), EVERYWHERE),
     ("at-risk", ("at-risk", "--products"), WITH_PRODUCTS),
+    ("at-risk", ("at-risk", "--by", "value"), ("golden", "ten customers")),
     ("segments", ("segments",), EVERYWHERE),
     ("trend", ("trend",), EVERYWHERE),
     ("trend", ("trend", "--every", "week", "--from", "2024-01-02"), ("golden", "one customer")),
