@@ -314,7 +314,8 @@ def priced_at_risk(risky: pd.DataFrame, data: Any, period: Period) -> pd.DataFra
     try:
         result = predict(summary, options)
     except RetainkitError as error:
-        raise RetainkitError(f"at-risk --by value: {error.message}", f"{error.hint}, {instead}") from None
+        hint = error.hint.replace(" or --holdout", "")  # at-risk fits on every order up to --to
+        raise RetainkitError(f"at-risk --by value: {error.message}", f"{hint}, {instead}") from None
     if result.gamma_gamma is None:  # amounts, but none finite
         raise RetainkitError("at-risk --by value: the amounts are all empty, so spend cannot be modelled",
                              f"check the amount column, {instead}")

@@ -85,7 +85,7 @@ def test_by_value_with_too_few_repeat_buyers_is_one_line(tmp_path):
     path = write_csv(tmp_path / "few.csv", "customer_id,order_date,amount\na,2024-01-01,5\na,2024-02-01,7\n"
                      "b,2024-01-05,3\nc,2024-12-01,4")
     line = one_line(run_cli("at-risk", path, "--by", "value"))
-    assert "too few" in line and "--by revenue" in line
+    assert "too few" in line and "--by revenue" in line and "--holdout" not in line
 
 
 def test_by_value_ranks_customers_not_product_lapses(tmp_path):
