@@ -115,9 +115,13 @@ def kpi_report(
     data = orders_of(data)
     analysis = analysis or AnalysisOptions()
     period = period_of(data, start=start, end=end, churn_window_days=analysis.churn_window_days)
-    windows = rows_of(data, period)
-    metrics = kpis_from_windows(windows, KpiOptions(analysis.churn_alert, analysis.margin))
-    actions = act_on_this(customer_table(windows, customer_options))
+    kpi_options = KpiOptions(analysis.churn_alert, analysis.margin)
+    if isinstance(data, Normalised):
+        windows = rows_of(data, period)
+        metrics = kpis_from_windows(windows, kpi_options)
+        actions = act_on_this(customer_table(windows, customer_options))
+    else:  # Spark: per-customer rows stay there, aggregates come over
+        metrics, actions = data.kpis(period, kpi_options, customer_options)
     after = orders_after(data.orders, period) if isinstance(data, Normalised) else data.orders_after(period)
     period_info = period.as_dict() | {"orders_after_to_ignored": after}
     return kpis_document(period_info, data.quality.as_dict(), metrics, files=list(files), act_on_this=actions)
@@ -161,6 +165,8 @@ def customer_report(
     """The per-customer table of SPEC §5 as of ``end`` (default: the last order)."""
     data = orders_of(data)
     period = period_of(data, end=end)
+    if not isinstance(data, Normalised):  # held by Spark (retainkit.spark.tables.SparkTable)
+        return data.customer_table(period, options)
     return with_quality(customer_table(rows_of(data, period), options), data)
 
 
@@ -170,6 +176,8 @@ def at_risk_report(
     """Customers at risk by value at risk; with ``products``, their product lapses instead."""
     data = orders_of(data)
     period = period_of(data, end=end)
+    if not isinstance(data, Normalised):  # held by Spark (products are refused when reading)
+        return data.customer_table(period, options, at_risk=True)
     table = customer_table(rows_of(data, period), options)
     if not products:
         return with_quality(at_risk_customers(table)[list(AT_RISK_COLUMNS)], data)
@@ -285,7 +293,10 @@ def segments_report(
 ) -> pd.DataFrame:
     """One row per RFM segment and per loyalty level (SPEC §5)."""
     data = orders_of(data)
-    return with_quality(segment_summary(customer_report(data, end=end, options=options)), data)
+    table = customer_report(data, end=end, options=options)
+    if not isinstance(table, pd.DataFrame):  # held by Spark: the columns the summary reads come over
+        table = table.to_pandas()
+    return with_quality(segment_summary(table), data)
 
 
 @dataclass

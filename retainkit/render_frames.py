@@ -101,7 +101,7 @@ def frame_parquet(frame: pd.DataFrame) -> bytes:
 
 
 def frame_table(frame: pd.DataFrame, *, title: str, limit: int | None = TABLE_ROWS, bars: str | None = None,
-                importance: Sequence[str] | None = None, style: Style = ENGLISH):
+                importance: Sequence[str] | None = None, style: Style = ENGLISH, total: int | None = None):
     """A table of ``frame`` that fits the width it is printed at (:mod:`retainkit.render_width`);
     at most ``limit`` rows, with a note of the rest; headers, names, numbers, dates and notes
     in the language of ``style`` (the frame itself untouched).
@@ -121,9 +121,10 @@ def frame_table(frame: pd.DataFrame, *, title: str, limit: int | None = TABLE_RO
     table = FitTable(columns, rows, title=style.note(title), importance=order,
                      describe_dropped=functools.partial(dropped_note, style=style))
     parts: list[Any] = [table]
-    if limit is not None and len(frame) > limit:
+    rows = len(frame) if total is None else total  # ``total``: the rows of which ``frame`` is the head
+    if limit is not None and rows > limit:
         more = style.gettext("… %(n)s more rows (use --top N, or --format csv for all)")
-        parts.append(Text(more % {"n": style.digits(f"{len(frame) - limit:,}")}, style="dim"))
+        parts.append(Text(more % {"n": style.digits(f"{rows - limit:,}")}, style="dim"))
     parts += [Text(visible(style.note(note), newlines=True), style="dim") for note in frame.attrs.get("notes", [])]
     return Visible(Group(*parts))
 

@@ -99,6 +99,20 @@ class SparkOrders:
                             has_referrals=self.has_referrals)
 
 
+    def kpis(self, period: Period, options: Any, customer_options: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The KPIs and the "act on this" summary (:func:`retainkit.spark.tables.spark_kpis`)."""
+        from retainkit.spark.tables import spark_kpis
+
+        return spark_kpis(self, period, options, customer_options)
+
+    def customer_table(self, period: Period, options: Any, *, at_risk: bool = False) -> Any:
+        """The customer table held by Spark (:class:`retainkit.spark.tables.SparkTable`);
+        with ``at_risk``, the customers at risk by value at risk."""
+        from retainkit.spark.tables import customer_table
+
+        return customer_table(self, period, options, at_risk=at_risk)
+
+
 def read_orders_spark(source: Sequence[str] | Any, options: ReadOptions, spark_options: SparkOptions | None = None
                       ) -> SparkOrders:
     """Read and normalise on Spark: ``source`` is paths Spark reads or a Spark DataFrame."""
