@@ -329,36 +329,6 @@ def select_customers(
     return out.head(top).reset_index(drop=True) if top is not None else out.reset_index(drop=True)
 
 
-def segment_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per RFM segment and per loyalty level: customers, their share, revenue share,
-    median recency and average order value (revenue / orders of the group)."""
-    total_customers = len(table)
-    total_revenue = float(table["revenue"].sum(min_count=1))
-    parts = []
-    for group, column, names in (
-        ("rfm_segment", "rfm_segment", list(SEGMENTS)),
-        ("loyalty_level", "level_name", [LEVEL_NAMES[i] for i in range(5, -2, -1)]),
-    ):
-        grouped = table.groupby(column, observed=False)
-        summary = pd.DataFrame(
-            {
-                "customers": grouped.size(),
-                "revenue": grouped["revenue"].sum(min_count=1),
-                "orders": grouped["orders"].sum(),
-                "median_recency_days": grouped["recency_days"].median(),
-            }
-        ).reindex(names)
-        summary["customers"] = summary["customers"].fillna(0).astype(np.int64)
-        summary.insert(0, "group", group)
-        parts.append(summary.rename_axis("name").reset_index())
-    out = pd.concat(parts, ignore_index=True)
-    out["share_of_customers"] = out["customers"] / total_customers if total_customers else np.nan
-    out["revenue_share"] = out["revenue"] / total_revenue if total_revenue else np.nan
-    out["average_order_value"] = out["revenue"] / out["orders"].where(out["orders"] > 0)
-    return out[["group", "name", "customers", "share_of_customers", "revenue_share", "median_recency_days",
-                "average_order_value"]]
-
-
 def act_on_this(table: pd.DataFrame) -> dict[str, object]:
     """The short "act on this" summary of ``kpis``: at risk, VIPs, the ladder."""
     return actions_from_parts(action_parts(table))

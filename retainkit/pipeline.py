@@ -25,7 +25,6 @@ from retainkit.customers import (
     at_risk_customers,
     customer_table,
     product_lapses,
-    segment_summary,
 )
 from retainkit.duplicates import overlap_sentence
 from retainkit.errors import RetainkitError
@@ -292,10 +291,12 @@ def segments_report(
     data: Normalised, *, end: date | None = None, options: CustomerOptions | None = None
 ) -> pd.DataFrame:
     """One row per RFM segment and per loyalty level (SPEC §5)."""
+    from retainkit.segments import segment_summary
+
     data = orders_of(data)
     table = customer_report(data, end=end, options=options)
-    if not isinstance(table, pd.DataFrame):  # held by Spark: the columns the summary reads come over
-        table = table.to_pandas()
+    if not isinstance(table, pd.DataFrame):  # held by Spark: the shards' parts come over, added
+        return with_quality(table.segments(), data)
     return with_quality(segment_summary(table), data)
 
 

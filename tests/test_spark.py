@@ -27,7 +27,7 @@ from retainkit.spark.session import SparkOptions  # noqa: E402
 
 pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
 GOLDEN_CSV = GOLDEN / "shop_small.csv"
-COMMANDS = (("kpis",), ("customers",), ("at-risk",), ("kpis", "--from", "2024-01-02"))
+COMMANDS = (("kpis",), ("customers",), ("at-risk",), ("segments",), ("kpis", "--from", "2024-01-02"))
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -338,6 +338,35 @@ class SparkTable:
         rows = self._ordered() if self.top is not None else self._rows()
         _run(lambda: rows.write.mode("overwrite").parquet(spark_path(path)))
 
+    def segments(self) -> pd.DataFrame:
+        """The segments summary (:func:`retainkit.segments.segment_summary`) from the shards'
+        parts, added on the driver."""
+        from retainkit.segments import add_segment_parts, segment_parts, summary_from_parts
+        from retainkit.spark.engine import _run
+
+        cuts, has_amount = self.cuts, self.has_amount
+
+        def parts(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            table = _whole(batches)
+            if table is not None:
+                part = segment_parts(with_ranks(table.to_pandas(date_as_object=False), cuts, has_amount=has_amount))
+                part["revenue"] = as_text(part["revenue"])
+                for mine in part["groups"].values():
+                    mine["revenue"] = as_text(mine["revenue"])
+                yield pa.RecordBatch.from_pydict({"payload": [json.dumps(part)]}, schema=pa.schema([("payload",
+                                                                                                     pa.string())]))
+
+        def read(text: str) -> dict[str, Any]:
+            part = json.loads(text)
+            part["revenue"] = from_text(part["revenue"])
+            for mine in part["groups"].values():
+                mine["revenue"] = from_text(mine["revenue"])
+                mine["recency"] = {int(k): v for k, v in mine["recency"].items()}
+            return part
+
+        rows = _run(lambda: self.frame.mapInArrow(parts, schema(["payload"])).collect())
+        return summary_from_parts(add_segment_parts([read(r["payload"]) for r in rows]))
+
     def actions(self) -> dict[str, Any]:
         """The "act on this" summary of ``kpis`` (:func:`retainkit.customers.act_on_this`)."""
         cuts, has_amount = self.cuts, self.has_amount
