@@ -257,3 +257,25 @@ def test_a_terminal_table_brings_over_only_the_rows_it_shows():
     remote = run_cli("customers", GOLDEN_CSV, "--top", "3", "--sort", "revenue", "--engine", "spark", "--quiet")
     assert remote.code == 0, remote.stderr
     assert remote.stdout == local.stdout
+
+
+@pytest.mark.parametrize("bad", ["amount", "date", "infinite"])
+def test_a_bad_value_is_named_by_file_and_line_as_locally(tmp_path, bad):
+    """A value the rules cannot read — found on the driver (text amounts and dates, decided
+    over the whole column) or in a shard (a number that is not finite) — is the local error
+    line: the file, the line or row, the column and the value."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if bad == "infinite":
+        path = tmp_path / "lake.parquet"
+        pq.write_table(pa.table({"customer_id": ["A", "B", "C"], "order_date": ["2024-01-01"] * 3,
+                                 "amount": [1.0, float("inf"), 3.0]}), path)
+    else:
+        path = tmp_path / "orders.csv"
+        value = "abc" if bad == "amount" else "2024-13-45"
+        cells = f"2024-01-02,{value}" if bad == "amount" else f"{value},6"
+        path.write_text(f"customer_id,order_date,amount\nA,2024-01-01,5\nB,{cells}\nC,2024-01-03,7\n")
+    local = one_line(run_cli("kpis", path))
+    assert one_line(run_cli("kpis", path, "--engine", "spark", "--quiet")) == local
+    assert ", line 3, column" in local or ", row 2, column" in local

@@ -45,6 +45,7 @@ from retainkit.spark.shards import (
     normalise_shard,
     reduce_shard,
 )
+from retainkit.spark.where import order_of, placed
 
 
 class SparkOrders:
@@ -134,9 +135,10 @@ def read_orders_spark(source: Sequence[str] | Any, options: ReadOptions, spark_o
     if per_order is not None:
         per_order.unpersist()  # the rows are sharded and held: the per-order keys are done with
     errors = [json.loads(r["payload"]) for r in notes if r["kind"] == "error"]
-    if errors:
+    if errors:  # the first input's first: as the local engine, which reads the inputs in order
         events.unpersist()
-        raise RetainkitError(errors[0]["message"], errors[0]["hint"])
+        first = min(errors, key=lambda e: order_of(e["message"]))
+        raise RetainkitError(placed(first["message"], found), first["hint"])
     quality = combine_quality([DataQuality(**json.loads(r["payload"])) for r in notes])
     quality.decimal_marks = dict(marks)
     quality.duplicates_dropped = options.dedupe
