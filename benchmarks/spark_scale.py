@@ -88,8 +88,9 @@ class Sampler(threading.Thread):
             for pid in _children(self.root):
                 rss = _rss(pid)
                 now += rss
-                _, peak = self.peaks.get(pid, ("", 0))
-                self.peaks[pid] = (_label(pid), max(peak, rss))  # again: a launcher script becomes the JVM
+                label, peak = self.peaks.get(pid, ("", 0))
+                now_label = _label(pid)  # again each time: a launcher script becomes the JVM; an ended one has none
+                self.peaks[pid] = (now_label if now_label not in ("", "?") else label, max(peak, rss))
             self.total = max(self.total, now)
             if self.limit is not None and now > self.limit and self.over is not None:
                 self.over()

@@ -279,3 +279,13 @@ def test_a_bad_value_is_named_by_file_and_line_as_locally(tmp_path, bad):
     local = one_line(run_cli("kpis", path))
     assert one_line(run_cli("kpis", path, "--engine", "spark", "--quiet")) == local
     assert ", line 3, column" in local or ", row 2, column" in local
+
+
+def test_text_columns_pandas_holds_in_arrow_chunks_go_back_to_spark():
+    """A shard's table read from several Arrow batches: its text columns are chunked."""
+    import pyarrow as pa
+
+    from retainkit.spark.tables import batch
+
+    table = pa.concat_tables([pa.table({"customer_id": ["a", "b"]}), pa.table({"customer_id": ["c"]})])
+    assert batch(table.to_pandas(), ["customer_id"]).column(0).to_pylist() == ["a", "b", "c"]

@@ -73,6 +73,8 @@ def batch(frame: pd.DataFrame, columns: tuple[str, ...] | list[str]) -> pa.Recor
         if isinstance(values.dtype, pd.CategoricalDtype):
             values = values.astype(object)
         array = pa.array(values, from_pandas=True)
+        if isinstance(array, pa.ChunkedArray):  # a column pandas holds in Arrow chunks (text)
+            array = array.combine_chunks()
         arrays.append(array if array.type == TYPES[column] else array.cast(TYPES[column]))
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema([(c, TYPES[c]) for c in columns]))
 
