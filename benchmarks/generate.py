@@ -20,6 +20,13 @@ order id, the UCI convention). Fully vectorised and deterministic for a given se
     python benchmarks/generate.py 10_000_000 --out /tmp/bench --seed 7 [--shape grouped]
 
 writes ``/tmp/bench/real_10000000.parquet`` and ``.csv`` (``lines_…`` for ``grouped``).
+A Parquet dataset of many files, 100M lines in ten pieces of ten files each (ids of each
+piece apart, so the pieces are one export of 8M customers):
+
+    for k in 0 1 2 3 4 5 6 7 8 9; do
+        python benchmarks/generate.py 10_000_000 --out /tmp/lake --seed $((7 + k)) --offset $k \
+            --files 10 --formats parquet
+    done
 """
 
 from __future__ import annotations
@@ -119,8 +126,10 @@ def _customer_names(numbers: np.ndarray, rng: np.random.Generator) -> pa.Array:
     )
 
 
-def generate_real(n_lines: int, seed: int = 7) -> pa.Table:
-    """About ``n_lines`` order lines shaped like a real shop export (see the module docstring)."""
+def generate_real(n_lines: int, seed: int = 7, *, offset: int = 0) -> pa.Table:
+    """About ``n_lines`` order lines shaped like a real shop export (see the module docstring).
+    ``offset`` > 0 gives another shop's customers and orders (ids shifted by ``offset`` × 10⁷
+    and × 10⁸): pieces of a larger export generated one at a time."""
     rng = np.random.default_rng(seed)
     order_customer, order_second, n_customers = _orders(rng, n_lines, REAL_LINES_PER_ORDER,
                                                         REAL_ORDERS_PER_CUSTOMER)
@@ -149,7 +158,7 @@ def generate_real(n_lines: int, seed: int = 7) -> pa.Table:
     refund_line = np.searchsorted(line_order, refund_orders)
     refund_second = order_second[refund_orders] + 86_400 * rng.integers(1, 30, size=len(refund_orders))
 
-    customer_numbers = rng.permutation(n_customers) + 100_000
+    customer_numbers = rng.permutation(n_customers) + 100_000 + offset * 10_000_000
     names = _customer_names(customer_numbers, rng)
     line_customer = np.where(guest[line_order], -1, order_customer[line_order])
     row_customer = np.concatenate([line_customer, np.where(guest[refund_orders], -1, order_customer[refund_orders])])
@@ -166,7 +175,7 @@ def generate_real(n_lines: int, seed: int = 7) -> pa.Table:
         return values[rows]
 
     customer, referrer = taken(row_customer), taken(row_referrer)
-    order_text = pc.cast(pa.array(taken(row_order) + 1_000_001), pa.string())
+    order_text = pc.cast(pa.array(taken(row_order) + 1_000_001 + offset * 100_000_000), pa.string())
     return pa.table(
         {
             "order_id": pc.if_else(pa.array(taken(row_is_refund)), pc.binary_join_element_wise("C", order_text, ""),
@@ -191,11 +200,27 @@ def main() -> None:
     parser.add_argument("--formats", default="parquet,csv")
     parser.add_argument("--shape", choices=("real", "grouped"), default="real",
                         help="real: date order, quantity × unit price, string ids (default); grouped: the older shape")
+    parser.add_argument("--files", type=int, default=1,
+                        help="Parquet only: write N files of consecutive rows (a dataset folder), not one")
+    parser.add_argument("--offset", type=int, default=0,
+                        help="real shape: another shop's ids (customers + N×10^7, orders + N×10^8), so that "
+                             "pieces generated one at a time make one larger export")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    table = generate_real(args.lines, args.seed) if args.shape == "real" else generate(args.lines, args.seed)
+    if args.shape == "real":
+        table = generate_real(args.lines, args.seed, offset=args.offset)
+    else:
+        table = generate(args.lines, args.seed)
     stem = args.out / f"{'real' if args.shape == 'real' else 'lines'}_{args.lines}"
     formats = args.formats.split(",")
+    if args.files > 1:
+        if formats != ["parquet"]:
+            parser.error("--files writes Parquet only: add --formats parquet")
+        step = -(-table.num_rows // args.files)
+        for part, start in enumerate(range(0, table.num_rows, step)):
+            pq.write_table(table.slice(start, step), f"{stem}_{args.offset:03d}_{part:03d}.parquet",
+                           compression="snappy")
+        return
     if "parquet" in formats:
         pq.write_table(table, f"{stem}.parquet", compression="snappy")
     if "csv" in formats:

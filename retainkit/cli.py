@@ -397,7 +397,7 @@ def inspect_export(files: Files, *, run: Invocation) -> int:
 
     Example: retainkit inspect orders.xlsx --sheet Orders
     """
-    from retainkit.pipeline import inspect_export as inspect_files
+    from retainkit.inspection import inspect_export as inspect_files
 
     result = inspect_files(files, run.read)
     run.emit(InspectResult(result))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import re
 import sys
 import traceback
 import typing
@@ -79,7 +80,7 @@ class Invocation:
         from retainkit.pipeline import read_orders
 
         prefer_jemalloc()
-        self.destination.check(_input_files(files))  # before any work: never compute, then fail to write
+        self._check_destination(files)  # before any work: never compute, then fail to write
         console = Console(stderr=True)
         large = any(f == "-" or (Path(f).is_file() and Path(f).stat().st_size > LARGE_INPUT_BYTES) for f in files)
         if console.is_terminal and large and not _QUIET["on"]:
@@ -94,8 +95,16 @@ class Invocation:
 
     def emit(self, result: Result) -> None:
         self.stages.done()
-        self.destination.check(_input_files(self.destination.inputs))
+        self._check_destination(self.destination.inputs)
         emit(result, self.destination)
+
+    def _check_destination(self, files: Sequence[str]) -> None:
+        """The output can be written, and is none of the inputs; with Spark, a URI or a folder
+        (a Parquet folder written before) is Spark's to write, and not checked here."""
+        path = self.destination.path
+        if self.engine == "spark" and path is not None and (path.is_dir() or re.match(r"^\w[\w+.-]+:/", str(path))):
+            return
+        self.destination.check(_input_files(files))
 
 
 def _input_files(files: Sequence[str]) -> list[str]:

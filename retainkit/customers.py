@@ -24,12 +24,21 @@ the orders happens here. Thresholds compare integers where the SPEC's rule is a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from retainkit import defaults
+from retainkit.exact import exact_sum, to_float
+from retainkit.ranks import (
+    RankCuts,
+    order_statistics,
+    rfm_positions,
+    scores_from_cuts,
+    vip_cut,
+    vip_from_cut,
+)
 from retainkit.reductions import ANNUAL_DAYS, CustomerWindows
 
 #: The (R, F) grid of SPEC §5: every one of the 25 cells names a segment.
@@ -71,8 +80,23 @@ class CustomerOptions:
     vip_top: float = defaults.VIP_TOP
 
 
+#: The columns that rank a customer among all of them (:mod:`retainkit.ranks`).
+RANKED = ("r_score", "f_score", "m_score", "rfm_segment", "is_vip")
+#: The columns of one customer alone: what a shard computes before the global cuts are known.
+BASE_COLUMNS = tuple(c for c in COLUMNS if c not in RANKED)
+
+
 def customer_table(windows: CustomerWindows, options: CustomerOptions | None = None) -> pd.DataFrame:
     """One row per customer with an order up to ``to``; the columns of :data:`COLUMNS`."""
+    opts = options or CustomerOptions()
+    base = customer_base(windows, opts)
+    table = with_ranks(base, rank_cuts(base, opts.vip_top, has_amount=windows.has_amount),
+                       has_amount=windows.has_amount)
+    return table.sort_values("customer_id", kind="stable", ignore_index=True)
+
+
+def customer_base(windows: CustomerWindows, options: CustomerOptions | None = None) -> pd.DataFrame:
+    """The columns of :data:`BASE_COLUMNS`, each customer by their own rows (any shard of them)."""
     opts = options or CustomerOptions()
     f = windows.frame[windows.frame["orders_to_date"] > 0]
     end = windows.period.end_day
@@ -90,17 +114,13 @@ def customer_table(windows: CustomerWindows, options: CustomerOptions | None = N
     lost = recency >= opts.lost_days
     last_refund = f["last_refund_day"].to_numpy()
     ended_in_refund = ~np.isnan(last_refund) & (np.nan_to_num(last_refund, nan=-1) >= last)
-    r_score = rfm_scores(recency, higher_is_better=False)
-    f_score = rfm_scores(orders, higher_is_better=True)
-    m_score = rfm_scores(revenue, higher_is_better=True)
     level = loyalty_levels(
         orders=orders, tenure_days=tenure, at_risk=at_risk, lost=lost, ended_in_refund=ended_in_refund,
         referred_customers=f["referred_customers"].to_numpy(),
     )
-    ids = f.index.to_numpy(dtype=object)
-    table = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "customer_id": ids,
+            "customer_id": f.index.to_numpy(dtype=object),
             "first_order": _dates(first),
             "last_order": _dates(last),
             "orders": orders,
@@ -113,21 +133,46 @@ def customer_table(windows: CustomerWindows, options: CustomerOptions | None = N
             "expected_next_order": _dates(expected),
             "days_overdue": np.maximum(end - expected, 0.0),  # whole days, NaN without a rhythm
             "revenue_365": np.round(f["revenue_365"].to_numpy(), 2),
-            "r_score": r_score,
-            "f_score": f_score,
-            "m_score": m_score,
-            "rfm_segment": rfm_segments(r_score, f_score),
-            "is_vip": vip_flags(f["revenue_365"].to_numpy(), ids, opts.vip_top),
             "at_risk": at_risk,
             "level": level,
             "level_name": pd.Categorical.from_codes(level + 1, categories=[LEVEL_NAMES[i] for i in range(-1, 6)]),
+            "_revenue_365": f["revenue_365"].to_numpy(),  # unrounded: the VIP rank's value
         }
     )
-    if not windows.has_amount:  # no amounts: money, M and VIP are unknown, not 0 / false
+
+
+def rank_cuts(base: pd.DataFrame, vip_top: float, *, has_amount: bool) -> RankCuts:
+    """The cuts of every global rank, from a base table holding every customer."""
+    recency, orders = base["recency_days"].to_numpy(), base["orders"].to_numpy()
+    n = len(base)
+    monetary: list[Any] = []
+    if has_amount:
+        monetary = order_statistics(base["revenue"].to_numpy(), rfm_positions(n, higher_is_better=True))
+    return RankCuts(
+        tuple(order_statistics(recency, rfm_positions(n, higher_is_better=False))),
+        tuple(order_statistics(orders, rfm_positions(n, higher_is_better=True))),
+        tuple(monetary),
+        vip_cut(base["_revenue_365"].to_numpy(), base["customer_id"].to_numpy(dtype=object), vip_top),
+        n,
+    )
+
+
+def with_ranks(base: pd.DataFrame, cuts: RankCuts, *, has_amount: bool) -> pd.DataFrame:
+    """The customer table (:data:`COLUMNS`) of some customers, ranked by cuts over all of them."""
+    r_score = scores_from_cuts(base["recency_days"].to_numpy(), cuts.recency, higher_is_better=False)
+    f_score = scores_from_cuts(base["orders"].to_numpy(), cuts.frequency, higher_is_better=True)
+    table = base.assign(
+        r_score=r_score,
+        f_score=f_score,
+        m_score=scores_from_cuts(base["revenue"].to_numpy(), cuts.monetary, higher_is_better=True),
+        rfm_segment=rfm_segments(r_score, f_score),
+        is_vip=vip_from_cut(base["_revenue_365"].to_numpy(), base["customer_id"].to_numpy(dtype=object), cuts.vip),
+    )[list(COLUMNS)]
+    if not has_amount:  # no amounts: money, M and VIP are unknown, not 0 / false
         table[["revenue", "average_order_value", "revenue_365"]] = np.nan
         table["m_score"] = pd.array([pd.NA] * len(table), dtype="Int64")
         table["is_vip"] = pd.array([pd.NA] * len(table), dtype="boolean")
-    return table.sort_values("customer_id", kind="stable", ignore_index=True)
+    return table
 
 
 def rfm_scores(values: np.ndarray, *, higher_is_better: bool) -> np.ndarray:
@@ -140,23 +185,8 @@ def rfm_scores(values: np.ndarray, *, higher_is_better: bool) -> np.ndarray:
     >>> rfm_scores(np.array([0, 10, 10, 400]), higher_is_better=False).tolist()  # recency: lower is better
     [4, 2, 2, 1]
     """
-    n = len(values)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    worse = _strictly_below(values) if higher_is_better else _strictly_below(-values)
-    return np.minimum(5, 1 + (5 * worse) // n).astype(np.int64)
-
-
-def _strictly_below(values: np.ndarray) -> np.ndarray:
-    """For each value, how many values are strictly smaller (counting for small integer ranges)."""
-    if values.dtype.kind in "iu":
-        low = int(values.min())
-        span = int(values.max()) - low + 1
-        if span <= 4 * len(values) + 1024:
-            counts = np.bincount(values - low, minlength=span)
-            below = np.concatenate(([0], np.cumsum(counts)[:-1]))
-            return below[values - low]
-    return np.searchsorted(np.sort(values), values, side="left")
+    cuts = order_statistics(values, rfm_positions(len(values), higher_is_better=higher_is_better))
+    return scores_from_cuts(values, cuts, higher_is_better=higher_is_better)
 
 
 def rfm_segments(r_score: np.ndarray, f_score: np.ndarray) -> pd.Categorical:
@@ -175,21 +205,7 @@ def vip_flags(revenue_365: np.ndarray, ids: np.ndarray, vip_top: float) -> np.nd
     >>> vip_flags(np.array([50.0, 0.0, 300.0, 20.0]), np.array(["a", "b", "c", "d"]), 0.05).tolist()
     [False, False, True, False]
     """
-    revenue = np.nan_to_num(revenue_365)
-    positive = np.flatnonzero(revenue > 0)
-    count = int(-(-Fraction(str(vip_top)) * len(positive) // 1))  # ceiling, exactly
-    flags = np.zeros(len(revenue), dtype=bool)
-    if count <= 0:
-        return flags
-    if count >= len(positive):
-        flags[positive] = True
-        return flags
-    cut = np.partition(revenue[positive], len(positive) - count)[len(positive) - count]  # the count-th largest
-    flags[positive[revenue[positive] > cut]] = True
-    tied = positive[revenue[positive] == cut]
-    room = count - int(flags.sum())
-    flags[tied[np.argsort(ids[tied].astype(str), kind="stable")[:room]]] = True
-    return flags
+    return vip_from_cut(revenue_365, ids, vip_cut(revenue_365, ids, vip_top))
 
 
 def at_risk_flags(
@@ -292,7 +308,11 @@ def select_customers(
     descending: bool = True,
     top: int | None = None,
 ) -> pd.DataFrame:
-    """Rows of the customer table that pass the filters, ordered by ``sort``, first ``top``."""
+    """Rows of the customer table that pass the filters, ordered by ``sort``, first ``top``
+    (a table held by Spark chooses them there)."""
+    if not isinstance(table, pd.DataFrame):
+        return table.select(segment=segment, level=level, vip=vip, at_risk=at_risk, sort=sort,  # type: ignore[no-any-return]
+                            descending=descending, top=top)
     keep = np.ones(len(table), dtype=bool)
     if segment is not None:
         keep &= (table["rfm_segment"].astype(str).str.casefold() == segment.casefold()).to_numpy()
@@ -309,50 +329,35 @@ def select_customers(
     return out.head(top).reset_index(drop=True) if top is not None else out.reset_index(drop=True)
 
 
-def segment_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per RFM segment and per loyalty level: customers, their share, revenue share,
-    median recency and average order value (revenue / orders of the group)."""
-    total_customers = len(table)
-    total_revenue = float(table["revenue"].sum(min_count=1))
-    parts = []
-    for group, column, names in (
-        ("rfm_segment", "rfm_segment", list(SEGMENTS)),
-        ("loyalty_level", "level_name", [LEVEL_NAMES[i] for i in range(5, -2, -1)]),
-    ):
-        grouped = table.groupby(column, observed=False)
-        summary = pd.DataFrame(
-            {
-                "customers": grouped.size(),
-                "revenue": grouped["revenue"].sum(min_count=1),
-                "orders": grouped["orders"].sum(),
-                "median_recency_days": grouped["recency_days"].median(),
-            }
-        ).reindex(names)
-        summary["customers"] = summary["customers"].fillna(0).astype(np.int64)
-        summary.insert(0, "group", group)
-        parts.append(summary.rename_axis("name").reset_index())
-    out = pd.concat(parts, ignore_index=True)
-    out["share_of_customers"] = out["customers"] / total_customers if total_customers else np.nan
-    out["revenue_share"] = out["revenue"] / total_revenue if total_revenue else np.nan
-    out["average_order_value"] = out["revenue"] / out["orders"].where(out["orders"] > 0)
-    return out[["group", "name", "customers", "share_of_customers", "revenue_share", "median_recency_days",
-                "average_order_value"]]
-
-
 def act_on_this(table: pd.DataFrame) -> dict[str, object]:
     """The short "act on this" summary of ``kpis``: at risk, VIPs, the ladder."""
-    risky = table["at_risk"]
-    known = bool(table["revenue_365"].notna().any())  # False without an amount column
-    vip = table["is_vip"].fillna(False).astype(bool)
-    revenue_365 = float(table["revenue_365"].sum())
+    return actions_from_parts(action_parts(table))
+
+
+def action_parts(table: pd.DataFrame) -> dict[str, Any]:
+    """What :func:`act_on_this` adds up over some customers: counts and exact sums, so that
+    the parts of any split of the customers add up to the whole's (:mod:`retainkit.exact`)."""
+    risky = table["at_risk"].to_numpy(dtype=bool)
+    vip = table["is_vip"].fillna(False).to_numpy(dtype=bool)
+    revenue = table["revenue_365"].to_numpy(dtype=np.float64)
+    level = table["level"].to_numpy()
     return {
-        "at_risk_customers": int(risky.sum()),
-        "at_risk_revenue_365": round(float(table.loc[risky, "revenue_365"].sum()), 2) if known else None,
-        "vip_customers": int(vip.sum()) if known else None,
-        "vip_revenue_share_365": float(table.loc[vip, "revenue_365"].sum()) / revenue_365 if revenue_365 else None,
-        "customers_per_level": {
-            LEVEL_NAMES[level]: int((table["level"] == level).sum()) for level in range(5, -2, -1)
-        },
+        "at_risk": int(risky.sum()), "vip": int(vip.sum()), "known": int((~np.isnan(revenue)).sum()),
+        "at_risk_revenue": exact_sum(revenue[risky]), "vip_revenue": exact_sum(revenue[vip]),
+        "revenue": exact_sum(revenue), **{f"level {i}": int((level == i).sum()) for i in LEVEL_NAMES},
+    }
+
+
+def actions_from_parts(parts: dict[str, Any]) -> dict[str, object]:
+    """:func:`act_on_this` from the added :func:`action_parts` of every customer."""
+    known = parts["known"] > 0  # False without an amount column
+    revenue_365 = to_float(parts["revenue"])
+    return {
+        "at_risk_customers": parts["at_risk"],
+        "at_risk_revenue_365": round(to_float(parts["at_risk_revenue"]), 2) if known else None,
+        "vip_customers": parts["vip"] if known else None,
+        "vip_revenue_share_365": to_float(parts["vip_revenue"]) / revenue_365 if revenue_365 else None,
+        "customers_per_level": {LEVEL_NAMES[level]: parts[f"level {level}"] for level in range(5, -2, -1)},
     }
 
 

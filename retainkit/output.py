@@ -139,11 +139,12 @@ class FrameResult(Result):
 
         if fmt is Format.table:
             return self._table(_style(lang))
+        frame = self.frame.to_pandas() if hasattr(self.frame, "to_pandas") else self.frame  # rows held by Spark
         renderers = {Format.json: rf.frame_json, Format.jsonl: rf.frame_jsonl, Format.csv: rf.frame_csv,
                      Format.md: rf.frame_markdown, Format.parquet: rf.frame_parquet}
         if fmt is Format.tsv:
-            return rf.frame_csv(self.frame, delimiter="\t")
-        return renderers[fmt](self.frame)
+            return rf.frame_csv(frame, delimiter="\t")
+        return renderers[fmt](frame)
 
     def _table(self, style: Any) -> Any:
         from retainkit import render_frames as rf
@@ -152,9 +153,13 @@ class FrameResult(Result):
             return rf.grouped_tables(self.frame, by="group", titles=SEGMENT_TITLES, bars=self.bars, style=style)
         if self.view == "trend":
             return rf.trend_view(self.frame, title=self.title, style=style)
-        frame = rf.with_reasons_said(self.frame, style=style)
+        frame, total = self.frame, None
+        if hasattr(frame, "to_pandas"):  # rows held by Spark: only those the table shows come over
+            total, frame = len(frame), frame.head(self.limit or rf.TABLE_ROWS)
+        frame = rf.with_reasons_said(frame, style=style)
         shown = frame[[c for c in TABLE_COLUMNS[self.view] if c in frame]] if self.view in TABLE_COLUMNS else frame
-        return rf.frame_table(shown, title=self.title, limit=self.limit or rf.TABLE_ROWS, bars=self.bars, style=style)
+        return rf.frame_table(shown, title=self.title, limit=self.limit or rf.TABLE_ROWS, bars=self.bars, style=style,
+                              total=total)
 
 
 @dataclass(frozen=True)
@@ -217,7 +222,7 @@ class PredictionResult(Result):
 class InspectResult(Result):
     """``inspect``: how a file is read."""
 
-    report: Any  # retainkit.pipeline.InspectReport
+    report: Any  # retainkit.inspection.InspectReport
     formats: ClassVar[tuple[Format, ...]] = (Format.table, Format.json)
 
     def render(self, fmt: Format, *, lang: str = "en") -> Any:
@@ -254,8 +259,14 @@ def emit(result: Result, destination: Destination) -> None:
     from retainkit.render import rich_to_text, write_output
 
     fmt = choose_format(result, destination)
-    rendered = result.render(fmt, lang=destination.lang)
     path = destination.path
+    writer = getattr(getattr(result, "frame", None), "write_parquet", None)
+    if fmt is Format.parquet and writer is not None:  # rows held by Spark: Spark writes them
+        if path is None:
+            raise RetainkitError("--engine spark writes Parquet as a folder", "give --output FOLDER")
+        writer(str(destination.output))
+        return
+    rendered = result.render(fmt, lang=destination.lang)
     if fmt is Format.parquet and path is None and sys.stdout.isatty():
         raise RetainkitError("Parquet is binary: not written to a terminal", "give --output FILE.parquet")
     if not isinstance(rendered, str | bytes):  # a Rich renderable

@@ -6,18 +6,14 @@ the command line prints.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from retainkit import defaults, values
-from retainkit.amounts import read_numbers
 from retainkit.config import AnalysisOptions, ReadOptions
 from retainkit.customers import (
     CustomerOptions,
@@ -25,19 +21,15 @@ from retainkit.customers import (
     at_risk_customers,
     customer_table,
     product_lapses,
-    segment_summary,
 )
 from retainkit.duplicates import overlap_sentence
 from retainkit.errors import RetainkitError
 from retainkit.kernel import combine_quality, customer_rows
-from retainkit.load import RawExport, load_export
+from retainkit.load import load_export
 from retainkit.metrics import KpiOptions, kpis_from_windows
 from retainkit.normalise import Normalised, normalise
 from retainkit.periods import Period, orders_after, resolve_period
 from retainkit.reductions import CustomerWindows
-
-SAMPLE_ROWS = 10_000
-SAMPLE_VALUES = 5
 
 
 def read_orders(
@@ -115,9 +107,13 @@ def kpi_report(
     data = orders_of(data)
     analysis = analysis or AnalysisOptions()
     period = period_of(data, start=start, end=end, churn_window_days=analysis.churn_window_days)
-    windows = rows_of(data, period)
-    metrics = kpis_from_windows(windows, KpiOptions(analysis.churn_alert, analysis.margin))
-    actions = act_on_this(customer_table(windows, customer_options))
+    kpi_options = KpiOptions(analysis.churn_alert, analysis.margin)
+    if isinstance(data, Normalised):
+        windows = rows_of(data, period)
+        metrics = kpis_from_windows(windows, kpi_options)
+        actions = act_on_this(customer_table(windows, customer_options))
+    else:  # Spark: per-customer rows stay there, aggregates come over
+        metrics, actions = data.kpis(period, kpi_options, customer_options)
     after = orders_after(data.orders, period) if isinstance(data, Normalised) else data.orders_after(period)
     period_info = period.as_dict() | {"orders_after_to_ignored": after}
     return kpis_document(period_info, data.quality.as_dict(), metrics, files=list(files), act_on_this=actions)
@@ -161,6 +157,8 @@ def customer_report(
     """The per-customer table of SPEC §5 as of ``end`` (default: the last order)."""
     data = orders_of(data)
     period = period_of(data, end=end)
+    if not isinstance(data, Normalised):  # held by Spark (retainkit.spark.tables.SparkTable)
+        return data.customer_table(period, options)
     return with_quality(customer_table(rows_of(data, period), options), data)
 
 
@@ -178,6 +176,8 @@ def at_risk_report(
         raise RetainkitError("--by value ranks customers, not product lapses", "drop --products or --by value")
     data = orders_of(data)
     period = period_of(data, end=end)
+    if not isinstance(data, Normalised):  # held by Spark (products are refused when reading)
+        return data.customer_table(period, options, at_risk=True)
     table = customer_table(rows_of(data, period), options)
     if not products:
         risky = at_risk_customers(table)[list(AT_RISK_COLUMNS)]
@@ -333,78 +333,10 @@ def segments_report(
     data: Normalised, *, end: date | None = None, options: CustomerOptions | None = None
 ) -> pd.DataFrame:
     """One row per RFM segment and per loyalty level (SPEC §5)."""
+    from retainkit.segments import segment_summary
+
     data = orders_of(data)
-    return with_quality(segment_summary(customer_report(data, end=end, options=options)), data)
-
-
-@dataclass
-class InspectReport:
-    """What ``retainkit inspect`` shows."""
-
-    sources: list[dict[str, Any]]
-    mapping: dict[str, str]
-    ignored: list[str]
-    samples: dict[str, list[str]]
-    date_range: dict[str, str | None] = field(default_factory=dict)
-    quality: dict[str, Any] = field(default_factory=dict)
-    problem: str | None = None
-
-
-def inspect_export(paths: Sequence[str], options: ReadOptions) -> InspectReport:
-    """Mapping, samples, date range and data quality of an export; a normalisation problem
-    is kept in ``problem`` rather than raised, so the mapping is still shown."""
-    raw = load_export(paths, options)
-    report = InspectReport(
-        sources=[{"file": s.name, "format": s.kind, "rows": s.rows} for s in raw.sources],
-        mapping=dict(raw.mapping.fields),
-        ignored=list(raw.mapping.ignored),
-        samples={},
-    )
-    try:
-        data = normalise(raw, options)
-    except RetainkitError as err:
-        report.problem = str(err)
-        report.samples = _samples(raw, {})  # a column that could not be read is shown as it is
-        return report
-    report.samples = _samples(raw, data.quality.decimal_marks)
-    report.quality = data.quality.as_dict()
-    report.date_range = _date_range(data)
-    return report
-
-
-def _samples(raw: RawExport, decimal_marks: Mapping[str, str]) -> dict[str, list[str]]:
-    """A few distinct values per column; a numeric field read from text shows the number
-    each was read as (``250.000 ₫ → 250000``), with the decimal mark normalise decided for
-    the whole column (SPEC §1)."""
-    head = raw.table.slice(0, SAMPLE_ROWS)
-    out = {}
-    for name in head.column_names:
-        values = pc.unique(head.column(name).drop_null()).slice(0, SAMPLE_VALUES)
-        texts = [str(v) for v in values.to_pylist()]
-        if name in decimal_marks:
-            texts = _with_numbers_read(name, values, texts, decimal_marks[name])
-        out[name] = texts
-    return out
-
-
-def _with_numbers_read(name: str, values: pa.Array, texts: list[str], decimal: str) -> list[str]:
-    try:
-        read = read_numbers(pa.chunked_array([values]), field=name, decimal=decimal, locate=str)
-    except RetainkitError:
-        return texts
-    return [f"{text} → {'(empty)' if math.isnan(number) else format(number, '.15g')}"
-            for text, number in zip(texts, read.values.tolist(), strict=True)]
-
-
-def _date_range(data: Normalised) -> dict[str, str | None]:
-    orders = data.orders
-    dates = orders.loc[~orders["is_refund"], "order_date"]
-    refunds = orders.loc[orders["is_refund"], "order_date"]
-    def iso(series, how):
-        return None if series.empty else getattr(series, how)().date().isoformat()
-    return {
-        "first_order": iso(dates, "min"),
-        "last_order": iso(dates, "max"),
-        "first_refund": iso(refunds, "min"),
-        "last_refund": iso(refunds, "max"),
-    }
+    table = customer_report(data, end=end, options=options)
+    if not isinstance(table, pd.DataFrame):  # held by Spark: the shards' parts come over, added
+        return with_quality(table.segments(), data)
+    return with_quality(segment_summary(table), data)

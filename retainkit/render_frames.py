@@ -102,7 +102,7 @@ def frame_parquet(frame: pd.DataFrame) -> bytes:
 
 
 def frame_table(frame: pd.DataFrame, *, title: str, limit: int | None = TABLE_ROWS, bars: str | None = None,
-                importance: Sequence[str] | None = None, style: Style = ENGLISH):
+                importance: Sequence[str] | None = None, style: Style = ENGLISH, total: int | None = None):
     """A table of ``frame`` that fits the width it is printed at (:mod:`retainkit.render_width`);
     at most ``limit`` rows, with a note of the rest; headers, names, numbers, dates and notes
     in the language of ``style`` (the frame itself untouched).
@@ -122,9 +122,10 @@ def frame_table(frame: pd.DataFrame, *, title: str, limit: int | None = TABLE_RO
     table = FitTable(columns, rows, title=style.note(title), importance=order,
                      describe_dropped=functools.partial(dropped_note, style=style))
     parts: list[Any] = [table]
-    if limit is not None and len(frame) > limit:
+    rows = len(frame) if total is None else total  # ``total``: the rows of which ``frame`` is the head
+    if limit is not None and rows > limit:
         more = style.gettext("… %(n)s more rows (use --top N, or --format csv for all)")
-        parts.append(Text(more % {"n": style.digits(f"{len(frame) - limit:,}")}, style="dim"))
+        parts.append(Text(more % {"n": style.digits(f"{rows - limit:,}")}, style="dim"))
     parts += [Text(visible(style.note(note), newlines=True), style="dim") for note in frame.attrs.get("notes", [])]
     return Visible(Group(*parts))
 
@@ -173,8 +174,10 @@ TABLE_IMPORTANCE: dict[str, tuple[str, ...]] = {
                 "expected_next_order", "is_vip", "expected_value"),
     "lapses": ("customer_id", "product", "days_since", "last_purchase", "revenue_365", "purchase_days",
                "customer_at_risk"),
-    "predict": ("customer_id", "clv", "expected_purchases", "p_alive", "expected_order_value", "actual_purchases",
-                "frequency", "recency", "monetary_value", "T"),
+    "predict": ("customer_id", "clv", "value_if_alive", "expected_purchases", "p_alive", "expected_order_value",
+                "actual_purchases", "frequency", "purchase_span_days", "age_days", "recency", "monetary_value", "T",
+                "clv_low", "clv_high", "p_alive_low", "p_alive_high", "expected_purchases_low",
+                "expected_purchases_high"),
     "segments": ("name", "customers", "share_of_customers", "revenue_share", "median_recency_days",
                  "average_order_value"),
 }

@@ -9,7 +9,7 @@ from retainkit.render import to_json
 from retainkit.safe_text import Visible, visible, visible_text
 
 if TYPE_CHECKING:  # the output layer reads results; it does not import the library's modules
-    from retainkit.pipeline import InspectReport
+    from retainkit.inspection import InspectReport
 
 
 def inspect_json(report: InspectReport) -> str:

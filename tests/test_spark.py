@@ -22,11 +22,12 @@ if not shutil.which("java"):
     pytest.skip("Java is not installed (Spark needs Java 17 or newer)", allow_module_level=True)
 
 from retainkit.pipeline import customer_report, kpi_report, read_orders  # noqa: E402
+from retainkit.render_frames import frame_parquet  # noqa: E402
 from retainkit.spark.session import SparkOptions  # noqa: E402
 
 pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
 GOLDEN_CSV = GOLDEN / "shop_small.csv"
-COMMANDS = (("kpis",), ("customers",), ("at-risk",), ("kpis", "--from", "2024-01-02"))
+COMMANDS = (("kpis",), ("customers",), ("at-risk",), ("segments",), ("kpis", "--from", "2024-01-02"))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -157,7 +158,7 @@ def test_a_spark_dataframe_is_an_input(spark):
     data = read_orders(lines)
     local = read_orders(str(GOLDEN_CSV))
     assert {**kpi_report(data), "files": []} == {**kpi_report(local), "files": []}
-    assert customer_report(data).equals(customer_report(local))
+    assert customer_report(data).to_pandas().equals(customer_report(local))
     assert kpi_report(lines)["metrics"] == kpi_report(local)["metrics"]  # the report functions take it too
 
 
@@ -197,4 +198,94 @@ def test_any_sharding_gives_the_local_numbers(tmp_path, shard_count, rows, repea
     local = read_orders(str(path))
     remote = read_orders(str(path), engine="spark", spark=shards(shard_count))
     assert kpi_report(remote) == kpi_report(local)
-    assert customer_report(remote).equals(customer_report(local))
+    table = customer_report(local)
+    held = customer_report(remote)  # rows held by Spark: only those asked for come over
+    assert held.to_pandas().equals(table)
+    folder = tmp_path / f"customers-{shard_count}"
+    held.write_parquet(str(folder))
+    assert parquet_rows(folder) == parquet_rows(frame_parquet(table))
+
+
+def parquet_rows(source: Path | bytes) -> list[dict]:
+    """The rows of a Parquet file (bytes) or folder (Spark's parts), by customer id, names as text."""
+    import io
+
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(io.BytesIO(source)) if isinstance(source, bytes) else ds.dataset(source).to_table()
+    for index, field in enumerate(table.schema):
+        if str(field.type).startswith("dictionary"):
+            table = table.set_column(index, field.name, pc.cast(table.column(index), "string"))
+    return table.sort_by("customer_id").to_pylist()
+
+
+def test_customers_are_written_by_spark_as_a_parquet_folder(tmp_path):
+    """``--output`` a folder Spark writes; the same rows and types as the local Parquet file."""
+    local = tmp_path / "local.parquet"
+    assert run_cli("customers", GOLDEN_CSV, "-o", local).code == 0
+    for command, name in ((("customers",), "customers"), (("at-risk", "--top", "2"), "at-risk")):
+        folder = tmp_path / name
+        done = run_cli(*command, GOLDEN_CSV, "--engine", "spark", "--quiet", "--format", "parquet", "-o", folder)
+        assert done.code == 0, done.stderr
+        assert folder.is_dir() and list(folder.glob("*.parquet"))
+    assert parquet_rows(tmp_path / "customers") == parquet_rows(local.read_bytes())
+    again = run_cli("customers", GOLDEN_CSV, "--engine", "spark", "--quiet", "--format", "parquet", "-o",
+                    tmp_path / "customers", "--top", "1")  # a folder written before is written over
+    assert again.code == 0, again.stderr
+    assert len(parquet_rows(tmp_path / "customers")) == 1
+    at_risk = run_cli("at-risk", GOLDEN_CSV, "--top", "2", "--format", "json").json()
+    assert sorted(r["customer_id"] for r in parquet_rows(tmp_path / "at-risk")) == sorted(
+        r[0] for r in at_risk["rows"])
+
+
+def test_ranks_over_many_distinct_values_are_found_range_by_range(monkeypatch):
+    """More distinct values than come to the driver at once: split into ranges, searched
+    range by range, and still exactly the local ranks, VIPs and top-20 % share."""
+    import retainkit.spark.ranks as ranks
+
+    monkeypatch.setattr(ranks, "HISTOGRAM_ROWS", 3)
+    monkeypatch.setattr(ranks, "SPLITS", 2)
+    for command in (("kpis",), ("customers", "--sort", "rfm_segment"), ("at-risk",)):
+        local, remote = on_both(*command, GOLDEN_CSV)
+        assert remote == local
+
+
+def test_a_terminal_table_brings_over_only_the_rows_it_shows():
+    local = run_cli("customers", GOLDEN_CSV, "--top", "3", "--sort", "revenue")
+    remote = run_cli("customers", GOLDEN_CSV, "--top", "3", "--sort", "revenue", "--engine", "spark", "--quiet")
+    assert remote.code == 0, remote.stderr
+    assert remote.stdout == local.stdout
+
+
+@pytest.mark.parametrize("bad", ["amount", "date", "infinite"])
+def test_a_bad_value_is_named_by_file_and_line_as_locally(tmp_path, bad):
+    """A value the rules cannot read — found on the driver (text amounts and dates, decided
+    over the whole column) or in a shard (a number that is not finite) — is the local error
+    line: the file, the line or row, the column and the value."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if bad == "infinite":
+        path = tmp_path / "lake.parquet"
+        pq.write_table(pa.table({"customer_id": ["A", "B", "C"], "order_date": ["2024-01-01"] * 3,
+                                 "amount": [1.0, float("inf"), 3.0]}), path)
+    else:
+        path = tmp_path / "orders.csv"
+        value = "abc" if bad == "amount" else "2024-13-45"
+        cells = f"2024-01-02,{value}" if bad == "amount" else f"{value},6"
+        path.write_text(f"customer_id,order_date,amount\nA,2024-01-01,5\nB,{cells}\nC,2024-01-03,7\n")
+    local = one_line(run_cli("kpis", path))
+    assert one_line(run_cli("kpis", path, "--engine", "spark", "--quiet")) == local
+    assert ", line 3, column" in local or ", row 2, column" in local
+
+
+def test_text_columns_pandas_holds_in_arrow_chunks_go_back_to_spark():
+    """A shard's table read from several Arrow batches: its text columns are chunked."""
+    import pyarrow as pa
+
+    from retainkit.spark.tables import batch
+
+    table = pa.concat_tables([pa.table({"customer_id": ["a", "b"]}), pa.table({"customer_id": ["c"]})])
+    assert batch(table.to_pandas(), ["customer_id"]).column(0).to_pylist() == ["a", "b", "c"]

@@ -14,6 +14,7 @@ dates, two-digit years) are the local engine's, raised here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -26,6 +27,7 @@ from retainkit.load_excel import NUMBER_FIELDS
 from retainkit.parsing import MISSING_MARKERS, DateOptions, local_seconds
 from retainkit.spark.keys import TRIM
 from retainkit.spark.read import SparkInput
+from retainkit.spark.where import value_place
 
 ID_FIELDS = ("customer_id", "referred_by", "product")
 _INTEGER = r"^-?[0-9]+(\.0+)?$"
@@ -37,14 +39,14 @@ def decide(found: SparkInput, options: ReadOptions) -> tuple[Any, ReadOptions, d
     and the decimal mark decided per amount column (what ``data_quality.decimal_marks`` says)."""
     frame = _integer_ids(found.frame, [f for f in ID_FIELDS if f in found.frame.columns])
     texts = _distinct_texts(frame, _undecided_fields(frame, options))
-    marks = _decimal_marks(texts, options)
+    marks = _decimal_marks(texts, options, found)
     decided = options
     if options.decimal is None and marks:
         if len(set(marks.values())) > 1:
             raise RetainkitError(f"amount columns use different decimal marks ({marks}) and --engine spark needs one",
                                  "say which with --decimal . or --decimal ,")
         decided = replace(decided, decimal=next(iter(marks.values())))
-    return frame, replace(decided, dayfirst=_dayfirst(texts.get("order_date"), options)), marks
+    return frame, replace(decided, dayfirst=_dayfirst(texts.get("order_date"), options, found)), marks
 
 
 def _text_type(frame: Any, field: str) -> bool:
@@ -109,22 +111,27 @@ def _distinct_texts(frame: Any, fields: list[str]) -> dict[str, pa.ChunkedArray]
     return {f: pa.chunked_array([pa.array(sorted(row[i] or []), pa.string())]) for i, f in enumerate(fields)}
 
 
-def _decimal_marks(texts: dict[str, pa.ChunkedArray], options: ReadOptions) -> dict[str, str]:
+def _locator(found: SparkInput, field: str, values: pa.ChunkedArray) -> Callable[[int], str]:
+    """Names the first row holding the ``i``-th of a column's distinct ``values``."""
+    return lambda i: value_place(found, field, values[i].as_py())
+
+
+def _decimal_marks(texts: dict[str, pa.ChunkedArray], options: ReadOptions, found: SparkInput) -> dict[str, str]:
     """The decimal mark of each amount column read from text, decided on its distinct values."""
     marks = {}
     for field, values in texts.items():
         if field in NUMBER_FIELDS:
-            read = read_numbers(values, field=field, decimal=options.decimal, locate=lambda _: "a row of the input")
+            read = read_numbers(values, field=field, decimal=options.decimal, locate=_locator(found, field, values))
             if read.decimal is not None:
                 marks[field] = read.decimal
     return marks
 
 
-def _dayfirst(texts: pa.ChunkedArray | None, options: ReadOptions) -> bool | None:
+def _dayfirst(texts: pa.ChunkedArray | None, options: ReadOptions, found: SparkInput) -> bool | None:
     """Day/month order of text dates, as the whole column settles it (None: not needed)."""
     if texts is None:
         return options.dayfirst
-    locate = lambda _: "a row of the input"  # noqa: E731
+    locate = _locator(found, "order_date", texts)
     settled = local_seconds(texts, DateOptions(None, None, options.tz), locate)
     try:
         day_first = local_seconds(texts, DateOptions(True, None, options.tz), locate)

@@ -45,6 +45,7 @@ from retainkit.spark.shards import (
     normalise_shard,
     reduce_shard,
 )
+from retainkit.spark.where import order_of, placed
 
 
 class SparkOrders:
@@ -99,6 +100,20 @@ class SparkOrders:
                             has_referrals=self.has_referrals)
 
 
+    def kpis(self, period: Period, options: Any, customer_options: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The KPIs and the "act on this" summary (:func:`retainkit.spark.tables.spark_kpis`)."""
+        from retainkit.spark.tables import spark_kpis
+
+        return spark_kpis(self, period, options, customer_options)
+
+    def customer_table(self, period: Period, options: Any, *, at_risk: bool = False) -> Any:
+        """The customer table held by Spark (:class:`retainkit.spark.tables.SparkTable`);
+        with ``at_risk``, the customers at risk by value at risk."""
+        from retainkit.spark.tables import customer_table
+
+        return customer_table(self, period, options, at_risk=at_risk)
+
+
 def read_orders_spark(source: Sequence[str] | Any, options: ReadOptions, spark_options: SparkOptions | None = None
                       ) -> SparkOrders:
     """Read and normalise on Spark: ``source`` is paths Spark reads or a Spark DataFrame."""
@@ -120,9 +135,10 @@ def read_orders_spark(source: Sequence[str] | Any, options: ReadOptions, spark_o
     if per_order is not None:
         per_order.unpersist()  # the rows are sharded and held: the per-order keys are done with
     errors = [json.loads(r["payload"]) for r in notes if r["kind"] == "error"]
-    if errors:
+    if errors:  # the first input's first: as the local engine, which reads the inputs in order
         events.unpersist()
-        raise RetainkitError(errors[0]["message"], errors[0]["hint"])
+        first = min(errors, key=lambda e: order_of(e["message"]))
+        raise RetainkitError(placed(first["message"], found), first["hint"])
     quality = combine_quality([DataQuality(**json.loads(r["payload"])) for r in notes])
     quality.decimal_marks = dict(marks)
     quality.duplicates_dropped = options.dedupe

@@ -31,6 +31,7 @@ from retainkit.load_parquet import readable
 from retainkit.normalise import normalise
 from retainkit.periods import Period
 from retainkit.schema import ColumnMapping
+from retainkit.spark.where import marker
 
 FILE, ROW, KEY, READ = "_file", "_row", "_key", "_read"
 SECONDS_PER_DAY = 86_400
@@ -54,14 +55,17 @@ ROWS_SCHEMA = pa.schema([("kind", pa.string()), ("customer_id", pa.string()), ("
 
 @dataclass(frozen=True)
 class ShardExport(RawExport):
-    """A shard's rows as a :class:`RawExport`; a row is named by its input (row numbers
-    inside a shard are not the input's)."""
+    """A shard's rows as a :class:`RawExport`; a row is named by a marker of its input and
+    its ``_row`` (row numbers inside a shard are not the input's), which the driver turns
+    into the file and line (:func:`retainkit.spark.where.placed`)."""
+
+    files: tuple[int, ...] = ()
+    rows: tuple[int, ...] = ()
 
     def locate(self, row: int) -> str:
-        for source in self.sources:
-            if source.first_row <= row < source.first_row + source.rows:
-                return source.name
-        return "a row"
+        if 0 <= row < len(self.rows):
+            return marker(self.files[row], self.rows[row])
+        return "a row of the input"
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,8 @@ def _normalised_rows(table: pa.Table, job: ShardJob) -> Iterator[pa.RecordBatch]
     sources = tuple(Source(name, kind, int(s), int(n)) for name, s, n in zip(job.files, starts, per_file, strict=True))
     fields = [n for n in table.column_names if n not in (FILE, ROW, KEY, READ)]
     columns = {f: readable(job.files[0], f, job.mapping.fields.get(f, f), _plain(table.column(f))) for f in fields}
-    raw = ShardExport(pa.table(columns), sources, job.mapping)
+    ids = table.column(ROW).to_numpy(zero_copy_only=False).astype(np.int64)
+    raw = ShardExport(pa.table(columns), sources, job.mapping, files=tuple(files.tolist()), rows=tuple(ids.tolist()))
     data = normalise(raw, replace(job.options, allow_dates=True))
     orders = data.orders
     names = orders["customer_id"].cat.categories.astype(str)
