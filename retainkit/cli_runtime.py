@@ -5,11 +5,14 @@ command line, loading, warnings and alerts, and errors as one line with an exit 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import importlib
 import inspect
 import os
 import re
 import sys
+import threading
 import traceback
 import typing
 from collections.abc import Callable, Sequence
@@ -58,6 +61,13 @@ def say(kind: str, text: str) -> None:
         sys.stderr.write(f"retainkit: {kind}: {visible(text)}\n")
 
 
+def _import_quietly(modules: Sequence[str]) -> None:
+    """Import ``modules``; an error is left for the command's own import to raise."""
+    for name in modules:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+
+
 @dataclass(frozen=True)
 class Invocation:
     """What a command gets besides its own options: the read options (config files under the
@@ -70,10 +80,15 @@ class Invocation:
     engine: str = "local"
     spark: Any = None  # retainkit.spark.session.SparkOptions with --engine spark
 
-    def load(self, files: list[str], *, product_lines: bool = False) -> Any:
+    def load(self, files: list[str], *, product_lines: bool = False, imports: Sequence[str] = ()) -> Any:
         """Read and normalise the exports, with a progress bar on a terminal for large inputs
-        (until the result is emitted); warn about rows repeated across files."""
+        (until the result is emitted); warn about rows repeated across files. The modules named
+        in ``imports`` (what the command needs next: charts, models) are imported meanwhile on
+        another thread, while Arrow reads and hashes without the GIL."""
         from rich.console import Console
+
+        if imports:
+            threading.Thread(target=_import_quietly, args=(imports,), daemon=True).start()
 
         from retainkit.duplicates import overlap_sentence
         from retainkit.load import prefer_jemalloc
