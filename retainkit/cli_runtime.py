@@ -84,17 +84,19 @@ class Invocation:
         """Read and normalise the exports, with a progress bar on a terminal for large inputs
         (until the result is emitted); warn about rows repeated across files. The modules named
         in ``imports`` (what the command needs next: charts, models) are imported meanwhile on
-        another thread, while Arrow reads and hashes without the GIL."""
+        another thread, while Arrow reads and hashes without the GIL. The thread starts once
+        the reading modules are imported and is joined before this returns: two threads
+        importing modules that import each other can see half-initialised modules."""
         from rich.console import Console
-
-        if imports:
-            threading.Thread(target=_import_quietly, args=(imports,), daemon=True).start()
 
         from retainkit.duplicates import overlap_sentence
         from retainkit.load import prefer_jemalloc
         from retainkit.pipeline import read_orders
 
         prefer_jemalloc()
+        beside = threading.Thread(target=_import_quietly, args=(imports,), daemon=True)
+        if imports:
+            beside.start()
         self._check_destination(files)  # before any work: never compute, then fail to write
         console = Console(stderr=True)
         large = any(f == "-" or (Path(f).is_file() and Path(f).stat().st_size > LARGE_INPUT_BYTES) for f in files)
@@ -102,6 +104,8 @@ class Invocation:
             self.stages.show(console)
         data = read_orders(files, self.read, product_lines=product_lines, stage=self.stages.step, engine=self.engine,
                            spark=self.spark)
+        if imports:
+            beside.join()
         self.stages.step("Computing")
         warning = overlap_sentence(data.quality.as_dict())
         if warning:
