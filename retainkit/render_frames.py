@@ -175,9 +175,8 @@ TABLE_IMPORTANCE: dict[str, tuple[str, ...]] = {
     "lapses": ("customer_id", "product", "days_since", "last_purchase", "revenue_365", "purchase_days",
                "customer_at_risk"),
     "predict": ("customer_id", "clv", "value_if_alive", "expected_purchases", "p_alive", "expected_order_value",
-                "actual_purchases", "frequency", "purchase_span_days", "age_days", "recency", "monetary_value", "T",
-                "clv_low", "clv_high", "p_alive_low", "p_alive_high", "expected_purchases_low",
-                "expected_purchases_high"),
+                "actual_purchases", "frequency", "purchase_span_days", "age_days", "monetary_value", "clv_low",
+                "clv_high", "p_alive_low", "p_alive_high", "expected_purchases_low", "expected_purchases_high"),
     "segments": ("name", "customers", "share_of_customers", "revenue_share", "median_recency_days",
                  "average_order_value"),
 }
