@@ -330,8 +330,7 @@ def report(
     """
     from retainkit.pipeline import report_data
 
-    data = run.load(files, imports=("matplotlib.pyplot", "jinja2", "babel", "retainkit.models.scoreboard"))
-    content = report_data(data, every=every.value, end=end_date(to, as_of), churn_alert=churn_alert,
+    content = report_data(run.load(files), every=every.value, end=end_date(to, as_of), churn_alert=churn_alert,
                           churn_window_days=churn_window, customer_options=run.thresholds,
                           change_alert=change_alert)
     run.emit(ReportResult(content | {"_style": {"lang": lang.value, "currency": currency}}))

@@ -5,14 +5,11 @@ command line, loading, warnings and alerts, and errors as one line with an exit 
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import importlib
 import inspect
 import os
 import re
 import sys
-import threading
 import traceback
 import typing
 from collections.abc import Callable, Sequence
@@ -61,13 +58,6 @@ def say(kind: str, text: str) -> None:
         sys.stderr.write(f"retainkit: {kind}: {visible(text)}\n")
 
 
-def _import_quietly(modules: Sequence[str]) -> None:
-    """Import ``modules``; an error is left for the command's own import to raise."""
-    for name in modules:
-        with contextlib.suppress(Exception):
-            importlib.import_module(name)
-
-
 @dataclass(frozen=True)
 class Invocation:
     """What a command gets besides its own options: the read options (config files under the
@@ -80,13 +70,9 @@ class Invocation:
     engine: str = "local"
     spark: Any = None  # retainkit.spark.session.SparkOptions with --engine spark
 
-    def load(self, files: list[str], *, product_lines: bool = False, imports: Sequence[str] = ()) -> Any:
+    def load(self, files: list[str], *, product_lines: bool = False) -> Any:
         """Read and normalise the exports, with a progress bar on a terminal for large inputs
-        (until the result is emitted); warn about rows repeated across files. The modules named
-        in ``imports`` (what the command needs next: charts, models) are imported meanwhile on
-        another thread, while Arrow reads and hashes without the GIL. The thread starts once
-        the reading modules are imported and is joined before this returns: two threads
-        importing modules that import each other can see half-initialised modules."""
+        (until the result is emitted); warn about rows repeated across files."""
         from rich.console import Console
 
         from retainkit.duplicates import overlap_sentence
@@ -94,9 +80,6 @@ class Invocation:
         from retainkit.pipeline import read_orders
 
         prefer_jemalloc()
-        beside = threading.Thread(target=_import_quietly, args=(imports,), daemon=True)
-        if imports:
-            beside.start()
         self._check_destination(files)  # before any work: never compute, then fail to write
         console = Console(stderr=True)
         large = any(f == "-" or (Path(f).is_file() and Path(f).stat().st_size > LARGE_INPUT_BYTES) for f in files)
@@ -104,8 +87,6 @@ class Invocation:
             self.stages.show(console)
         data = read_orders(files, self.read, product_lines=product_lines, stage=self.stages.step, engine=self.engine,
                            spark=self.spark)
-        if imports:
-            beside.join()
         self.stages.step("Computing")
         warning = overlap_sentence(data.quality.as_dict())
         if warning:

@@ -195,12 +195,3 @@ def test_config_values_checked_as_the_command_line_checks_them(tmp_path, command
     run = run_cli(command, SHOP, "--config", config)
     assert run.code == 2 and message in run.stderr and run.stderr.count("\n") == 1, run.stderr
 
-
-def test_modules_imported_beside_the_reading_are_imported_and_a_missing_one_is_no_error():
-    import sys
-
-    from retainkit.cli_runtime import _import_quietly
-
-    sys.modules.pop("colorsys", None)
-    _import_quietly(["retainkit_no_such_module", "colorsys"])  # the error is left to the command's own import
-    assert "colorsys" in sys.modules and "retainkit_no_such_module" not in sys.modules
