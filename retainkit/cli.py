@@ -391,7 +391,7 @@ def predict(
 
 
 @app.command("inspect")
-@command(InspectResult, local_only=True)
+@command(InspectResult)
 def inspect_export(files: Files, *, run: Invocation) -> int:
     """How retainkit reads a file: column mapping, rows, date range, samples, data quality.
 
@@ -399,7 +399,7 @@ def inspect_export(files: Files, *, run: Invocation) -> int:
     """
     from retainkit.inspection import inspect_export as inspect_files
 
-    result = inspect_files(files, run.read)
+    result = inspect_files(files, run.read, engine=run.engine, spark=run.spark)
     run.emit(InspectResult(result))
     if result.problem:
         sys.stderr.write(f"retainkit: error: {visible(result.problem)}\n")

@@ -131,13 +131,12 @@ _NOT_IN_CONFIG = {"config", "debug", "help", "version"}
 
 
 def command(
-    result: type[Result], *, thresholds: bool = False, local_only: bool = False
+    result: type[Result], *, thresholds: bool = False
 ) -> Callable[[Callable[..., int]], Callable[..., None]]:
     """Give a command the shared options (reading, output in the formats of its ``result``
     type, and with ``thresholds`` the customer thresholds), fill what the command line left
     at its default from the config files, and run it: the command receives ``run`` (an
-    :class:`Invocation`) and returns its exit status. A ``local_only`` command refuses
-    ``--engine spark`` in one line."""
+    :class:`Invocation`) and returns its exit status."""
     output = tuple((name, format_option(result.formats) if name == "fmt" else annotation, default)
                    for name, annotation, default in OUTPUT_OPTIONS)
     shared = READ_OPTIONS + output + (THRESHOLD_OPTIONS if thresholds else ())
@@ -162,9 +161,6 @@ def command(
             def work() -> int:
                 merged, columns = _with_config(ctx, values, options)
                 run = _invocation(merged, columns, thresholds=thresholds)
-                if local_only and run.engine != "local":
-                    raise RetainkitError(f"{ctx.info_name} is not available with --engine {run.engine} yet",
-                                         "run it with --engine local")
                 return body(**{p.name: merged[p.name] for p in own}, run=run)
 
             _run(bool(values["debug"]), work)

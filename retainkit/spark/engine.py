@@ -33,7 +33,7 @@ from retainkit.periods import Period, resolve_period
 from retainkit.reductions import CustomerWindows
 from retainkit.spark.decide import decide
 from retainkit.spark.keys import with_shard_keys
-from retainkit.spark.read import read_input
+from retainkit.spark.read import SparkInput, read_input
 from retainkit.spark.session import SparkOptions, first_line, get_session
 from retainkit.spark.shards import (
     EVENTS_SCHEMA,
@@ -60,10 +60,12 @@ class SparkOrders:
         self.quality = quality
         self.has_amount = quality.has_amount
         order = sf.col("kind") == "event"
-        row = _run(lambda: events.where(order).agg(
-            sf.min(sf.when(~sf.col("is_refund"), sf.col("day"))), sf.max(sf.when(~sf.col("is_refund"), sf.col("day"))),
-            sf.collect_set("day")).first())
+        refund = sf.col("is_refund")
+        order_day, refund_day = sf.when(~refund, sf.col("day")), sf.when(refund, sf.col("day"))
+        row = _run(lambda: events.where(order).agg(sf.min(order_day), sf.max(order_day), sf.collect_set("day"),
+                                                   sf.min(refund_day), sf.max(refund_day)).first())
         self.order_days = [d for d in (row[0], row[1]) if d is not None]
+        self.refund_days = [d for d in (row[3], row[4]) if d is not None]  # the first and last refund's
         self.days = np.array(sorted(row[2] or []), dtype=np.int64)  # distinct days of every event
         self.has_referrals = has_referrals  # a referral column, even an empty one (as locally)
 
@@ -117,11 +119,16 @@ class SparkOrders:
 def read_orders_spark(source: Sequence[str] | Any, options: ReadOptions, spark_options: SparkOptions | None = None
                       ) -> SparkOrders:
     """Read and normalise on Spark: ``source`` is paths Spark reads or a Spark DataFrame."""
+    spark_options = spark_options or SparkOptions()
+    return normalise_input(read_input(get_session(spark_options), source, options), options, spark_options)
+
+
+def normalise_input(found: SparkInput, options: ReadOptions, spark_options: SparkOptions) -> SparkOrders:
+    """Normalise what Spark read (:func:`read_orders_spark` once the input is read; ``inspect``
+    shows the input itself as well)."""
     from pyspark.sql import functions as sf
 
-    spark_options = spark_options or SparkOptions()
-    spark = get_session(spark_options)
-    found = read_input(spark, source, options)
+    spark = found.frame.sparkSession
     frame, decided, marks = decide(found, options)
     # A token of this read in every plan: Spark never answers it from a cached earlier read of
     # the same paths (files change between two reads in one session, a notebook's).

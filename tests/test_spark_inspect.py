@@ -1,0 +1,87 @@
+"""``inspect --engine spark`` shows what the local engine shows (issue 13: every command).
+
+Tiny inputs, the one Spark session of the run (the ``spark`` xdist group).
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import GOLDEN, run_cli
+
+pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'retainkit[spark]')")
+if not shutil.which("java"):
+    pytest.skip("Java is not installed (Spark needs Java 17 or newer)", allow_module_level=True)
+
+from retainkit.spark.session import SparkOptions  # noqa: E402
+
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def spark():
+    from retainkit.spark.session import get_session
+
+    session = get_session(SparkOptions("local[2]", conf=(
+        "spark.sql.shuffle.partitions=2", "spark.default.parallelism=2", "spark.driver.memory=1g",
+        "spark.sql.adaptive.enabled=false")))
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def inspect_both(*args: object) -> tuple[dict, dict]:
+    local = run_cli("inspect", *args, "--format", "json")
+    remote = run_cli("inspect", *args, "--format", "json", "--engine", "spark", "--quiet")
+    assert local.code == remote.code, (local.stderr, remote.stderr)
+    return local.json(), remote.json()
+
+
+def test_the_golden_example_is_inspected_as_locally():
+    local, remote = inspect_both(GOLDEN / "shop_small.csv")
+    assert remote == local
+    assert remote["sources"] == [{"file": str(GOLDEN / "shop_small.csv"), "format": "csv", "rows": 25}]
+    assert remote["date_range"]["first_order"] == "2023-02-14"
+
+
+def test_parquet_with_stamps_text_numbers_and_refunds(tmp_path):
+    """Zone-less stamps (Spark's UTC session must not shift them), a dictionary column,
+    quantity × unit price, a refund (the refund dates), in two files of a folder."""
+    stamps = [datetime(2024, 1, 5, 23, 30), datetime(2024, 2, 1, 0, 15), datetime(2024, 3, 9, 12, 0)]
+    first = pa.table({
+        "Order ID": ["1", "2", "C1"],
+        "Customer": pa.array(["ann@x.vn", "bob@x.vn", "ann@x.vn"]).dictionary_encode(),
+        "Created at": pa.array(stamps, pa.timestamp("ms")),
+        "Lineitem quantity": pa.array([2, 1, -1], pa.int64()),
+        "Lineitem price": [12.5, 40.0, 12.5],
+    })
+    folder = tmp_path / "lake"
+    folder.mkdir()
+    pq.write_table(first, folder / "part-0.parquet")
+    second = first.slice(0, 2).set_column(0, "Order ID", pa.array(["3", "4"]))
+    second = second.set_column(2, "Created at", pa.array([datetime(2024, 4, 1, 8), datetime(2024, 5, 2, 9)],
+                                                         pa.timestamp("ms")))
+    pq.write_table(second, folder / "part-1.parquet")
+
+    local, remote = inspect_both(folder)
+    assert remote == local
+    assert [s["rows"] for s in remote["sources"]] == [3, 2]
+    assert remote["samples"]["order_date"][0] == "2024-01-05 23:30:00"
+    assert remote["date_range"] == {"first_order": "2024-01-05", "last_order": "2024-05-02",
+                                    "first_refund": "2024-03-09", "last_refund": "2024-03-09"}
+
+
+def test_a_problem_in_the_orders_still_shows_the_mapping_and_the_samples(tmp_path):
+    """An order id shared by two customers: both engines print the report, then exit 2."""
+    shared = tmp_path / "shared.csv"
+    shared.write_text("order_id,customer_id,order_date,amount\n1,A,2024-01-01,10\n1,B,2024-01-01,5\n")
+    local = run_cli("inspect", shared, "--format", "json")
+    remote = run_cli("inspect", shared, "--format", "json", "--engine", "spark", "--quiet")
+    assert local.code == remote.code == 2
+    left, right = local.json(), remote.json()
+    assert right["problem"] and "order" in right["problem"]
+    assert {k: v for k, v in right.items() if k != "problem"} == {k: v for k, v in left.items() if k != "problem"}
