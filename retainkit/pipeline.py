@@ -55,9 +55,7 @@ def read_orders(
     if engine == "spark" or type(paths).__module__.startswith("pyspark"):
         from retainkit.spark.engine import read_orders_spark
 
-        if product_lines:
-            raise RetainkitError("--products is not available with --engine spark yet", "use --engine local")
-        return read_orders_spark([paths] if isinstance(paths, str) else paths, opts, spark)
+        return read_orders_spark([paths] if isinstance(paths, str) else paths, opts, spark, product_lines=product_lines)
     if isinstance(paths, str):
         paths = [paths]
     tell = stage or (lambda _: None)
@@ -176,8 +174,11 @@ def at_risk_report(
         raise RetainkitError("--by value ranks customers, not product lapses", "drop --products or --by value")
     data = orders_of(data)
     period = period_of(data, end=end)
-    if not isinstance(data, Normalised):  # held by Spark (products are refused when reading)
-        return data.customer_table(period, options, at_risk=True)
+    if not isinstance(data, Normalised):  # held by Spark
+        if by == "value":
+            raise RetainkitError("at-risk --by value is not available with --engine spark yet",
+                                 "run it with --engine local")
+        return data.product_lapses(period, options) if products else data.customer_table(period, options, at_risk=True)
     table = customer_table(rows_of(data, period), options)
     if not products:
         risky = at_risk_customers(table)[list(AT_RISK_COLUMNS)]

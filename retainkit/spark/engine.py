@@ -68,6 +68,7 @@ class SparkOrders:
         self.refund_days = [d for d in (row[3], row[4]) if d is not None]  # the first and last refund's
         self.days = np.array(sorted(row[2] or []), dtype=np.int64)  # distinct days of every event
         self.has_referrals = has_referrals  # a referral column, even an empty one (as locally)
+        self.has_products = False  # each line's product kept in the shards (read with product lines)
 
     def resolve_period(self, *, start: date | None = None, end: date | None = None,
                        churn_window_days: int | None = None) -> Period:
@@ -108,6 +109,12 @@ class SparkOrders:
 
         return spark_kpis(self, period, options, customer_options)
 
+    def product_lapses(self, period: Period, options: Any) -> Any:
+        """Product lapses held by Spark (:func:`retainkit.spark.lapses.spark_lapses`)."""
+        from retainkit.spark.lapses import spark_lapses
+
+        return spark_lapses(self, period, options)
+
     def customer_table(self, period: Period, options: Any, *, at_risk: bool = False) -> Any:
         """The customer table held by Spark (:class:`retainkit.spark.tables.SparkTable`);
         with ``at_risk``, the customers at risk by value at risk."""
@@ -116,14 +123,17 @@ class SparkOrders:
         return customer_table(self, period, options, at_risk=at_risk)
 
 
-def read_orders_spark(source: Sequence[str] | Any, options: ReadOptions, spark_options: SparkOptions | None = None
-                      ) -> SparkOrders:
-    """Read and normalise on Spark: ``source`` is paths Spark reads or a Spark DataFrame."""
+def read_orders_spark(source: Sequence[str] | Any, options: ReadOptions, spark_options: SparkOptions | None = None,
+                      *, product_lines: bool = False) -> SparkOrders:
+    """Read and normalise on Spark: ``source`` is paths Spark reads or a Spark DataFrame;
+    ``product_lines`` keeps each line's product in the shards (product lapses)."""
     spark_options = spark_options or SparkOptions()
-    return normalise_input(read_input(get_session(spark_options), source, options), options, spark_options)
+    return normalise_input(read_input(get_session(spark_options), source, options), options, spark_options,
+                           product_lines=product_lines)
 
 
-def normalise_input(found: SparkInput, options: ReadOptions, spark_options: SparkOptions) -> SparkOrders:
+def normalise_input(found: SparkInput, options: ReadOptions, spark_options: SparkOptions, *,
+                    product_lines: bool = False) -> SparkOrders:
     """Normalise what Spark read (:func:`read_orders_spark` once the input is read; ``inspect``
     shows the input itself as well)."""
     from pyspark.sql import functions as sf
@@ -135,7 +145,8 @@ def normalise_input(found: SparkInput, options: ReadOptions, spark_options: Spar
     frame = frame.withColumn(READ, sf.lit(uuid.uuid4().hex))
     keyed, per_order = with_shard_keys(frame, has_order_id="order_id" in found.mapping.fields)
     shards = spark_options.shards or int(spark.conf.get("spark.sql.shuffle.partitions"))
-    job = ShardJob(found.files, found.kind, found.mapping, decided)
+    has_products = product_lines and "product" in found.mapping.fields
+    job = ShardJob(found.files, found.kind, found.mapping, decided, product_lines=has_products)
     events = keyed.repartition(shards, KEY).mapInArrow(normalise_shard(job), _spark_schema(EVENTS_SCHEMA))
     events = events.persist()
     notes = _run(lambda: events.where("kind IN ('quality', 'error')").select("kind", "payload").collect())
@@ -150,6 +161,7 @@ def normalise_input(found: SparkInput, options: ReadOptions, spark_options: Spar
     quality.decimal_marks = dict(marks)
     quality.duplicates_dropped = options.dedupe
     orders = SparkOrders(events, quality, has_referrals="referred_by" in found.mapping.fields)
+    orders.has_products = has_products
     if not options.allow_dates:  # implausible order dates (SPEC §1), on the distinct days of the whole input
         check_plausible_dates(orders.days, np.zeros(len(orders.days), dtype=np.int64), lambda _: "Spark input")
     return orders

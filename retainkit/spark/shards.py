@@ -35,10 +35,11 @@ from retainkit.spark.where import marker
 
 FILE, ROW, KEY, READ = "_file", "_row", "_key", "_read"
 SECONDS_PER_DAY = 86_400
-#: The rows stage 1 returns: ``kind`` is event, customer, quality or error.
+#: The rows stage 1 returns: ``kind`` is event, customer, product (a line's product, with
+#: ``at-risk --products``), quality or error.
 EVENTS_SCHEMA = pa.schema([
     ("kind", pa.string()), ("customer_id", pa.string()), ("day", pa.int64()), ("amount", pa.float64()),
-    ("is_refund", pa.bool_()), ("referred_by", pa.string()), ("payload", pa.string()),
+    ("is_refund", pa.bool_()), ("referred_by", pa.string()), ("product", pa.string()), ("payload", pa.string()),
 ])
 #: The per-customer columns stage 2 returns, in the types :func:`customer_windows` gives them.
 WINDOW_TYPES: dict[str, pa.DataType] = {
@@ -77,6 +78,7 @@ class ShardJob:
     kind: str
     mapping: ColumnMapping
     options: ReadOptions
+    product_lines: bool = False  # keep each line's product (product lapses)
 
 
 def _whole(batches: Iterable[pa.RecordBatch]) -> pa.Table | None:
@@ -111,7 +113,7 @@ def _normalised_rows(table: pa.Table, job: ShardJob) -> Iterator[pa.RecordBatch]
     columns = {f: readable(job.files[0], f, job.mapping.fields.get(f, f), _plain(table.column(f))) for f in fields}
     ids = table.column(ROW).to_numpy(zero_copy_only=False).astype(np.int64)
     raw = ShardExport(pa.table(columns), sources, job.mapping, files=tuple(files.tolist()), rows=tuple(ids.tolist()))
-    data = normalise(raw, replace(job.options, allow_dates=True))
+    data = normalise(raw, replace(job.options, allow_dates=True), product_lines=job.product_lines)
     orders = data.orders
     names = orders["customer_id"].cat.categories.astype(str)
     events = {
@@ -124,6 +126,12 @@ def _normalised_rows(table: pa.Table, job: ShardJob) -> Iterator[pa.RecordBatch]
     }
     yield _batch(events, EVENTS_SCHEMA)
     yield _batch({"kind": ["customer"] * len(names), "customer_id": list(names)}, EVENTS_SCHEMA)
+    lines = data.product_lines
+    if lines is not None and len(lines):
+        yield _batch({"kind": np.full(len(lines), "product", dtype=object),
+                      "customer_id": lines["customer_id"].astype(object).to_numpy(),
+                      "day": lines["order_date"].to_numpy(dtype="datetime64[D]").astype(np.int64),
+                      "product": lines["product"].astype(object).to_numpy()}, EVENTS_SCHEMA)
     yield _batch({"kind": ["quality"], "payload": [json.dumps(asdict(data.quality))]}, EVENTS_SCHEMA)
 
 
@@ -170,6 +178,34 @@ def orders_of(table: pa.Table) -> pd.DataFrame:
     return pd.DataFrame(frame)
 
 
+def product_lines_of(table: pa.Table, names: pd.Index) -> pd.DataFrame:
+    """A shard's product lines (``kind`` product), as :func:`retainkit.normalise.normalise`
+    gives them: customer ids in the shard's categories, products as categories in id order."""
+    kinds = table.column("kind").to_numpy(zero_copy_only=False)
+    lines = table.filter(pa.array(kinds == "product"))
+    day = lines.column("day").to_numpy(zero_copy_only=False).astype(np.int64)
+    products = lines.column("product").to_pylist()
+    return pd.DataFrame({
+        "customer_id": pd.Categorical.from_codes(names.get_indexer(lines.column("customer_id").to_pylist()),
+                                                 categories=names),
+        "product": pd.Categorical(products, categories=sorted(set(products))),
+        "order_date": (day * SECONDS_PER_DAY).astype("datetime64[s]"),
+    })
+
+
+def shard_orders(table: pa.Table, *, has_amount: bool, has_referrals: bool) -> pd.DataFrame:
+    """A shard's canonical orders frame with the columns of the whole input (an amount and
+    a referral column when the input has them, even where this shard's rows are empty)."""
+    orders = orders_of(table)
+    if not has_amount:
+        orders = orders.drop(columns="amount", errors="ignore")
+    elif "amount" not in orders:
+        orders.insert(2, "amount", np.zeros(len(orders)))
+    if has_referrals and "referred_by" not in orders:
+        orders["referred_by"] = pd.Categorical([None] * len(orders))
+    return orders
+
+
 def reduce_shard(period: Period, *, has_amount: bool, has_referrals: bool) -> Any:
     """The stage-2 function for ``mapInArrow``: per-customer rows and referral pairs."""
 
@@ -177,13 +213,7 @@ def reduce_shard(period: Period, *, has_amount: bool, has_referrals: bool) -> An
         table = _whole(batches)
         if table is None:
             return
-        orders = orders_of(table)
-        if not has_amount:
-            orders = orders.drop(columns="amount", errors="ignore")
-        elif "amount" not in orders:
-            orders.insert(2, "amount", np.zeros(len(orders)))
-        if has_referrals and "referred_by" not in orders:
-            orders["referred_by"] = pd.Categorical([None] * len(orders))
+        orders = shard_orders(table, has_amount=has_amount, has_referrals=has_referrals)
         rows = shard_rows(orders, period)
         windows = rows.windows
         yield _batch({"kind": ["window"] * len(windows), "customer_id": list(windows.index.astype(str)),

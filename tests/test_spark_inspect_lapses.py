@@ -18,7 +18,7 @@ pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 're
 if not shutil.which("java"):
     pytest.skip("Java is not installed (Spark needs Java 17 or newer)", allow_module_level=True)
 
-from retainkit.spark.session import SparkOptions  # noqa: E402
+from retainkit.spark.session import SparkOptions
 
 pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
 
@@ -85,3 +85,67 @@ def test_a_problem_in_the_orders_still_shows_the_mapping_and_the_samples(tmp_pat
     left, right = local.json(), remote.json()
     assert right["problem"] and "order" in right["problem"]
     assert {k: v for k, v in right.items() if k != "problem"} == {k: v for k, v in left.items() if k != "problem"}
+
+
+# ---------------------------------------------------------------- at-risk --products
+
+
+def lapses_both(*args: object) -> tuple[list, list]:
+    local = run_cli("at-risk", "--products", *args, "--format", "json")
+    remote = run_cli("at-risk", "--products", *args, "--format", "json", "--engine", "spark", "--quiet")
+    assert local.code == 0, local.stderr
+    assert remote.code == 0, remote.stderr
+    return local.json(), remote.json()
+
+
+def test_product_lapses_on_spark_are_the_local_ones_in_the_local_order(tmp_path):
+    """Ties on revenue, customer and days since (two products last bought on one day) are
+    settled as locally; a customer with no amount-bearing history; a lost customer left out."""
+    rows = ["order_id,customer_id,order_date,amount,product"]
+    for n, (customer, day, product, amount) in enumerate([
+        ("A", "2024-01-02", "soap", 10), ("A", "2024-01-02", "tea", 5), ("A", "2024-02-01", "soap", 10),
+        ("A", "2024-02-01", "tea", 5), ("B", "2024-01-05", "rice", 30), ("B", "2024-01-20", "rice", 30),
+        ("B", "2024-06-20", "milk", 3), ("C", "2023-01-05", "rice", 7), ("C", "2023-02-05", "rice", 7),
+        ("D", "2024-03-01", "tea", 5), ("D", "2024-04-01", "tea", 5), ("D", "2024-04-01", "milk", 2),
+        ("E", "2024-06-30", "tea", 1),
+    ]):
+        rows.append(f"{n + 1},{customer},{day},{amount},{product}")
+    export = tmp_path / "shop.csv"
+    export.write_text("\n".join(rows) + "\n")
+    local, remote = lapses_both(export)
+    assert remote == local
+    assert [(r[0], r[1]) for r in local["rows"]] == [("B", "rice"), ("A", "soap"), ("A", "tea"), ("D", "tea")]
+    local, remote = lapses_both(export, "--sort", "days_since", "--top", "2")
+    assert remote == local and len(remote["rows"]) == 2
+
+
+def test_product_lapses_of_the_golden_example_and_their_parquet_folder(tmp_path):
+    import pandas as pd
+
+    local, remote = lapses_both(GOLDEN / "shop_small.csv")
+    assert remote == local and local["rows"]
+    run_cli("at-risk", "--products", GOLDEN / "shop_small.csv", "--format", "parquet", "--output",
+            tmp_path / "local.parquet")
+    written = run_cli("at-risk", "--products", GOLDEN / "shop_small.csv", "--format", "parquet", "--output",
+                      tmp_path / "lake", "--engine", "spark", "--quiet")
+    assert written.code == 0, written.stderr
+    mine = pd.read_parquet(tmp_path / "local.parquet")
+    theirs = pd.read_parquet(tmp_path / "lake").sort_values(["customer_id", "product"], ignore_index=True)
+    mine = mine.sort_values(["customer_id", "product"], ignore_index=True)
+    pd.testing.assert_frame_equal(theirs[mine.columns], mine, check_dtype=False)
+
+
+def test_products_without_a_product_column_is_the_local_line(tmp_path):
+    export = tmp_path / "no_products.csv"
+    export.write_text("customer_id,order_date,amount\nA,2024-01-01,5\n")
+    local = run_cli("at-risk", "--products", export)
+    remote = run_cli("at-risk", "--products", export, "--engine", "spark", "--quiet")
+    assert remote.code == local.code == 2
+    assert remote.stderr == local.stderr
+
+
+def test_at_risk_by_value_on_spark_says_it_is_local_only():
+    from tests.conftest import one_line
+
+    line = one_line(run_cli("at-risk", GOLDEN / "shop_small.csv", "--by", "value", "--engine", "spark"))
+    assert "--by value is not available with --engine spark" in line
