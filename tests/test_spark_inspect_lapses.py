@@ -149,3 +149,13 @@ def test_at_risk_by_value_on_spark_says_it_is_local_only():
 
     line = one_line(run_cli("at-risk", GOLDEN / "shop_small.csv", "--by", "value", "--engine", "spark"))
     assert "--by value is not available with --engine spark" in line
+
+
+@pytest.mark.slow
+def test_inspect_of_cdnow_and_product_lapses_of_online_retail_are_the_local_ones():
+    from tests.conftest import DATA, need
+
+    local, remote = inspect_both(need(DATA / "cdnow" / "cdnow_master.csv"))
+    assert remote == local
+    local, remote = lapses_both(need(DATA / "online-retail" / "online_retail.parquet"), "--top", "50")
+    assert remote == local and len(remote["rows"]) == 50
