@@ -65,3 +65,82 @@ def as_text(total: Fraction) -> str:
 def from_text(text: str) -> Fraction:
     return Fraction(text)
 
+
+
+class GroupSums:
+    """Exact sums of floats per integer group, additive: entries (``group``, ``power``,
+    ``high``, ``low``), group g's sum being Σ (high · 2²⁶ + low) · 2^power over its entries
+    (int64 halves of each float's 53-bit integer mantissa, added per group and exponent).
+    Two shards' sums add by :meth:`add` (concatenate, add per group and exponent again);
+    :meth:`totals` rounds each group's exact sum to a float once — the same float for any
+    split of the values, and the correctly rounded one (what :func:`math.fsum` gives).
+
+    >>> import math
+    >>> values, groups = np.array([0.1, 0.2, 0.3, 1e16, -1e16]), np.array([0, 0, 1, 1, 1])
+    >>> whole = GroupSums.of(values, groups)
+    >>> split = GroupSums.add([GroupSums.of(values[3:], groups[3:]), GroupSums.of(values[:3], groups[:3])])
+    >>> whole.totals(2).tolist() == split.totals(2).tolist() == [math.fsum([0.1, 0.2]), 0.3]
+    True
+    """
+
+    __slots__ = ("group", "high", "low", "power")
+
+    def __init__(self, group: np.ndarray, power: np.ndarray, high: np.ndarray, low: np.ndarray) -> None:
+        self.group, self.power, self.high, self.low = group, power, high, low
+
+    @classmethod
+    def of(cls, values: np.ndarray, groups: np.ndarray) -> GroupSums:
+        """The sums of finite ``values`` per ``groups`` (int64 labels, any range)."""
+        v = np.asarray(values, dtype=np.float64)
+        keep = (v != 0) & np.isfinite(v)
+        mantissa, exponent = np.frexp(v[keep])
+        whole = (mantissa * float(1 << 53)).astype(np.int64)  # exact: 53 bits
+        return cls(np.asarray(groups, dtype=np.int64)[keep], exponent.astype(np.int64) - 53, whole >> _HALF,
+                   whole & ((1 << _HALF) - 1))._reduced()
+
+    @classmethod
+    def add(cls, parts: list[GroupSums]) -> GroupSums:
+        """The sums of every part, per group."""
+        joined = [np.concatenate([getattr(p, name) for p in parts] or [np.zeros(0, dtype=np.int64)])
+                  for name in ("group", "power", "high", "low")]
+        return cls(*joined)._reduced()
+
+    def _reduced(self) -> GroupSums:
+        """One entry per (group, power): int64 sums (|high| < 2²⁷ per value: exact below 2³⁶ values)."""
+        order = np.lexsort((self.power, self.group))
+        group, power = self.group[order], self.power[order]
+        starts = np.flatnonzero(np.concatenate(([True], (group[1:] != group[:-1]) | (power[1:] != power[:-1]))))
+        if len(order) == 0:
+            return GroupSums(group, power, self.high[order], self.low[order])
+        return GroupSums(group[starts], power[starts], np.add.reduceat(self.high[order], starts),
+                         np.add.reduceat(self.low[order], starts))
+
+    def totals(self, size: int) -> np.ndarray:
+        """Per group 0 … ``size`` − 1, its sum rounded to the nearest float (0.0 without values)."""
+        return self.at(np.arange(size, dtype=np.int64))
+
+    def at(self, groups: np.ndarray) -> np.ndarray:
+        """The rounded sums of ``groups`` (sorted, distinct labels), 0.0 for a group without values.
+        One pass over the entries (groups × exponents), in Python integers."""
+        out = np.zeros(len(groups), dtype=np.float64)
+        if len(self.group) == 0:
+            return out
+        low_power = int(self.power.min())
+        exact: dict[int, int] = {}
+        for g, p, h, lo in zip(self.group.tolist(), self.power.tolist(), self.high.tolist(), self.low.tolist(),
+                               strict=True):
+            exact[g] = exact.get(g, 0) + (((h << _HALF) + lo) << (p - low_power))
+        scale = Fraction(2) ** low_power
+        where = np.searchsorted(groups, np.fromiter(exact, dtype=np.int64, count=len(exact)))
+        for i, (g, total) in zip(where.tolist(), exact.items(), strict=True):
+            if i < len(groups) and groups[i] == g:
+                out[i] = to_float(Fraction(total) * scale)
+        return out
+
+    def as_lists(self) -> list[list[int]]:
+        """JSON-ready (integers only: exact)."""
+        return [self.group.tolist(), self.power.tolist(), self.high.tolist(), self.low.tolist()]
+
+    @classmethod
+    def from_lists(cls, lists: list[list[int]]) -> GroupSums:
+        return cls(*(np.array(values, dtype=np.int64) for values in lists))
