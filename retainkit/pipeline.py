@@ -196,9 +196,12 @@ def trend_report(
     from retainkit.calendar import check_every
     from retainkit.cohorts import trend_table
 
-    data = local_orders(data, "trend")
-    return with_quality(trend_table(data.orders, resolve_period(data.orders, start=start, end=end), check_every(every)),
-                        data)
+    data = orders_of(data)
+    every = check_every(every)
+    period = period_of(data, start=start, end=end)
+    if not isinstance(data, Normalised):  # Spark: each shard's counts and sums, added
+        return with_quality(data.trend(period, every), data)
+    return with_quality(trend_table(data.orders, period, every), data)
 
 
 def cohort_report(
@@ -215,9 +218,12 @@ def cohort_report(
 
     if metric not in METRICS:
         raise RetainkitError(f"--metric {metric!r} is not a cohort metric", f"use one of {', '.join(METRICS)}")
-    data = local_orders(data, "cohorts")
-    period = resolve_period(data.orders, start=start, end=end)
-    return with_quality(cohort_table(data.orders, period, check_every(every), metric), data)
+    data = orders_of(data)
+    every = check_every(every)
+    period = period_of(data, start=start, end=end)
+    if not isinstance(data, Normalised):  # Spark: each shard's counts and sums, added
+        return with_quality(data.cohorts(period, every, metric), data)
+    return with_quality(cohort_table(data.orders, period, every, metric), data)
 
 
 def report_data(

@@ -106,6 +106,18 @@ class SparkOrders:
 
         return spark_kpis(self, period, options, customer_options)
 
+    def trend(self, period: Period, every: str) -> pd.DataFrame:
+        """KPIs per calendar period (:func:`retainkit.spark.periods.spark_trend`)."""
+        from retainkit.spark.periods import spark_trend
+
+        return spark_trend(self, period, every)
+
+    def cohorts(self, period: Period, every: str, metric: str) -> pd.DataFrame:
+        """The cohort matrix in long form (:func:`retainkit.spark.periods.spark_cohorts`)."""
+        from retainkit.spark.periods import spark_cohorts
+
+        return spark_cohorts(self, period, every, metric)
+
     def customer_table(self, period: Period, options: Any, *, at_risk: bool = False) -> Any:
         """The customer table held by Spark (:class:`retainkit.spark.tables.SparkTable`);
         with ``at_risk``, the customers at risk by value at risk."""

@@ -170,6 +170,20 @@ def orders_of(table: pa.Table) -> pd.DataFrame:
     return pd.DataFrame(frame)
 
 
+def shard_orders(table: pa.Table, *, has_amount: bool, has_referrals: bool) -> pd.DataFrame:
+    """:func:`orders_of`, with the columns of the whole input: an amount column (zeros for
+    a shard whose amounts are all empty) only when the input has one, a referral column
+    when it has one."""
+    orders = orders_of(table)
+    if not has_amount:
+        orders = orders.drop(columns="amount", errors="ignore")
+    elif "amount" not in orders:
+        orders.insert(2, "amount", np.zeros(len(orders)))
+    if has_referrals and "referred_by" not in orders:
+        orders["referred_by"] = pd.Categorical([None] * len(orders))
+    return orders
+
+
 def reduce_shard(period: Period, *, has_amount: bool, has_referrals: bool) -> Any:
     """The stage-2 function for ``mapInArrow``: per-customer rows and referral pairs."""
 
@@ -177,14 +191,7 @@ def reduce_shard(period: Period, *, has_amount: bool, has_referrals: bool) -> An
         table = _whole(batches)
         if table is None:
             return
-        orders = orders_of(table)
-        if not has_amount:
-            orders = orders.drop(columns="amount", errors="ignore")
-        elif "amount" not in orders:
-            orders.insert(2, "amount", np.zeros(len(orders)))
-        if has_referrals and "referred_by" not in orders:
-            orders["referred_by"] = pd.Categorical([None] * len(orders))
-        rows = shard_rows(orders, period)
+        rows = shard_rows(shard_orders(table, has_amount=has_amount, has_referrals=has_referrals), period)
         windows = rows.windows
         yield _batch({"kind": ["window"] * len(windows), "customer_id": list(windows.index.astype(str)),
                       **{c: windows[c].to_numpy() for c in WINDOW_TYPES}}, ROWS_SCHEMA)
