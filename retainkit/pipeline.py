@@ -238,12 +238,18 @@ def report_data(
 ) -> dict[str, Any]:
     """The content of ``retainkit report`` (render it with :mod:`retainkit.render_report`), with
     the currency the amounts' signs name for the renderer (``_currency``: not in the JSON)."""
-    from retainkit.report import ReportOptions, build_report
+    from retainkit.report import ReportOptions, local_source, report_from
 
-    data = local_orders(data, "report")
+    data = orders_of(data)
     options = ReportOptions(every=every, churn_alert=churn_alert, churn_window_days=churn_window_days,
                             customers=customer_options or CustomerOptions(), change_alert=change_alert)
-    return build_report(data.orders, data.quality.as_dict(), options, end=end) | {"_currency": data.quality.currency}
+    if isinstance(data, Normalised):
+        source = local_source(data.orders)
+    else:  # Spark: the same report from pieces added over its shards (retainkit.spark.report)
+        from retainkit.spark.report import spark_source
+
+        source = spark_source(data)
+    return report_from(source, data.quality.as_dict(), options, end=end) | {"_currency": data.quality.currency}
 
 
 def prediction_report(

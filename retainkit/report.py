@@ -101,7 +101,7 @@ def local_source(orders: pd.DataFrame) -> ReportSource:
             kpis_from_windows(windows, KpiOptions(churn_alert=options.churn_alert)), act_on_this(table),
             at_risk=risky, vips=vips.sort_values(["revenue_365", "customer_id"], ascending=[False, True]),
             lapsed_vips=risky[risky["is_vip"].fillna(False).astype(bool)],
-            became_at_risk=_became_at_risk(risky, options.customers.inactive_days, period_days))
+            became_at_risk=became_at_risk(risky, options.customers.inactive_days, period_days))
 
     return ReportSource(
         period=lambda **kwargs: resolve_period(orders, **kwargs),
@@ -342,7 +342,7 @@ def _plain(value: float | None, kind: str) -> str:
     return f"{value:.1%}" if kind == "rate" else f"{value:,.2f}" if kind == "money" else f"{value:,.0f}"
 
 
-def _became_at_risk(risky: pd.DataFrame, inactive_days: int, period_days: int) -> int:
+def became_at_risk(risky: pd.DataFrame, inactive_days: int, period_days: int) -> int:
     """At-risk customers who crossed the line during the report's period (overdue, or past
     ``inactive_days`` without an order, for less than the period's length)."""
     since = np.minimum(risky["recency_days"].to_numpy(dtype=float) - inactive_days,

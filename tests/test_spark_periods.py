@@ -1,4 +1,4 @@
-"""Trend and cohorts on Spark give exactly the local JSON (issue 13, SPEC §4).
+"""Trend, cohorts and the report on Spark give exactly the local JSON (issue 13, SPEC §4, §7).
 
 The shards' per-period and per-cell counts and exact sums, added (:mod:`retainkit.spark.periods`),
 then the local functions: the same bytes for any number of shards. One Spark session for
@@ -23,8 +23,9 @@ if not shutil.which("java"):
 
 from retainkit.calendar import EVERY  # noqa: E402
 from retainkit.cohorts import METRICS, cohort_wide  # noqa: E402
-from retainkit.pipeline import cohort_report, read_orders, trend_report  # noqa: E402
+from retainkit.pipeline import cohort_report, read_orders, report_data, trend_report  # noqa: E402
 from retainkit.render_frames import frame_json  # noqa: E402
+from retainkit.spark.report import NO_MODEL  # noqa: E402
 from retainkit.spark.session import SparkOptions  # noqa: E402
 from tests.test_spark import export_csv  # noqa: E402
 
@@ -78,7 +79,7 @@ def test_the_command_line_gives_the_local_json_with_from_and_to():
 
 
 @pytest.mark.parametrize("shard_count", [1, 2, 7, 64])
-@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+@settings(max_examples=1, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=exports(READ_DAYS), repeated=st.integers(0, 2), every=st.sampled_from(EVERY),
        metric=st.sampled_from(METRICS), cut=st.integers(0, READ_DAYS))
@@ -93,3 +94,15 @@ def test_any_sharding_gives_the_local_json(tmp_path, shard_count, rows, repeated
     if start is not None and start > local.orders["order_date"].max().date():
         start = None  # --from after the last order: an error of the period, the same on both
     assert documents(remote, every, metric, start) == documents(local, every, metric, start)
+
+
+@pytest.mark.parametrize("every", ["week", "month"])
+def test_the_report_is_the_local_one_but_for_the_model_section(golden, every):
+    """Every key of the report — the JSON document and what only HTML and Markdown show
+    (normal ranges, who became at risk, the lapsed VIP) — as locally; "who will buy again"
+    is one sentence saying it needs the local engine."""
+    local, remote = (report_data(data, every=every) for data in golden)
+    assert remote.pop("_buy_again") == {"note": NO_MODEL}
+    assert local.pop("_buy_again")["note"] is None
+    assert remote == local
+    assert remote["at_risk"] and remote["vips"] and remote["cohorts"]["rows"]  # the example has something to list

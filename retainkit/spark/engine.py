@@ -104,7 +104,8 @@ class SparkOrders:
         """The KPIs and the "act on this" summary (:func:`retainkit.spark.tables.spark_kpis`)."""
         from retainkit.spark.tables import spark_kpis
 
-        return spark_kpis(self, period, options, customer_options)
+        metrics, table = spark_kpis(self, period, options, customer_options)
+        return metrics, table.actions()
 
     def trend(self, period: Period, every: str) -> pd.DataFrame:
         """KPIs per calendar period (:func:`retainkit.spark.periods.spark_trend`)."""
