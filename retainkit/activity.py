@@ -223,9 +223,8 @@ def cohort_parts(orders: pd.DataFrame, period: Period, every: str) -> CohortPart
     k = absolute - start
     mine = upto & in_cohort[customer] & (k >= 0)
     key = (start - first) * width + k
-    cell, _ = distinct(key[mine])
+    cell, at = _numbered(key[mine], key[mine & is_order])  # the cells with an event, numbered in the shard
     ordered = mine & is_order
-    at = np.searchsorted(cell, key[ordered])  # the customers' cells, numbered within the shard
     pairs = distinct(at * n + customer[ordered])[0]
     cohort, size = distinct(cohort_of[in_cohort])
     return CohortParts(
@@ -237,6 +236,22 @@ def cohort_parts(orders: pd.DataFrame, period: Period, every: str) -> CohortPart
         orders=np.bincount(at, minlength=len(cell)).astype(np.int64),
         revenue=GroupSums.of(amount[mine], key[mine]) if e.has_amount else None,
     )
+
+
+def _numbered(keys: np.ndarray, some: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``keys`` (sorted), and the place among them of each of ``some`` (keys
+    too): by a table of every key when they span few more values than there are keys (a
+    cumulative count, no sort), else by sorting.
+
+    >>> [a.tolist() for a in _numbered(np.array([7, 3, 7, 5]), np.array([5, 7]))]
+    [[3, 5, 7], [1, 2]]
+    """
+    if len(keys) and int(keys.max()) < 2 * len(keys) + (1 << 16):
+        present = np.zeros(int(keys.max()) + 1, dtype=bool)
+        present[keys] = True
+        return np.flatnonzero(present), (np.cumsum(present) - 1)[some]
+    distinct_keys = distinct(keys)[0]
+    return distinct_keys, np.searchsorted(distinct_keys, some)
 
 
 def combine_cohorts(parts: Sequence[CohortParts], period: Period, every: str, *, has_amount: bool

@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -75,7 +76,6 @@ class GroupSums:
     :meth:`totals` rounds each group's exact sum to a float once — the same float for any
     split of the values, and the correctly rounded one (what :func:`math.fsum` gives).
 
-    >>> import math
     >>> values, groups = np.array([0.1, 0.2, 0.3, 1e16, -1e16]), np.array([0, 0, 1, 1, 1])
     >>> whole = GroupSums.of(values, groups)
     >>> split = GroupSums.add([GroupSums.of(values[3:], groups[3:]), GroupSums.of(values[:3], groups[:3])])
@@ -95,8 +95,29 @@ class GroupSums:
         keep = (v != 0) & np.isfinite(v)
         mantissa, exponent = np.frexp(v[keep])
         whole = (mantissa * float(1 << 53)).astype(np.int64)  # exact: 53 bits
-        return cls(np.asarray(groups, dtype=np.int64)[keep], exponent.astype(np.int64) - 53, whole >> _HALF,
-                   whole & ((1 << _HALF) - 1))._reduced()
+        found = cls(np.asarray(groups, dtype=np.int64)[keep], exponent.astype(np.int64) - 53, whole >> _HALF,
+                    whole & ((1 << _HALF) - 1))
+        return found._counted() or found._reduced()
+
+    def _counted(self) -> GroupSums | None:
+        """:meth:`_reduced` of single values by ``bincount`` over (group, power) bins, when
+        there are not many more bins than values (else ``None``): float sums of halves are
+        exact in chunks of :data:`_CHUNK` values (below 2⁵³)."""
+        if len(self.group) == 0:
+            return None
+        low_group, low_power = int(self.group.min()), int(self.power.min())
+        spread = int(self.power.max()) - low_power + 1
+        bins = (int(self.group.max()) - low_group + 1) * spread
+        if bins > 2 * len(self.group) + (1 << 16):
+            return None
+        key = (self.group - low_group) * spread + (self.power - low_power)
+        high, low = np.zeros(bins, dtype=np.int64), np.zeros(bins, dtype=np.int64)
+        for start in range(0, len(key), _CHUNK):
+            part = slice(start, start + _CHUNK)
+            high += np.bincount(key[part], weights=self.high[part].astype(np.float64), minlength=bins).astype(np.int64)
+            low += np.bincount(key[part], weights=self.low[part].astype(np.float64), minlength=bins).astype(np.int64)
+        at = np.flatnonzero((high != 0) | (low != 0))
+        return GroupSums(at // spread + low_group, at % spread + low_power, high[at], low[at])
 
     @classmethod
     def add(cls, parts: list[GroupSums]) -> GroupSums:
@@ -121,20 +142,20 @@ class GroupSums:
 
     def at(self, groups: np.ndarray) -> np.ndarray:
         """The rounded sums of ``groups`` (sorted, distinct labels), 0.0 for a group without values.
-        One pass over the entries (groups × exponents), in Python integers."""
+        Each entry as a Python integer (object arrays), added per group, rounded once per group."""
         out = np.zeros(len(groups), dtype=np.float64)
         if len(self.group) == 0:
             return out
-        low_power = int(self.power.min())
-        exact: dict[int, int] = {}
-        for g, p, h, lo in zip(self.group.tolist(), self.power.tolist(), self.high.tolist(), self.low.tolist(),
-                               strict=True):
-            exact[g] = exact.get(g, 0) + (((h << _HALF) + lo) << (p - low_power))
-        scale = Fraction(2) ** low_power
-        where = np.searchsorted(groups, np.fromiter(exact, dtype=np.int64, count=len(exact)))
-        for i, (g, total) in zip(where.tolist(), exact.items(), strict=True):
-            if i < len(groups) and groups[i] == g:
-                out[i] = to_float(Fraction(total) * scale)
+        order = np.argsort(self.group, kind="stable")
+        group, power = self.group[order], self.power[order]
+        low_power = int(power.min())
+        whole = (self.high[order].astype(object) << _HALF) + self.low[order].astype(object)
+        whole = whole << (power - low_power).astype(object)
+        starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+        totals = np.add.reduceat(whole, starts)
+        where = np.searchsorted(groups, group[starts])
+        found = (where < len(groups)) & (groups[np.minimum(where, len(groups) - 1)] == group[starts])
+        out[where[found]] = [_rounded(int(t), low_power) for t in totals[found]]
         return out
 
     def as_lists(self) -> list[list[int]]:
@@ -144,3 +165,17 @@ class GroupSums:
     @classmethod
     def from_lists(cls, lists: list[list[int]]) -> GroupSums:
         return cls(*(np.array(values, dtype=np.int64) for values in lists))
+
+
+def _rounded(total: int, power: int) -> float:
+    """``total`` · 2^power rounded to the nearest float: the integer rounded (Python rounds
+    to nearest, ties to even), then scaled exactly — unless the result is near the ends of
+    the float range (subnormal or beyond), where the fraction is rounded instead.
+
+    >>> _rounded((1 << 60) + 1, -60), _rounded(3, -1075) == float(Fraction(3, 2 ** 1075))
+    (1.0, True)
+    """
+    bits = abs(total).bit_length()
+    if bits < 1000 and power + bits > -1000:
+        return math.ldexp(float(total), power) + 0.0
+    return to_float(Fraction(total) * Fraction(2) ** power)
