@@ -20,6 +20,7 @@ from retainkit.activity import (
     period_activity,
     period_parts,
 )
+from retainkit.exact import GroupSums
 from retainkit.periods import Period
 from tests.conftest import orders_frame
 
@@ -110,3 +111,22 @@ def test_any_split_gives_the_one_shard_result(rows, shards, every, seed):
         np.testing.assert_array_equal(getattr(parts_t, name), getattr(whole_t, name))
     for name in ("cohorts", "size", "customers", "orders", "revenue"):
         np.testing.assert_array_equal(getattr(parts_c, name), getattr(whole_c, name))
+
+
+FLOATS = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.tuples(st.integers(0, 5), FLOATS), max_size=40), cut=st.integers(0, 40),
+       spread=st.sampled_from([1, 10**9]))
+def test_group_sums_are_the_correctly_rounded_sums_from_any_split(values, cut, spread):
+    """Per group, math.fsum's float, from the whole or two parts added (groups a few apart:
+    counted in bins; 10⁹ apart: sorted)."""
+    groups = np.array([g * spread for g, _ in values], dtype=np.int64)
+    numbers = np.array([v for _, v in values], dtype=np.float64)
+    labels = np.arange(6, dtype=np.int64) * spread
+    expected = [math.fsum(v for g, v in values if g == label) for label in range(6)]
+    whole = GroupSums.of(numbers, groups)
+    split = GroupSums.add([GroupSums.of(numbers[cut:], groups[cut:]), GroupSums.of(numbers[:cut], groups[:cut])])
+    assert whole.at(labels).tolist() == split.at(labels).tolist() == expected
+    assert GroupSums.from_lists(split.as_lists()).at(labels).tolist() == expected

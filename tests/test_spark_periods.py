@@ -78,6 +78,16 @@ def test_the_command_line_gives_the_local_json_with_from_and_to():
         assert "partial" in local.stdout
 
 
+def test_an_export_without_amounts_gives_the_local_json(tmp_path):
+    """No amount column: revenue is null in every period and cell, as locally."""
+    path = tmp_path / "no-amounts.csv"
+    path.write_text("order_id,customer_id,order_date\n1,A,2024-01-05\n2,B,2024-01-20\n3,A,2024-02-03\n"
+                    "4,C,2024-03-09\n5,B,2024-03-30\n")
+    local = read_orders(str(path))
+    remote = read_orders(str(path), engine="spark", spark=SparkOptions("local[2]", shards=2))
+    assert documents(remote, "month", "revenue") == documents(local, "month", "revenue")
+
+
 @pytest.mark.parametrize("shard_count", [1, 2, 7, 64])
 @settings(max_examples=1, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture])
