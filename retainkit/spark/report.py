@@ -50,11 +50,13 @@ def customers(orders: Any, period: Period, options: ReportOptions, period_days: 
 
     kpis, table = spark_kpis(orders, period, KpiOptions(churn_alert=options.churn_alert), options.customers)
     risky = SparkTable(table.frame, table.cuts, has_amount=table.has_amount, attrs=table.attrs, at_risk=True)
-    return customer_section(
+    section = customer_section(
         kpis, table.actions(), at_risk=risky.head(LIST_LENGTH),
         vips=table.select(vip=True, sort="revenue_365").head(LIST_LENGTH),
         lapsed_vips=risky.select(vip=True).head(1),
         became_at_risk=spark_became_at_risk(risky, options.customers.inactive_days, period_days))
+    table.frame.unpersist()  # every list is on the driver: the table Spark held is done with
+    return section
 
 
 def spark_became_at_risk(risky: Any, inactive_days: int, period_days: int) -> int:
