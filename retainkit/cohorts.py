@@ -12,9 +12,9 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from retainkit.activity import CohortActivity, PeriodActivity, cohort_activity, cohort_rows, period_activity
 from retainkit.calendar import index_of, partial_reason, period_end, period_label, period_start
 from retainkit.periods import Period
-from retainkit.reductions import CohortActivity, PeriodActivity, cohort_activity, cohort_rows, period_activity
 from retainkit.values import Note, joined, noop
 
 #: Trend KPIs, and whether their change is a difference (rates) or a relative change.

@@ -197,9 +197,12 @@ def trend_report(
     from retainkit.calendar import check_every
     from retainkit.cohorts import trend_table
 
-    data = local_orders(data, "trend")
-    return with_quality(trend_table(data.orders, resolve_period(data.orders, start=start, end=end), check_every(every)),
-                        data)
+    data = orders_of(data)
+    every = check_every(every)
+    period = period_of(data, start=start, end=end)
+    if not isinstance(data, Normalised):  # Spark: each shard's counts and sums, added
+        return with_quality(data.trend(period, every), data)
+    return with_quality(trend_table(data.orders, period, every), data)
 
 
 def cohort_report(
@@ -216,9 +219,12 @@ def cohort_report(
 
     if metric not in METRICS:
         raise RetainkitError(f"--metric {metric!r} is not a cohort metric", f"use one of {', '.join(METRICS)}")
-    data = local_orders(data, "cohorts")
-    period = resolve_period(data.orders, start=start, end=end)
-    return with_quality(cohort_table(data.orders, period, check_every(every), metric), data)
+    data = orders_of(data)
+    every = check_every(every)
+    period = period_of(data, start=start, end=end)
+    if not isinstance(data, Normalised):  # Spark: each shard's counts and sums, added
+        return with_quality(data.cohorts(period, every, metric), data)
+    return with_quality(cohort_table(data.orders, period, every, metric), data)
 
 
 def report_data(
@@ -233,12 +239,18 @@ def report_data(
 ) -> dict[str, Any]:
     """The content of ``retainkit report`` (render it with :mod:`retainkit.render_report`), with
     the currency the amounts' signs name for the renderer (``_currency``: not in the JSON)."""
-    from retainkit.report import ReportOptions, build_report
+    from retainkit.report import ReportOptions, local_source, report_from
 
-    data = local_orders(data, "report")
+    data = orders_of(data)
     options = ReportOptions(every=every, churn_alert=churn_alert, churn_window_days=churn_window_days,
                             customers=customer_options or CustomerOptions(), change_alert=change_alert)
-    return build_report(data.orders, data.quality.as_dict(), options, end=end) | {"_currency": data.quality.currency}
+    if isinstance(data, Normalised):
+        source = local_source(data.orders)
+    else:  # Spark: the same report from pieces added over its shards (retainkit.spark.report)
+        from retainkit.spark.report import spark_source
+
+        source = spark_source(data)
+    return report_from(source, data.quality.as_dict(), options, end=end) | {"_currency": data.quality.currency}
 
 
 def prediction_report(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ import pandas as pd
 from retainkit import defaults, values
 from retainkit.calendar import index_of, partial_reason, period_end, period_label, period_start
 from retainkit.cohorts import cohort_table, cohort_wide, trend_table, value_columns
-from retainkit.customers import CustomerOptions, at_risk_customers, customer_table
+from retainkit.customers import CustomerOptions, act_on_this, at_risk_customers, customer_table
 from retainkit.errors import RetainkitError
 from retainkit.kernel import customer_rows
 from retainkit.metrics import KpiOptions, kpis_from_windows
@@ -71,6 +72,65 @@ def last_complete_period(period: Period, every: str) -> int:
     return index if period_end(index, every) == period.end else index - 1
 
 
+@dataclass(frozen=True)
+class ReportSource:
+    """What the report reads of the orders, from either engine (this process:
+    :func:`local_source`; Spark: :func:`retainkit.spark.report.spark_source`).
+
+    ``period(end=…, churn_window_days=…)``: the period of SPEC §2 over the whole data;
+    ``trend(period, every)`` and ``cohorts(period, every, metric)``: the tables of SPEC §4;
+    ``customers(period, options, period_days)``: the KPIs (SPEC §3) and the customer lists
+    (:func:`customer_section`); ``buy_again(start_day, end_day)``: the model section."""
+
+    period: Callable[..., Period]
+    trend: Callable[[Period, str], pd.DataFrame]
+    cohorts: Callable[[Period, str, str], pd.DataFrame]
+    customers: Callable[[Period, ReportOptions, int], dict[str, Any]]
+    buy_again: Callable[[int, int], dict[str, Any]]
+
+
+def local_source(orders: pd.DataFrame) -> ReportSource:
+    """The report's reads of the canonical orders frame, in this process."""
+
+    def customers(period: Period, options: ReportOptions, period_days: int) -> dict[str, Any]:
+        windows = customer_rows(orders, period)
+        table = customer_table(windows, options.customers)
+        risky = at_risk_customers(table)
+        vips = table[table["is_vip"].fillna(False).astype(bool)]
+        return customer_section(
+            kpis_from_windows(windows, KpiOptions(churn_alert=options.churn_alert)), act_on_this(table),
+            at_risk=risky, vips=vips.sort_values(["revenue_365", "customer_id"], ascending=[False, True]),
+            lapsed_vips=risky[risky["is_vip"].fillna(False).astype(bool)],
+            became_at_risk=became_at_risk(risky, options.customers.inactive_days, period_days))
+
+    return ReportSource(
+        period=lambda **kwargs: resolve_period(orders, **kwargs),
+        trend=lambda period, every: trend_table(orders, period, every),
+        cohorts=lambda period, every, metric: cohort_table(orders, period, every, metric),
+        customers=customers,
+        buy_again=lambda start, end: buy_again(orders, start_day=start, end_day=end),
+    )
+
+
+def customer_section(kpis: dict[str, Any], actions: dict[str, Any], *, at_risk: pd.DataFrame, vips: pd.DataFrame,
+                     lapsed_vips: pd.DataFrame, became_at_risk: int) -> dict[str, Any]:
+    """The report's KPIs and customer lists: ``at_risk``, ``vips`` and ``lapsed_vips`` (VIPs
+    at risk) are rows in their order (most revenue over 365 days first, then id), at least
+    the first :data:`LIST_LENGTH`; the counts and the at-risk revenue are those of "act on
+    this" (:func:`retainkit.customers.act_on_this`: an exact sum, SPEC §5)."""
+    return {
+        "kpis": kpis,
+        "at_risk": _top(at_risk, ("customer_id", "revenue_365", "why", "rfm_segment"),
+                        ("recency_days", "avg_days_between_orders")),
+        "at_risk_count": int(actions["at_risk_customers"]),
+        "at_risk_revenue_365": actions["at_risk_revenue_365"] or 0.0,
+        "vips": _top(vips, ("customer_id", "revenue_365", "orders", "recency_days", "level_name")),
+        "vip_count": int(actions["vip_customers"] or 0),
+        "_became_at_risk": became_at_risk,
+        "_lapsed_vip": _top(lapsed_vips, ("customer_id", "revenue_365", "recency_days"))[:1],
+    }
+
+
 def build_report(
     orders: pd.DataFrame, quality: dict[str, Any], options: ReportOptions, *, end: Any = None
 ) -> dict[str, Any]:
@@ -79,10 +139,16 @@ def build_report(
     A comparison (previous period, a year ago) is null, with its ``reason``, when either
     period is partial or starts before the data (SPEC §2 coverage, §4 partial periods).
     """
+    return report_from(local_source(orders), quality, options, end=end)
+
+
+def report_from(source: ReportSource, quality: dict[str, Any], options: ReportOptions, *, end: Any = None
+                ) -> dict[str, Any]:
+    """:func:`build_report` from what ``source`` reads of the orders (either engine)."""
     every = options.every
     if every not in PERIODS_PER_YEAR:
         raise RetainkitError(f"--every {every!r}: reports are weekly or monthly", "use --every week or month")
-    whole = resolve_period(orders, end=end)
+    whole = source.period(end=end)
     current = last_complete_period(whole, every)
     if period_end(current, every) < whole.start:
         raise RetainkitError(
@@ -91,21 +157,19 @@ def build_report(
     year = PERIODS_PER_YEAR[every]
     first = current - max(year, SERIES_LENGTH)  # one more than the charts: 13 periods before this one
     as_of = period_end(current, every)
-    trend = trend_table(orders, Period(period_start(first, every), as_of, data_start=whole.data_start), every)
+    trend = source.trend(Period(period_start(first, every), as_of, data_start=whole.data_start), every)
     rows = {str(row["period"]): row for row in trend.to_dict("records")}
     this = rows[period_label(current, every)] | {"index": current}
     previous = _comparison(current - 1, this, rows, every, whole)
     year_before = _comparison(current - year, this, rows, every, whole)
 
-    kpi_period = resolve_period(orders, end=as_of, churn_window_days=options.churn_window_days)
-    windows = customer_rows(orders, kpi_period)
-    kpis = kpis_from_windows(windows, KpiOptions(churn_alert=options.churn_alert))
-    table = customer_table(windows, options.customers)
-    vips = table[table["is_vip"].fillna(False).astype(bool)]
+    kpi_period = source.period(end=as_of, churn_window_days=options.churn_window_days)
+    period_days = (period_end(current, every) - period_start(current, every)).days + 1
+    lists = source.customers(kpi_period, options, period_days)
+    kpis = lists.pop("kpis")
     headline = [_headline(key, label, kind, this, previous, year_before) for key, label, kind in HEADLINE]
-    cohorts = _cohorts(orders, whole, as_of)
+    cohorts = _cohorts(source, whole, as_of)
     normal = {key: _normal_range(trend.tail(SERIES_LENGTH + 1), key, kind) for key, _, kind in HEADLINE}
-    risky = table[table["at_risk"]]
     return {
         "schema_version": values.SCHEMA_VERSION,
         "every": every,
@@ -119,23 +183,14 @@ def build_report(
         "alerts": _alerts(kpis, headline, normal, options.churn_alert, kpi_period.churn_window_days)
         + _change_alerts(headline, normal, options.change_alert),
         "cohorts": cohorts,
-        "at_risk": _top(at_risk_customers(table), ("customer_id", "revenue_365", "why", "rfm_segment"),
-                        ("recency_days", "avg_days_between_orders")),
-        "at_risk_count": len(risky),
-        "at_risk_revenue_365": round(float(risky["revenue_365"].sum()), 2),
-        "vips": _top(vips.sort_values(["revenue_365", "customer_id"], ascending=[False, True]),
-                     ("customer_id", "revenue_365", "orders", "recency_days", "level_name")),
-        "vip_count": len(vips),
+        **{key: lists[key] for key in ("at_risk", "at_risk_count", "at_risk_revenue_365", "vips", "vip_count")},
         "notes": _notes(previous, year_before, kpi_period, cohorts),
         "data_quality": quality,
         # For the HTML and Markdown only (``_`` keys are not part of the JSON document):
         "_normal": normal,
-        "_became_at_risk": _became_at_risk(risky, options.customers.inactive_days,
-                                           (period_end(current, every) - period_start(current, every)).days + 1),
-        "_buy_again": buy_again(orders, start_day=day_number(whole.start), end_day=day_number(as_of)),
-        "_lapsed_vip": _top(risky[risky["is_vip"].fillna(False).astype(bool)].sort_values(
-            ["revenue_365", "customer_id"], ascending=[False, True]),
-            ("customer_id", "revenue_365", "recency_days"))[:1],
+        "_became_at_risk": lists["_became_at_risk"],
+        "_buy_again": source.buy_again(day_number(whole.start), day_number(as_of)),
+        "_lapsed_vip": lists["_lapsed_vip"],
     }
 
 
@@ -287,7 +342,7 @@ def _plain(value: float | None, kind: str) -> str:
     return f"{value:.1%}" if kind == "rate" else f"{value:,.2f}" if kind == "money" else f"{value:,.0f}"
 
 
-def _became_at_risk(risky: pd.DataFrame, inactive_days: int, period_days: int) -> int:
+def became_at_risk(risky: pd.DataFrame, inactive_days: int, period_days: int) -> int:
     """At-risk customers who crossed the line during the report's period (overdue, or past
     ``inactive_days`` without an order, for less than the period's length)."""
     since = np.minimum(risky["recency_days"].to_numpy(dtype=float) - inactive_days,
@@ -302,11 +357,11 @@ def _notes(previous: Comparison, year_before: Comparison, kpi_period: Period, co
     return notes + list(kpi_period.notes) + list(cohorts["notes"])
 
 
-def _cohorts(orders: pd.DataFrame, whole: Period, as_of: Any) -> dict[str, Any]:
+def _cohorts(source: ReportSource, whole: Period, as_of: Any) -> dict[str, Any]:
     """The last monthly cohorts up to ``as_of``; a cell in a partial month flagged (SPEC §4)."""
     last = index_of(as_of, "month")
     start = max(period_start(last - COHORTS_SHOWN + 1, "month"), whole.start)
-    wide = cohort_wide(cohort_table(orders, Period(start, as_of, data_start=whole.data_start), "month", "customers"))
+    wide = cohort_wide(source.cohorts(Period(start, as_of, data_start=whole.data_start), "month", "customers"))
     notes, cut = wide.attrs["notes"], wide.attrs["partial_period"]
     wide = wide[wide["cohort_size"] > 0]
     ks = value_columns(wide)

@@ -107,7 +107,20 @@ class SparkOrders:
         """The KPIs and the "act on this" summary (:func:`retainkit.spark.tables.spark_kpis`)."""
         from retainkit.spark.tables import spark_kpis
 
-        return spark_kpis(self, period, options, customer_options)
+        metrics, table = spark_kpis(self, period, options, customer_options)
+        return metrics, table.actions()
+
+    def trend(self, period: Period, every: str) -> pd.DataFrame:
+        """KPIs per calendar period (:func:`retainkit.spark.periods.spark_trend`)."""
+        from retainkit.spark.periods import spark_trend
+
+        return spark_trend(self, period, every)
+
+    def cohorts(self, period: Period, every: str, metric: str) -> pd.DataFrame:
+        """The cohort matrix in long form (:func:`retainkit.spark.periods.spark_cohorts`)."""
+        from retainkit.spark.periods import spark_cohorts
+
+        return spark_cohorts(self, period, every, metric)
 
     def product_lapses(self, period: Period, options: Any) -> Any:
         """Product lapses held by Spark (:func:`retainkit.spark.lapses.spark_lapses`)."""

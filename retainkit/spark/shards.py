@@ -194,8 +194,9 @@ def product_lines_of(table: pa.Table, names: pd.Index) -> pd.DataFrame:
 
 
 def shard_orders(table: pa.Table, *, has_amount: bool, has_referrals: bool) -> pd.DataFrame:
-    """A shard's canonical orders frame with the columns of the whole input (an amount and
-    a referral column when the input has them, even where this shard's rows are empty)."""
+    """:func:`orders_of`, with the columns of the whole input: an amount column (zeros for
+    a shard whose amounts are all empty) only when the input has one, a referral column
+    when it has one."""
     orders = orders_of(table)
     if not has_amount:
         orders = orders.drop(columns="amount", errors="ignore")
@@ -213,8 +214,7 @@ def reduce_shard(period: Period, *, has_amount: bool, has_referrals: bool) -> An
         table = _whole(batches)
         if table is None:
             return
-        orders = shard_orders(table, has_amount=has_amount, has_referrals=has_referrals)
-        rows = shard_rows(orders, period)
+        rows = shard_rows(shard_orders(table, has_amount=has_amount, has_referrals=has_referrals), period)
         windows = rows.windows
         yield _batch({"kind": ["window"] * len(windows), "customer_id": list(windows.index.astype(str)),
                       **{c: windows[c].to_numpy() for c in WINDOW_TYPES}}, ROWS_SCHEMA)

@@ -144,9 +144,9 @@ def windows_of(orders: Any, period: Period) -> Any:
 
 
 def spark_kpis(orders: Any, period: Period, options: KpiOptions, customer_options: CustomerOptions | None
-               ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The KPIs and the "act on this" summary, from Spark's shards: aggregates only reach
-    the driver."""
+               ) -> tuple[dict[str, Any], SparkTable]:
+    """The KPIs, from Spark's shards (aggregates only reach the driver), and the customer
+    table they were found with (its "act on this": :meth:`SparkTable.actions`)."""
     from retainkit.spark.engine import _run
 
     windows = windows_of(orders, period)
@@ -167,9 +167,8 @@ def spark_kpis(orders: Any, period: Period, options: KpiOptions, customer_option
     shape = CustomerWindows(pd.DataFrame(), period, has_amount, orders.has_referrals)
     metrics = kpis_from_totals(KpiTotals.of(added, shape, top=top), options)
     table = customer_table(orders, period, customer_options, windows=windows)
-    actions = table.actions()
     windows.unpersist()
-    return metrics, actions
+    return metrics, table
 
 
 def _dtype(kind: pa.DataType) -> str:

@@ -1,0 +1,118 @@
+"""Trend, cohorts and the report on Spark give exactly the local JSON (issue 13, SPEC §4, §7).
+
+The shards' per-period and per-cell counts and exact sums, added (:mod:`retainkit.spark.periods`),
+then the local functions: the same bytes for any number of shards. One Spark session for
+the run, in the xdist worker of the ``spark`` group; skipped without pyspark or Java.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import GOLDEN, run_cli
+from tests.test_properties import READ_DAYS, START, exports
+
+pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'retainkit[spark]')")
+if not shutil.which("java"):
+    pytest.skip("Java is not installed (Spark needs Java 17 or newer)", allow_module_level=True)
+
+from retainkit.calendar import EVERY  # noqa: E402
+from retainkit.cohorts import METRICS, cohort_wide  # noqa: E402
+from retainkit.pipeline import cohort_report, read_orders, report_data, trend_report  # noqa: E402
+from retainkit.render_frames import frame_json  # noqa: E402
+from retainkit.spark.report import NO_MODEL  # noqa: E402
+from retainkit.spark.session import SparkOptions  # noqa: E402
+from tests.test_spark import export_csv  # noqa: E402
+
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+GOLDEN_CSV = GOLDEN / "shop_small.csv"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def spark():
+    """The one session of the run: two cores, two shuffle partitions, no UI."""
+    from retainkit.spark.session import get_session
+
+    session = get_session(SparkOptions("local[2]", conf=(
+        "spark.sql.shuffle.partitions=2", "spark.default.parallelism=2", "spark.driver.memory=1g",
+        "spark.sql.adaptive.enabled=false")))
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+@pytest.fixture(scope="module")
+def golden():
+    """The golden example read by each engine (Spark: three shards)."""
+    return read_orders(str(GOLDEN_CSV)), read_orders(str(GOLDEN_CSV), engine="spark", spark=SparkOptions(
+        "local[2]", shards=3))
+
+
+def documents(data, every: str, metric: str, start: date | None = None, end: date | None = None) -> list[str]:
+    """The JSON of the trend and of the cohorts, long and wide, as the command line writes them."""
+    long = cohort_report(data, every=every, metric=metric, start=start, end=end)
+    return [frame_json(trend_report(data, every=every, start=start, end=end)), frame_json(long),
+            frame_json(cohort_wide(long))]
+
+
+@pytest.mark.parametrize("every", EVERY)
+def test_trend_and_every_cohort_metric_give_the_local_json_on_the_golden_example(golden, every):
+    local, remote = golden
+    for metric in METRICS:
+        assert documents(remote, every, metric) == documents(local, every, metric)
+
+
+def test_the_command_line_gives_the_local_json_with_from_and_to():
+    """``--from``/``--to`` inside periods: partial periods, their notes, null comparisons."""
+    for command in (("trend", "--every", "week"), ("cohorts", "--every", "month", "--metric", "revenue")):
+        args = (*command, GOLDEN_CSV, "--from", "2024-01-10", "--to", "2024-03-20", "--format", "json")
+        local = run_cli(*args)
+        remote = run_cli(*args, "--engine", "spark", "--quiet")
+        assert local.code == 0, local.stderr
+        assert remote.code == 0, remote.stderr
+        assert remote.stdout == local.stdout
+        assert "partial" in local.stdout
+
+
+def test_an_export_without_amounts_gives_the_local_json(tmp_path):
+    """No amount column: revenue is null in every period and cell, as locally."""
+    path = tmp_path / "no-amounts.csv"
+    path.write_text("order_id,customer_id,order_date\n1,A,2024-01-05\n2,B,2024-01-20\n3,A,2024-02-03\n"
+                    "4,C,2024-03-09\n5,B,2024-03-30\n")
+    local = read_orders(str(path))
+    remote = read_orders(str(path), engine="spark", spark=SparkOptions("local[2]", shards=2))
+    assert documents(remote, "month", "revenue") == documents(local, "month", "revenue")
+
+
+@pytest.mark.parametrize("shard_count", [1, 2, 7, 64])
+@settings(max_examples=1, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=exports(READ_DAYS), repeated=st.integers(0, 2), every=st.sampled_from(EVERY),
+       metric=st.sampled_from(METRICS), cut=st.integers(0, READ_DAYS))
+def test_any_sharding_gives_the_local_json(tmp_path, shard_count, rows, repeated, every, metric, cut):
+    """Random small exports — multi-line orders, refunds (some alone in a cohort cell),
+    duplicates — give the local trend and cohorts, byte for byte, on 1, 2, 7 and 64 shards;
+    with a ``--from`` inside the data half of the time."""
+    path = export_csv(tmp_path / f"orders-{shard_count}.csv", rows, repeated=repeated)
+    start = START + timedelta(days=cut) if cut % 2 else None
+    local = read_orders(str(path))
+    remote = read_orders(str(path), engine="spark", spark=SparkOptions("local[2]", shards=shard_count))
+    if start is not None and start > local.orders["order_date"].max().date():
+        start = None  # --from after the last order: an error of the period, the same on both
+    assert documents(remote, every, metric, start) == documents(local, every, metric, start)
+
+
+@pytest.mark.parametrize("every", ["week", "month"])
+def test_the_report_is_the_local_one_but_for_the_model_section(golden, every):
+    """Every key of the report — the JSON document and what only HTML and Markdown show
+    (normal ranges, who became at risk, the lapsed VIP) — as locally; "who will buy again"
+    is one sentence saying it needs the local engine."""
+    local, remote = (report_data(data, every=every) for data in golden)
+    assert remote.pop("_buy_again") == {"note": NO_MODEL}
+    assert local.pop("_buy_again")["note"] is None
+    assert remote == local
+    assert remote["at_risk"] and remote["vips"] and remote["cohorts"]["rows"]  # the example has something to list
