@@ -65,3 +65,38 @@ def as_text(total: Fraction) -> str:
 def from_text(text: str) -> Fraction:
     return Fraction(text)
 
+
+
+def exact_sums_by(values: np.ndarray, groups: np.ndarray) -> dict[int, Fraction]:
+    """The exact sum of the finite ``values`` of each group (``groups``: a non-negative
+    integer per value), for the groups that have one: what :func:`exact_sum` gives for each
+    group's values, with one ``frexp`` and two ``bincount`` per chunk for all the groups.
+
+    >>> exact_sums_by(np.array([0.5, 0.25, 1e16, 3.0, -1e16, np.nan]), np.array([2, 2, 0, 0, 0, 1]))
+    {0: Fraction(3, 1), 2: Fraction(3, 4)}
+    """
+    v = np.asarray(values, dtype=np.float64)
+    g = np.asarray(groups, dtype=np.int64)
+    keep = (v != 0) & np.isfinite(v)
+    v, g = v[keep], g[keep]
+    if len(v) == 0:
+        return {}
+    mantissa, exponent = np.frexp(v)
+    whole = (mantissa * float(1 << 53)).astype(np.int64)
+    power = exponent.astype(np.int64) - 53
+    low_power = int(power.min())
+    span = int(power.max()) - low_power + 1
+    cells, which = np.unique(g * span + (power - low_power), return_inverse=True)
+    high = np.zeros(len(cells), dtype=np.int64)
+    low = np.zeros(len(cells), dtype=np.int64)
+    for start in range(0, len(whole), _CHUNK):  # each chunk's sums stay below 2^53: exact in float64
+        part, cell = whole[start:start + _CHUNK], which[start:start + _CHUNK]
+        high += np.bincount(cell, weights=(part >> _HALF).astype(np.float64), minlength=len(cells)).astype(np.int64)
+        low += np.bincount(cell, weights=(part & ((1 << _HALF) - 1)).astype(np.float64),
+                           minlength=len(cells)).astype(np.int64)
+    totals: dict[int, int] = {}
+    for code, h, lo in zip(cells.tolist(), high.tolist(), low.tolist(), strict=True):  # groups × exponents
+        group, shift = divmod(code, span)
+        totals[group] = totals.get(group, 0) + (((h << _HALF) + lo) << shift)
+    scale = Fraction(2) ** low_power
+    return {group: Fraction(total) * scale for group, total in sorted(totals.items())}
