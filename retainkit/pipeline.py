@@ -177,6 +177,9 @@ def at_risk_report(
     data = orders_of(data)
     period = period_of(data, end=end)
     if not isinstance(data, Normalised):  # held by Spark (products are refused when reading)
+        if by == "value":
+            raise RetainkitError("at-risk --by value is not available with --engine spark yet",
+                                 "run it with --engine local, or rank by revenue: --by revenue")
         return data.customer_table(period, options, at_risk=True)
     table = customer_table(rows_of(data, period), options)
     if not products:
@@ -274,13 +277,19 @@ def prediction_report(
     options = PredictOptions(horizon_days, time_unit_days, discount_rate, 1.0 if margin is None else margin, penalizer,
                              model, interval, more_horizons_days)
     check_options(options)
-    data = local_orders(data, "predict")
-    period = resolve_period(data.orders, end=end)
+    data = orders_of(data)
+    period = period_of(data, end=end)
     if holdout is not None and not period.start < holdout <= period.end:
         raise RetainkitError(f"--holdout {holdout} is not inside the data ({period.start} to {period.end})",
                              "pick a date between the first and the last order")
-    return predict_orders(data.orders, start_day=day_number(period.start), end_day=period.end_day,
-                          holdout_day=None if holdout is None else day_number(holdout), options=options)
+    start_day, holdout_day = day_number(period.start), None if holdout is None else day_number(holdout)
+    if not isinstance(data, Normalised):  # Spark: fitted here on the shards' parts, the customers stay there
+        from retainkit.spark.predict import predict_spark
+
+        return predict_spark(data, start_day=start_day, end_day=period.end_day, holdout_day=holdout_day,
+                             options=options)
+    return predict_orders(data.orders, start_day=start_day, end_day=period.end_day, holdout_day=holdout_day,
+                          options=options)
 
 
 AT_RISK_COLUMNS = (

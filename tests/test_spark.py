@@ -67,7 +67,7 @@ def test_csv_on_another_file_system_is_read_by_spark():
     assert {**remote.json(), "files": None} == {**local, "files": None}
 
 
-@pytest.mark.parametrize("command", ["trend", "cohorts", "predict", "inspect"])
+@pytest.mark.parametrize("command", ["trend", "cohorts", "inspect"])
 def test_a_command_that_needs_every_order_in_one_process_says_so(command):
     line = one_line(run_cli(command, GOLDEN_CSV, "--engine", "spark"))
     assert f"{command} is not available with --engine spark" in line and "--engine local" in line
