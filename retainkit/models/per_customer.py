@@ -14,6 +14,7 @@ totals' parts: counts and exact sums (:mod:`retainkit.exact`), which add over sh
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -167,3 +168,23 @@ def customer_sums(found: CustomerPredictions, fitted: Fitted) -> dict[str, Any]:
             "group_actual": np.bincount(groups, weights=actual, minlength=8).astype(np.int64),
             "group_predicted": sums_by(purchases, groups)}
     return sums
+
+
+def correlation(n: int, h: dict[str, Any]) -> float | None:
+    """Pearson's r of predicted (p) and actual (a) purchases per customer from exact sums:
+    (nΣpa − ΣpΣa) / √((nΣp² − (Σp)²)(nΣa² − (Σa)²)), the products p·p and p·a rounded per
+    customer; None for fewer than two customers or actual purchases all alike, NaN for
+    predictions all alike.
+
+    >>> from fractions import Fraction as F  # p = 1, 2, 3 and a = 1, 1, 2: 3 / √12
+    >>> correlation(3, {"predicted": F(6), "pp": F(14), "pa": F(9), "actual": 4, "aa": 6})
+    0.8660254037844387
+    """
+    spread_a = n * h["aa"] - h["actual"] ** 2
+    if n < 2 or spread_a <= 0:
+        return None
+    spread_p = n * h["pp"] - h["predicted"] ** 2
+    if spread_p <= 0:
+        return math.nan
+    r = float(n * h["pa"] - h["predicted"] * h["actual"]) / math.sqrt(float(spread_p)) / math.sqrt(float(spread_a))
+    return min(1.0, max(-1.0, r))

@@ -33,7 +33,7 @@ from retainkit.models import intervals
 from retainkit.models.alive import alive_grid
 from retainkit.models.catalogue import AUTO, CHOICES, MODELS
 from retainkit.models.gammagamma import GammaGammaParams, fit_gamma_gamma_rows
-from retainkit.models.per_customer import Fitted, combined, customer_predictions, customer_sums
+from retainkit.models.per_customer import Fitted, combined, correlation, customer_predictions, customer_sums
 from retainkit.models.scoreboard import Board, board_result, board_sums, default_holdout_day, fit_board
 from retainkit.models.shard import (
     FREQUENCY_GROUPS,
@@ -286,26 +286,6 @@ def _holdout(sums: dict[str, Any], plan: Plan) -> dict[str, Any]:
             "predicted_total": to_float(h["predicted"]), "actual_total": h["actual"],
             "mean_absolute_error": to_float(h["absolute"] / n), "correlation": correlation(n, h),
             "by_frequency": by_group}
-
-
-def correlation(n: int, h: dict[str, Any]) -> float | None:
-    """Pearson's r of predicted (p) and actual (a) purchases per customer from exact sums:
-    (nΣpa − ΣpΣa) / √((nΣp² − (Σp)²)(nΣa² − (Σa)²)), the products p·p and p·a rounded per
-    customer; None for fewer than two customers or actual purchases all alike, NaN for
-    predictions all alike.
-
-    >>> from fractions import Fraction as F
-    >>> correlation(3, {"predicted": F(6), "pp": F(14), "pa": F(10), "actual": 4, "aa": 6})
-    0.8660254037844387
-    """
-    spread_a = n * h["aa"] - h["actual"] ** 2
-    if n < 2 or spread_a <= 0:
-        return None
-    spread_p = n * h["pp"] - h["predicted"] ** 2
-    if spread_p <= 0:
-        return math.nan
-    r = float(n * h["pa"] - h["predicted"] * h["actual"]) / math.sqrt(float(spread_p)) / math.sqrt(float(spread_a))
-    return min(1.0, max(-1.0, r))
 
 
 class Shards(Protocol):
