@@ -177,10 +177,12 @@ def at_risk_report(
     data = orders_of(data)
     period = period_of(data, end=end)
     if not isinstance(data, Normalised):  # held by Spark (products are refused when reading)
-        if by == "value":
-            raise RetainkitError("at-risk --by value is not available with --engine spark yet",
-                                 "run it with --engine local, or rank by revenue: --by revenue")
-        return data.customer_table(period, options, at_risk=True)
+        held = data.customer_table(period, options, at_risk=True)
+        if by == "value":  # priced in Spark: the predictions joined to the at-risk rows there
+            from retainkit.spark.predict import priced_at_risk_spark
+
+            return priced_at_risk_spark(held, data, period)
+        return held
     table = customer_table(rows_of(data, period), options)
     if not products:
         risky = at_risk_customers(table)[list(AT_RISK_COLUMNS)]

@@ -123,8 +123,20 @@ def test_a_terminal_table_of_predictions_is_the_local_one():
     assert remote.stdout == local.stdout
 
 
-def test_at_risk_by_value_says_it_needs_the_local_engine():
-    """Pricing the customers at risk joins two tables held by Spark: not yet; said, exit 2."""
-    done = run_cli("at-risk", GOLDEN_CSV, "--by", "value", "--engine", "spark", "--quiet")
-    assert done.code == 2
-    assert "at-risk --by value is not available with --engine spark" in one_line(done)
+@pytest.mark.parametrize("extra", [(), ("--top", "5", "--sort", "p_alive", "--ascending")], ids=["all", "top"])
+def test_at_risk_by_value_gives_the_local_json(shop, extra):
+    """The at-risk rows held by Spark, priced by predictions held by Spark, joined there."""
+    local = run_cli("at-risk", shop, "--by", "value", *extra, "--format", "json")
+    remote = run_cli("at-risk", shop, "--by", "value", *extra, "--format", "json", "--engine", "spark", "--quiet")
+    assert local.code == 0, local.stderr
+    assert remote.code == 0, remote.stderr
+    assert remote.json() == local.json()
+    assert local.json()["rows"] and "value_if_alive" in local.json()["columns"]
+
+
+def test_at_risk_by_value_without_amounts_is_the_local_error(tmp_path):
+    path = tmp_path / "no-amounts.csv"
+    path.write_text("customer_id,order_date\nA,2024-01-01\nA,2024-02-01\nB,2024-01-05\n", encoding="utf-8")
+    local = one_line(run_cli("at-risk", path, "--by", "value"))
+    assert one_line(run_cli("at-risk", path, "--by", "value", "--engine", "spark", "--quiet")) == local
+    assert "needs amounts" in local

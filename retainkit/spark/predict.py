@@ -37,6 +37,7 @@ from retainkit.models.scoreboard import Board, board_sums
 from retainkit.models.shard import Plan, Shard, add_parts, add_sums, decode, encode, parts_of, summarise_shard
 from retainkit.models.summary import summarise
 from retainkit.spark.shards import _whole, orders_of
+from retainkit.spark.tables import SparkTable
 
 INTEGERS = ("frequency", "actual_purchases")  # every other column but customer_id is a float
 
@@ -206,3 +207,64 @@ class SparkPredictions:
 
         rows = self._ordered() if self.top is not None else self._rows()
         _run(lambda: rows.write.mode("overwrite").parquet(spark_path(path)))
+
+
+def priced_at_risk_spark(table: Any, orders: Any, period: Any) -> PricedAtRisk:
+    """``at-risk --by value`` on Spark: the at-risk table held by Spark (``table``, a
+    :class:`retainkit.spark.tables.SparkTable`) joined in Spark with the predictions of
+    ``predict``'s default models fitted as :func:`retainkit.pipeline.priced_at_risk` fits
+    them (no intervals) — the same fits, on the shards' parts — most value if alive first,
+    ties by id; the same errors as locally."""
+    from pyspark.sql import functions as sf
+
+    from retainkit import defaults
+    from retainkit.errors import RetainkitError
+    from retainkit.models.predict import fit_state
+
+    instead = "or rank by revenue: --by revenue"
+    if not orders.has_amount:
+        raise RetainkitError("at-risk --by value needs amounts: the export has no amount column (nor quantity × "
+                             "unit price)", f"name it with --amount (or --quantity and --price), {instead}")
+    options = PredictOptions(model=defaults.MODEL, interval=0.0)
+    plan = Plan(period.end_day, options.time_unit_days)
+    try:
+        fitted = fit_state(SparkShards(orders).parts(plan), options)
+    except RetainkitError as error:
+        hint = error.hint.replace(" or --holdout", "")  # at-risk fits on every order up to --to
+        raise RetainkitError(f"at-risk --by value: {error.message}", f"{hint}, {instead}") from None
+    if fitted.gg is None:  # amounts, but none finite
+        raise RetainkitError("at-risk --by value: the amounts are all empty, so spend cannot be modelled",
+                             f"check the amount column, {instead}")
+    notes = [note for note in (fitted.fit.note, fitted.gg.note) if note]
+    prices = SparkPredictions(orders, plan, fitted)._rows().select(
+        "customer_id", "p_alive", "value_if_alive", sf.col("clv").alias("expected_value"))
+    attrs = {"data_quality": table.attrs["data_quality"], "notes": [*notes, *table.attrs.get("notes", [])]}
+    return PricedAtRisk(table, prices, attrs=attrs)
+
+
+class PricedAtRisk(SparkTable):
+    """The at-risk table held by Spark with ``p_alive``, ``value_if_alive`` and
+    ``expected_value`` joined from the predictions held by Spark (``prices``)."""
+
+    def __init__(self, table: Any, prices: Any, *, attrs: dict[str, Any], where: tuple[Any, ...] = (),
+                 order: tuple[tuple[str, bool], ...] = (), top: int | None = None) -> None:
+        super().__init__(table.frame, table.cuts, has_amount=table.has_amount, attrs=attrs, at_risk=True,
+                         where=where, order=order or (("value_if_alive", False), ("customer_id", True)), top=top)
+        self.table, self.prices = table, prices
+
+    @property
+    def columns(self) -> list[str]:
+        from retainkit.pipeline import AT_RISK_COLUMNS, AT_RISK_VALUE_COLUMNS
+
+        return [*AT_RISK_COLUMNS, *AT_RISK_VALUE_COLUMNS]
+
+    def _rows(self) -> Any:
+        table = self.table  # the filters test the at-risk columns: before the join
+        base = SparkTable(table.frame, table.cuts, has_amount=table.has_amount, attrs=table.attrs, at_risk=True,
+                          where=self.where)
+        return base._rows().join(self.prices, on="customer_id", how="left").select(*self.columns)
+
+    def select(self, **chosen: Any) -> PricedAtRisk:
+        found = super().select(**chosen)
+        return PricedAtRisk(self.table, self.prices, attrs=self.attrs, where=found.where, order=found.order,
+                            top=found.top)
