@@ -211,35 +211,20 @@ class SparkPredictions:
 
 def priced_at_risk_spark(table: Any, orders: Any, period: Any) -> PricedAtRisk:
     """``at-risk --by value`` on Spark: the at-risk table held by Spark (``table``, a
-    :class:`retainkit.spark.tables.SparkTable`) joined in Spark with the predictions of
-    ``predict``'s default models fitted as :func:`retainkit.pipeline.priced_at_risk` fits
-    them (no intervals) — the same fits, on the shards' parts — most value if alive first,
-    ties by id; the same errors as locally."""
+    :class:`retainkit.spark.tables.SparkTable`) joined in Spark with the predictions of the
+    fits of :func:`retainkit.pipeline.pricing_fit` on the shards' parts — the local fits —
+    most value if alive first, ties by id; the same errors as locally."""
     from pyspark.sql import functions as sf
 
     from retainkit import defaults
-    from retainkit.errors import RetainkitError
-    from retainkit.models.predict import fit_state
+    from retainkit.pipeline import pricing_fit, pricing_notes
 
-    instead = "or rank by revenue: --by revenue"
-    if not orders.has_amount:
-        raise RetainkitError("at-risk --by value needs amounts: the export has no amount column (nor quantity × "
-                             "unit price)", f"name it with --amount (or --quantity and --price), {instead}")
-    options = PredictOptions(model=defaults.MODEL, interval=0.0)
-    plan = Plan(period.end_day, options.time_unit_days)
-    try:
-        fitted = fit_state(SparkShards(orders).parts(plan), options)
-    except RetainkitError as error:
-        hint = error.hint.replace(" or --holdout", "")  # at-risk fits on every order up to --to
-        raise RetainkitError(f"at-risk --by value: {error.message}", f"{hint}, {instead}") from None
-    if fitted.gg is None:  # amounts, but none finite
-        raise RetainkitError("at-risk --by value: the amounts are all empty, so spend cannot be modelled",
-                             f"check the amount column, {instead}")
-    notes = [note for note in (fitted.fit.note, fitted.gg.note) if note]
+    plan = Plan(period.end_day, defaults.TIME_UNIT_DAYS)
+    fitted = pricing_fit(lambda: SparkShards(orders).parts(plan), has_amounts=orders.has_amount)
     prices = SparkPredictions(orders, plan, fitted)._rows().select(
         "customer_id", "p_alive", "value_if_alive", sf.col("clv").alias("expected_value"))
-    attrs = {"data_quality": table.attrs["data_quality"], "notes": [*notes, *table.attrs.get("notes", [])]}
-    return PricedAtRisk(table, prices, attrs=attrs)
+    notes = [*pricing_notes(fitted), *table.attrs.get("notes", [])]
+    return PricedAtRisk(table, prices, attrs={"data_quality": table.attrs["data_quality"], "notes": notes})
 
 
 class PricedAtRisk(SparkTable):
