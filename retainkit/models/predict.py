@@ -13,6 +13,14 @@ monthly); the last month is cut at the horizon.
 Without amounts (no amount column, nor quantity × unit price) only the purchase model
 runs: P(alive) and expected purchases are computed, expected order value and CLV are null,
 and :data:`NO_AMOUNTS` says why in ``Prediction.notes``.
+
+Where the work runs (docs/scale.md): customers are in shards, every order of a customer in
+its shard (:class:`Shards`; the local engine is :class:`OneShard`, Spark's are in
+:mod:`retainkit.spark.predict`). The fits read the shards' distinct rows with their counts,
+added (:mod:`retainkit.models.shard`), and run here with every prediction per distinct row
+(:func:`fit_state`); each shard predicts its customers from them and sends back counts and
+exact sums (:mod:`retainkit.models.per_customer`), from which :func:`finish` makes the totals,
+their intervals and the holdout check — the same floats however the customers are split.
 """
 
 from __future__ import annotations
