@@ -141,22 +141,32 @@ class GroupSums:
         return self.at(np.arange(size, dtype=np.int64))
 
     def at(self, groups: np.ndarray) -> np.ndarray:
-        """The rounded sums of ``groups`` (sorted, distinct labels), 0.0 for a group without values.
-        Each entry as a Python integer (object arrays), added per group, rounded once per group."""
+        """The rounded sums of ``groups`` (sorted, distinct labels), 0.0 for a group without values."""
         out = np.zeros(len(groups), dtype=np.float64)
+        labels, totals, low_power = self._integer_totals()
+        where = np.searchsorted(groups, labels)
+        found = (where < len(groups)) & (groups[np.minimum(where, len(groups) - 1)] == labels)
+        out[where[found]] = [_rounded(int(t), low_power) for t in totals[found]]
+        return out
+
+    def exact(self) -> dict[int, Fraction]:
+        """Each group's exact sum, for the groups with entries (a group without is 0)."""
+        labels, totals, low_power = self._integer_totals()
+        scale = Fraction(2) ** low_power
+        return {int(g): Fraction(int(t)) * scale for g, t in zip(labels, totals, strict=True)}
+
+    def _integer_totals(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """The groups with entries (ascending), each one's sum as a Python integer (object
+        array: entries added per group without rounding) and the power of 2 they count in."""
         if len(self.group) == 0:
-            return out
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object), 0
         order = np.argsort(self.group, kind="stable")
         group, power = self.group[order], self.power[order]
         low_power = int(power.min())
         whole = (self.high[order].astype(object) << _HALF) + self.low[order].astype(object)
         whole = whole << (power - low_power).astype(object)
         starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
-        totals = np.add.reduceat(whole, starts)
-        where = np.searchsorted(groups, group[starts])
-        found = (where < len(groups)) & (groups[np.minimum(where, len(groups) - 1)] == group[starts])
-        out[where[found]] = [_rounded(int(t), low_power) for t in totals[found]]
-        return out
+        return group[starts], np.add.reduceat(whole, starts), low_power
 
     def as_lists(self) -> list[list[int]]:
         """JSON-ready (integers only: exact)."""
@@ -179,3 +189,14 @@ def _rounded(total: int, power: int) -> float:
     if bits < 1000 and power + bits > -1000:
         return math.ldexp(float(total), power) + 0.0
     return to_float(Fraction(total) * Fraction(2) ** power)
+
+
+def exact_sums_by(values: np.ndarray, groups: np.ndarray) -> dict[int, Fraction]:
+    """The exact sum of the finite ``values`` of each group (``groups``: an integer per
+    value): what :func:`exact_sum` gives for each group's values, for all the groups at once
+    (:class:`GroupSums`); a group whose values are all zero or not finite may be left out.
+
+    >>> exact_sums_by(np.array([0.5, 0.25, 1e16, 3.0, -1e16, np.nan]), np.array([2, 2, 0, 0, 0, 1]))
+    {0: Fraction(3, 1), 2: Fraction(3, 4)}
+    """
+    return GroupSums.of(values, groups).exact()

@@ -208,14 +208,25 @@ class PredictionResult(Result):
     quality: dict[str, Any] = field(default_factory=dict)
     formats: ClassVar[tuple[Format, ...]] = FRAME_FORMATS
 
+    @property
+    def frame(self) -> Any:
+        """The customer table: one held by Spark is written by Spark (:func:`emit`)."""
+        return self.customers
+
     def render(self, fmt: Format, *, lang: str = "en") -> Any:
         from retainkit import render_predict
 
+        customers, total = self.customers, None
+        if hasattr(customers, "to_pandas"):  # rows held by Spark: only those shown or written come over
+            if fmt is Format.table:
+                total, customers = len(customers), customers.head(render_predict.TABLE_ROWS)
+            elif fmt is Format.json:
+                customers = customers.to_pandas()
         if fmt is Format.table:
-            return render_predict.prediction_table(self.prediction, self.customers)
+            return render_predict.prediction_table(self.prediction, customers, total=total)
         if fmt is Format.json:
-            return render_predict.prediction_json(self.prediction, self.customers, quality=self.quality)
-        return FrameResult(self.customers, "Predictions").render(fmt)
+            return render_predict.prediction_json(self.prediction, customers, quality=self.quality)
+        return FrameResult(customers, "Predictions").render(fmt)
 
 
 @dataclass(frozen=True)

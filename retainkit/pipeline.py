@@ -85,13 +85,6 @@ def rows_of(data: Any, period: Period) -> CustomerWindows:
     return customer_rows(data.orders, period) if isinstance(data, Normalised) else data.customer_rows(period)
 
 
-def local_orders(data: Any, command: str) -> Normalised:
-    """The canonical orders frame, for the commands that need every order in one process."""
-    if not isinstance(data, Normalised):
-        raise RetainkitError(f"{command} is not available with --engine spark yet", "run it with --engine local")
-    return data
-
-
 def kpi_report(
     data: Normalised,
     *,
@@ -175,10 +168,14 @@ def at_risk_report(
     data = orders_of(data)
     period = period_of(data, end=end)
     if not isinstance(data, Normalised):  # held by Spark
-        if by == "value":
-            raise RetainkitError("at-risk --by value is not available with --engine spark yet",
-                                 "run it with --engine local")
-        return data.product_lapses(period, options) if products else data.customer_table(period, options, at_risk=True)
+        if products:
+            return data.product_lapses(period, options)
+        held = data.customer_table(period, options, at_risk=True)
+        if by == "value":  # priced in Spark: the predictions joined to the at-risk rows there
+            from retainkit.spark.predict import priced_at_risk_spark
+
+            return priced_at_risk_spark(held, data, period)
+        return held
     table = customer_table(rows_of(data, period), options)
     if not products:
         risky = at_risk_customers(table)[list(AT_RISK_COLUMNS)]
@@ -287,13 +284,19 @@ def prediction_report(
     options = PredictOptions(horizon_days, time_unit_days, discount_rate, 1.0 if margin is None else margin, penalizer,
                              model, interval, more_horizons_days)
     check_options(options)
-    data = local_orders(data, "predict")
-    period = resolve_period(data.orders, end=end)
+    data = orders_of(data)
+    period = period_of(data, end=end)
     if holdout is not None and not period.start < holdout <= period.end:
         raise RetainkitError(f"--holdout {holdout} is not inside the data ({period.start} to {period.end})",
                              "pick a date between the first and the last order")
-    return predict_orders(data.orders, start_day=day_number(period.start), end_day=period.end_day,
-                          holdout_day=None if holdout is None else day_number(holdout), options=options)
+    start_day, holdout_day = day_number(period.start), None if holdout is None else day_number(holdout)
+    if not isinstance(data, Normalised):  # Spark: fitted here on the shards' parts, the customers stay there
+        from retainkit.spark.predict import predict_spark
+
+        return predict_spark(data, start_day=start_day, end_day=period.end_day, holdout_day=holdout_day,
+                             options=options)
+    return predict_orders(data.orders, start_day=start_day, end_day=period.end_day, holdout_day=holdout_day,
+                          options=options)
 
 
 AT_RISK_COLUMNS = (
@@ -305,41 +308,61 @@ AT_RISK_BY = ("revenue", "value")
 AT_RISK_VALUE_COLUMNS = ("p_alive", "value_if_alive", "expected_value")
 
 
-def priced_at_risk(risky: pd.DataFrame, data: Any, period: Period) -> pd.DataFrame:
+def priced_at_risk(risky: pd.DataFrame, data: Normalised, period: Period) -> pd.DataFrame:
     """``risky`` (at-risk customers) with ``p_alive``, ``value_if_alive`` (CLV / P(alive): the
     value over ``predict``'s default horizon if the customer is still alive) and
     ``expected_value`` (CLV), from BG/NBD and Gamma-Gamma fitted as ``predict`` fits them by
-    default (no intervals: they change no value), most value if alive first, ties by id.
-    Raises :class:`RetainkitError` where the models cannot be fitted (no amounts, too few
-    repeat buyers), naming ``--by revenue``."""
-    instead = "or rank by revenue: --by revenue"
+    default (no intervals: they change no value; :func:`pricing_fit`), most value if alive
+    first, ties by id."""
     try:
-        from retainkit.models.predict import PredictOptions, predict
-        from retainkit.models.summary import summarise
+        from retainkit.models.per_customer import customer_predictions
+        from retainkit.models.predict import OneShard
+        from retainkit.models.shard import Plan
     except ImportError:  # pragma: no cover - depends on the install
-        raise RetainkitError("at-risk --by value needs SciPy", f"pip install 'retainkit[predict]', {instead}") from None
-    orders = local_orders(data, "at-risk --by value").orders
-    options = PredictOptions(model=defaults.MODEL, interval=0.0)
-    summary = summarise(orders, end_day=period.end_day, time_unit_days=options.time_unit_days)
-    if not summary.has_amounts:
-        raise RetainkitError("at-risk --by value needs amounts: the export has no amount column (nor quantity × "
-                             "unit price)", f"name it with --amount (or --quantity and --price), {instead}")
-    try:
-        result = predict(summary, options)
-    except RetainkitError as error:
-        hint = error.hint.replace(" or --holdout", "")  # at-risk fits on every order up to --to
-        raise RetainkitError(f"at-risk --by value: {error.message}", f"{hint}, {instead}") from None
-    if result.gamma_gamma is None:  # amounts, but none finite
-        raise RetainkitError("at-risk --by value: the amounts are all empty, so spend cannot be modelled",
-                             f"check the amount column, {instead}")
-    found = result.customers.set_index(result.customers["customer_id"].astype(str))
+        raise RetainkitError("at-risk --by value needs SciPy",
+                             f"pip install 'retainkit[predict]', {PRICING_INSTEAD}") from None
+    orders = data.orders
+    shards, plan = OneShard(orders), Plan(period.end_day, defaults.TIME_UNIT_DAYS)
+    fitted = pricing_fit(lambda: shards.parts(plan), has_amounts="amount" in orders)
+    found = customer_predictions(shards.shard(plan), fitted).table
+    found = found.set_index(found["customer_id"].astype(str))
     ids = risky["customer_id"].astype(str)
     priced = risky.assign(p_alive=ids.map(found["p_alive"]).to_numpy(float),
                           value_if_alive=ids.map(found["value_if_alive"]).to_numpy(float),
                           expected_value=ids.map(found["clv"]).to_numpy(float))
-    priced.attrs["notes"] = [*priced.attrs.get("notes", []), *result.notes]
+    priced.attrs["notes"] = [*priced.attrs.get("notes", []), *pricing_notes(fitted)]
     return priced.sort_values(["value_if_alive", "customer_id"], ascending=[False, True], kind="stable",
                               na_position="last", ignore_index=True)
+
+
+PRICING_INSTEAD = "or rank by revenue: --by revenue"
+
+
+def pricing_fit(parts: Callable[[], dict[str, Any]], *, has_amounts: bool) -> Any:
+    """The fits of ``at-risk --by value`` — ``predict``'s default models at its default
+    horizon, without intervals — on the parts of the orders' shards up to the period's end
+    (``parts``: of one process, or of Spark's shards); a
+    :class:`retainkit.models.per_customer.Fitted`. Raises :class:`RetainkitError` where the
+    models cannot be fitted (no amounts, too few repeat buyers), naming ``--by revenue``."""
+    from retainkit.models.predict import PredictOptions, fit_state
+
+    if not has_amounts:
+        raise RetainkitError("at-risk --by value needs amounts: the export has no amount column (nor quantity × "
+                             "unit price)", f"name it with --amount (or --quantity and --price), {PRICING_INSTEAD}")
+    try:
+        fitted = fit_state(parts(), PredictOptions(model=defaults.MODEL, interval=0.0))
+    except RetainkitError as error:
+        hint = error.hint.replace(" or --holdout", "")  # at-risk fits on every order up to --to
+        raise RetainkitError(f"at-risk --by value: {error.message}", f"{hint}, {PRICING_INSTEAD}") from None
+    if fitted.gg is None:  # amounts, but none finite
+        raise RetainkitError("at-risk --by value: the amounts are all empty, so spend cannot be modelled",
+                             f"check the amount column, {PRICING_INSTEAD}")
+    return fitted
+
+
+def pricing_notes(fitted: Any) -> list[str]:
+    """What ``at-risk --by value`` says about its fits: a model fitted at a limit."""
+    return [note for note in (fitted.fit.note, fitted.gg.note) if note]
 
 
 def segments_report(

@@ -43,9 +43,13 @@ def prediction_json(result: Prediction, customers: pd.DataFrame, *, quality: dic
     return json.dumps(document, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def prediction_table(result: Prediction, customers: pd.DataFrame):
+TABLE_ROWS = 20  # customers a terminal shows
+
+
+def prediction_table(result: Prediction, customers: pd.DataFrame, *, total: int | None = None):
     """Rich renderables that fit the width they are printed at: fitted models and totals,
-    the holdout check, the customers, then one ``note:`` line per note."""
+    the holdout check, the customers, then one ``note:`` line per note. ``total``: how many
+    customers there are when ``customers`` holds only the first (a table held by Spark)."""
     from rich.console import Group
     from rich.text import Text
 
@@ -60,7 +64,7 @@ def prediction_table(result: Prediction, customers: pd.DataFrame):
         parts.append(_holdout_table(h))
         parts.append(Text(f"Per customer: mean absolute error {h['mean_absolute_error']:.3f}, correlation "
                           f"{format_value(h['correlation'], 'number')}"))
-    parts.append(frame_table(customers, title="Customers", limit=20))
+    parts.append(frame_table(customers, title="Customers", limit=TABLE_ROWS, total=total))
     parts += [Text(f"note: {visible(note, newlines=True)}", style="yellow") for note in result.notes]
     return Visible(Group(*parts))
 

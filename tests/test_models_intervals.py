@@ -85,8 +85,8 @@ def test_clv_interval_by_hand(monkeypatch):
     # Var = 0.01·(1 + 16/9 + 1) = 0.037778 and the 80 % interval is CLV·exp(±1.2816·0.19437).
     fixed = Fit(MODELS["bgnbd"], PURCHASES, -1.0, 3, covariance=np.zeros((4, 4)))
     spend = GammaGammaParams(*SPEND, customers=2, covariance=np.eye(3) * 0.01)
-    monkeypatch.setattr(predict_module, "fit_model", lambda *args, **kwargs: fixed)
-    monkeypatch.setattr(predict_module, "fit_gamma_gamma", lambda *args, **kwargs: spend)
+    monkeypatch.setattr(predict_module, "fit_rows", lambda *args, **kwargs: fixed)
+    monkeypatch.setattr(predict_module, "fit_gamma_gamma_rows", lambda *args, **kwargs: spend)
     result = predict(_summary(*REFERENCE.T), OPTIONS)
     first = result.customers.iloc[0]
     assert first["expected_order_value"] == pytest.approx(30.0)
@@ -99,7 +99,7 @@ def test_clv_interval_by_hand(monkeypatch):
     assert result.intervals["spend_parameters"]["p"] == pytest.approx(
         [6 * np.exp(-1.2815516 * 0.1), 6 * np.exp(1.2815516 * 0.1)], rel=1e-6)
     # A spend model fitted at a limit has no covariance: CLV intervals from purchases alone.
-    monkeypatch.setattr(predict_module, "fit_gamma_gamma",
+    monkeypatch.setattr(predict_module, "fit_gamma_gamma_rows",
                         lambda *args, **kwargs: dataclasses.replace(spend, covariance=None, note="at a limit"))
     alone = predict(_summary(*REFERENCE.T), OPTIONS)
     assert alone.intervals["spend_parameters"] is None

@@ -12,6 +12,7 @@ import pytest
 from retainkit.models import scoreboard
 from retainkit.models.catalogue import MODELS
 from retainkit.models.intervals import delta, parameter_intervals, sampled
+from retainkit.models.shard import Plan, parts_of, rows, summarise_shard
 from retainkit.models.transaction import fit_model
 from retainkit.periods import day_number
 from tests.conftest import DATA, need, orders_frame, run_cli
@@ -39,10 +40,13 @@ def test_the_naive_line_of_the_board_by_hand():
     # 1/27 · 7 = 0.2593, actual 1 (a's 01-30); after week 2: 0.5185 against 3.
     orders = orders_frame([("a", "2024-01-01", 5.0), ("a", "2024-01-15", 5.0), ("a", "2024-01-30", 5.0),
                            ("a", "2024-02-06", 5.0), ("b", "2024-01-22", 5.0), ("b", "2024-02-10", 5.0)])
-    h = scoreboard._holdout(orders, holdout_day=day_number(date(2024, 1, 29)),
-                            end_day=day_number(date(2024, 2, 11)), time_unit_days=1.0)
-    line = scoreboard._naive_score(h)
-    assert h.actual.tolist() == [2, 1] and h.weekly_actual.tolist() == [1, 2]
+    holdout_day, end_day = day_number(date(2024, 1, 29)), day_number(date(2024, 2, 11))
+    shard = summarise_shard(orders, Plan(end_day, 1.0, board_day=holdout_day))
+    board = scoreboard.fit_board(rows(parts_of(shard)["board"]), holdout_day=holdout_day, end_day=end_day,
+                                 time_unit_days=1.0, names=())
+    sums = scoreboard.board_sums(shard, board)
+    line = scoreboard.score_lines(board, sums)[0]
+    assert shard.board_actual.tolist() == [2, 1] and sums["weekly"].tolist() == [1, 2]
     assert line["predicted_total"] == pytest.approx(14 / 27)
     assert line["mean_absolute_error"] == pytest.approx((2 - 14 / 27 + 1) / 2)
     assert line["rmse"] == pytest.approx(np.sqrt(((2 - 14 / 27) ** 2 + 1) / 2))

@@ -67,12 +67,6 @@ def test_csv_on_another_file_system_is_read_by_spark():
     assert {**remote.json(), "files": None} == {**local, "files": None}
 
 
-@pytest.mark.parametrize("command", ["predict"])
-def test_a_command_that_needs_every_order_in_one_process_says_so(command):
-    line = one_line(run_cli(command, GOLDEN_CSV, "--engine", "spark"))
-    assert f"{command} is not available with --engine spark" in line and "--engine local" in line
-
-
 def test_a_path_spark_cannot_read_is_one_line(tmp_path):
     line = one_line(run_cli("kpis", tmp_path / "nowhere.parquet", "--engine", "spark"))
     assert "nowhere.parquet" in line

@@ -144,13 +144,6 @@ def test_products_without_a_product_column_is_the_local_line(tmp_path):
     assert remote.stderr == local.stderr
 
 
-def test_at_risk_by_value_on_spark_says_it_is_local_only():
-    from tests.conftest import one_line
-
-    line = one_line(run_cli("at-risk", GOLDEN / "shop_small.csv", "--by", "value", "--engine", "spark"))
-    assert "--by value is not available with --engine spark" in line
-
-
 @pytest.mark.slow
 def test_inspect_of_cdnow_and_product_lapses_of_online_retail_are_the_local_ones():
     from tests.conftest import DATA, need

@@ -13,7 +13,7 @@ from scipy import special
 
 from retainkit.errors import RetainkitError
 from retainkit.models.fitting import Box, Held, maximum_likelihood, penalised_objective
-from retainkit.models.transaction import covariance
+from retainkit.models.transaction import covariance, distinct_rows
 
 MIN_CUSTOMERS = 2
 
@@ -57,6 +57,24 @@ def log_likelihood(params: GammaGammaParams, x: np.ndarray, mean_value: np.ndarr
 def fit_gamma_gamma(x: np.ndarray, mean_value: np.ndarray, *, penalizer: float = 0.0) -> GammaGammaParams:
     """Fit on the repeat buyers (x > 0) whose mean value is positive; the others are counted.
 
+    The customers' distinct (x, m̄) pairs and how many share each are all the fit reads
+    (:func:`fit_gamma_gamma_rows`)."""
+    x = np.asarray(x, dtype=np.float64)
+    mean_value = np.asarray(mean_value, dtype=np.float64)
+    known = (x > 0) & np.isfinite(mean_value)
+    (xs, ms), _, counts = distinct_rows(x[known], mean_value[known])
+    return fit_gamma_gamma_rows(xs, ms, counts.astype(np.float64), penalizer=penalizer,
+                                unknown=int(((x > 0) & ~known).sum()))
+
+
+def fit_gamma_gamma_rows(x: np.ndarray, mean_value: np.ndarray, weight: np.ndarray, *, penalizer: float = 0.0,
+                         unknown: int = 0) -> GammaGammaParams:
+    """Fit on distinct (x, m̄) rows of repeat buyers with a finite m̄ (lexicographic order, as
+    :func:`~retainkit.models.transaction.distinct_rows` gives them), ``weight`` customers
+    each; rows with m̄ ≤ 0 and the ``unknown`` repeat buyers without a finite m̄ are counted
+    in ``left_out``. Every sum over customers is Σ weight · term over the rows, so the rows
+    of every shard put together give the same fit as one process.
+
     Maximum likelihood on log-parameters with the analytic gradient
     (:meth:`_SpendTerms.log_likelihood_and_gradient`) and the optimiser of
     :func:`retainkit.models.fitting.minimise`; ``penalizer`` adds ``penalizer · (p² + q² + γ²)``.
@@ -65,28 +83,27 @@ def fit_gamma_gamma(x: np.ndarray, mean_value: np.ndarray, *, penalizer: float =
     and ``covariance`` is None; elsewhere ``covariance`` is the inverse Hessian of −LL at the
     optimum on the log-parameters (what the CLV intervals carry, SPEC §6).
     """
-    x = np.asarray(x, dtype=np.float64)
-    mean_value = np.asarray(mean_value, dtype=np.float64)
-    repeat = x > 0
-    usable = repeat & np.isfinite(mean_value) & (mean_value > 0)
-    left_out = int((repeat & ~usable).sum())
-    if int(usable.sum()) < MIN_CUSTOMERS:
+    x, mean_value, weight = (np.asarray(v, dtype=np.float64) for v in (x, mean_value, weight))
+    usable = (x > 0) & (mean_value > 0)
+    left_out = int(weight[~usable].sum()) + unknown
+    customers = int(weight[usable].sum())
+    if customers < MIN_CUSTOMERS:
         raise RetainkitError(
-            f"{int(usable.sum())} repeat buyers with a positive mean order value: too few to fit the spend model",
+            f"{customers} repeat buyers with a positive mean order value: too few to fit the spend model",
             "check the amount column (refunds net to ≤ 0?) or use a longer period",
         )
-    terms = _SpendTerms(x[usable], mean_value[usable])
+    terms = _SpendTerms(x[usable], mean_value[usable], weight[usable])
     scale = 1.0 / terms.customers  # per-customer objective, as for BG/NBD
 
     objective = penalised_objective(terms.log_likelihood_and_gradient, penalizer, scale)
 
     def fitted(theta: np.ndarray, note: str = "") -> GammaGammaParams:
         p, q, g = (float(v) for v in np.exp(theta))
-        ll = float(np.sum(log_likelihood(GammaGammaParams(p, q, g), terms.x, terms.m)))
+        ll = float(np.dot(terms.weight, log_likelihood(GammaGammaParams(p, q, g), terms.x, terms.m)))
         spread = None if note else covariance(objective, theta, terms.customers)
         return GammaGammaParams(p, q, g, ll, terms.customers, left_out, note, spread)
 
-    typical = max(float(np.mean(terms.m)), 1e-300)
+    typical = max(float(np.dot(terms.weight, terms.m)) / terms.customers, 1e-300)
     box = _box(typical)
     starts = [np.log([1.0, 1.0, max(typical, 1e-6)]), np.zeros(3)]
     found = maximum_likelihood(objective, starts, box, terms.customers)
@@ -135,16 +152,19 @@ def _boundary_note(params: np.ndarray, held: tuple[Held, ...]) -> str:
 
 
 class _SpendTerms:
-    """The Gamma-Gamma log-likelihood of the usable repeat buyers, with ln Γ and ψ of px
-    computed once per distinct x."""
+    """The Gamma-Gamma log-likelihood of the usable repeat buyers — rows of (x, m̄), each
+    standing for ``weight`` customers (one each by default) — with ln Γ and ψ of px computed
+    once per distinct x."""
 
-    def __init__(self, x: np.ndarray, m: np.ndarray) -> None:
-        self.x, self.m, self.customers = x, m, len(x)
+    def __init__(self, x: np.ndarray, m: np.ndarray, weight: np.ndarray | None = None) -> None:
+        self.x, self.m = x, m
+        self.weight = np.ones(len(x)) if weight is None else np.asarray(weight, dtype=np.float64)
+        self.customers = int(self.weight.sum())
         self.xs, self.xi = np.unique(x, return_inverse=True)
         self.log_m, self.log_x = np.log(m), np.log(x)
 
     def log_likelihood_and_gradient(self, p: float, q: float, g: float) -> tuple[float, np.ndarray]:
-        """Σ ln f(m̄ | p, q, γ, x) (:func:`log_likelihood`) and its gradient with respect to
+        """Σ weight · ln f(m̄ | p, q, γ, x) (:func:`log_likelihood`) and its gradient with respect to
         (ln p, ln q, ln γ); with L = ln(γ + x·m̄) and ψ the digamma:
 
             ∂/∂p = x · [ψ(px+q) − ψ(px) + ln m̄ + ln x − L]
@@ -160,8 +180,9 @@ class _SpendTerms:
         d_p = x * (psi_sum - special.digamma(p * xs)[xi] + self.log_m + self.log_x - log_rate)
         d_q = psi_sum - special.digamma(q) + np.log(g) - log_rate
         d_g = q / g - (px + q) / (g + x * self.m)
-        gradient = np.array([p, q, g]) * np.array([d_p.sum(), d_q.sum(), d_g.sum()])
-        return float(ll.sum()), gradient
+        w = self.weight
+        gradient = np.array([p, q, g]) * np.array([np.dot(w, d_p), np.dot(w, d_q), np.dot(w, d_g)])
+        return float(np.dot(w, ll)), gradient
 
 
 def expected_order_value(params: GammaGammaParams, x: np.ndarray, mean_value: np.ndarray) -> np.ndarray:

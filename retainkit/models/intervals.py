@@ -44,18 +44,34 @@ def _link(kind: str) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.n
     return (lambda v: np.log(np.maximum(v, 1e-300))), np.exp
 
 
-def spread(prediction: Prediction, theta: np.ndarray, covariance: np.ndarray, *,
-           kind: str = "positive") -> tuple[np.ndarray, np.ndarray]:
-    """(s(θ̂), Var s) with s = link(``prediction``) on the ``kind`` scale ("positive": ln;
-    "probability": logit): Var s = ∇sᵀ Σ ∇s, ∇s by central differences over θ."""
-    forward, _ = _link(kind)
-    centre = forward(prediction(theta))
-    gradient = np.empty((len(theta), *np.shape(centre)))
+def points(theta: np.ndarray) -> list[np.ndarray]:
+    """Where :func:`spread` evaluates a prediction: θ̂, then θ̂ + h·eᵢ and θ̂ − h·eᵢ for each
+    parameter i (h = :data:`STEP`) — known in advance, so sums over customers at them can
+    be made in the shards."""
+    found = [np.asarray(theta)]
     for i in range(len(theta)):
         step = np.zeros(len(theta))
         step[i] = STEP
-        gradient[i] = (forward(prediction(theta + step)) - forward(prediction(theta - step))) / (2 * STEP)
-    return centre, np.einsum("i...,ij,j...->...", gradient, covariance, gradient)
+        found += [theta + step, theta - step]
+    return found
+
+
+def spread(prediction: Prediction, theta: np.ndarray, covariance: np.ndarray, *,
+           kind: str = "positive") -> tuple[np.ndarray, np.ndarray]:
+    """(s(θ̂), Var s) with s = link(``prediction``) on the ``kind`` scale ("positive": ln;
+    "probability": logit): Var s = ∇sᵀ Σ ∇s = Σᵢ Σⱼ ∂ᵢs · Σᵢⱼ · ∂ⱼs, ∇s by central differences
+    over θ at :func:`points`. Element by element in a fixed order: a row's variance does
+    not depend on which other rows are computed with it (a shard's customers)."""
+    forward, _ = _link(kind)
+    at = points(theta)
+    centre = forward(prediction(at[0]))
+    gradient = [(forward(prediction(at[1 + 2 * i])) - forward(prediction(at[2 + 2 * i]))) / (2 * STEP)
+                for i in range(len(theta))]
+    variance = np.zeros(np.shape(centre))
+    for i in range(len(theta)):
+        for j in range(len(theta)):
+            variance = variance + gradient[i] * covariance[i, j] * gradient[j]
+    return centre, variance
 
 
 def delta(prediction: Prediction, theta: np.ndarray, covariance: np.ndarray, *, level: float,

@@ -13,6 +13,14 @@ monthly); the last month is cut at the horizon.
 Without amounts (no amount column, nor quantity × unit price) only the purchase model
 runs: P(alive) and expected purchases are computed, expected order value and CLV are null,
 and :data:`NO_AMOUNTS` says why in ``Prediction.notes``.
+
+Where the work runs (docs/scale.md): customers are in shards, every order of a customer in
+its shard (:class:`Shards`; the local engine is :class:`OneShard`, Spark's are in
+:mod:`retainkit.spark.predict`). The fits read the shards' distinct rows with their counts,
+added (:mod:`retainkit.models.shard`), and run here with every prediction per distinct row
+(:func:`fit_state`); each shard predicts its customers from them and sends back counts and
+exact sums (:mod:`retainkit.models.per_customer`), from which :func:`finish` makes the totals,
+their intervals and the holdout check — the same floats however the customers are split.
 """
 
 from __future__ import annotations
@@ -20,23 +28,35 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from fractions import Fraction
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from retainkit import defaults
 from retainkit.errors import RetainkitError
+from retainkit.exact import to_float
 from retainkit.models import intervals
 from retainkit.models.alive import alive_grid
 from retainkit.models.catalogue import AUTO, CHOICES, MODELS
-from retainkit.models.gammagamma import GammaGammaParams, expected_order_value, fit_gamma_gamma
-from retainkit.models.scoreboard import default_holdout_day, score_models
-from retainkit.models.summary import Summary, purchase_days_between, summarise
-from retainkit.models.transaction import Fit, Rows, expected_purchases_rows, fit_model
+from retainkit.models.gammagamma import GammaGammaParams, fit_gamma_gamma_rows
+from retainkit.models.per_customer import Fitted, combined, correlation, customer_predictions, customer_sums
+from retainkit.models.scoreboard import Board, board_result, board_sums, default_holdout_day, fit_board
+from retainkit.models.shard import (
+    FREQUENCY_GROUPS,
+    Plan,
+    Shard,
+    add_parts,
+    parts_of,
+    rows,
+    spend_rows,
+    summarise_shard,
+)
+from retainkit.models.summary import Summary
+from retainkit.models.transaction import Fit, Rows, expected_purchases_rows, fit_rows
 
 DAYS_PER_MONTH = 30.4375
-FREQUENCY_GROUPS = 7  # holdout comparison: 0, 1, …, 6 and "7+" repeat purchases
 NO_AMOUNTS = ("expected_order_value and clv are null: the export has no amount column (nor quantity × unit price), "
               "so the spend model (Gamma-Gamma) cannot be fit; p_alive and expected_purchases need only the order "
               "dates — name the amount column with --amount (or --quantity and --price) to get spend and CLV")
@@ -62,7 +82,7 @@ class PredictOptions:
 class Prediction:
     model: Fit
     gamma_gamma: GammaGammaParams | None
-    customers: pd.DataFrame
+    customers: pd.DataFrame | Any  # a table held by Spark on that engine (retainkit.spark.predict)
     totals: dict[str, Any]
     holdout: dict[str, Any] | None = None
     notes: tuple[str, ...] = ()  # why a column or total is null, and what to do
@@ -127,69 +147,68 @@ def predict(summary: Summary, options: PredictOptions) -> Prediction:
     holdout: :func:`predict_orders`; here it means BG/NBD. Raises :class:`RetainkitError`
     for options out of range (:func:`check_options`)."""
     check_options(options)
-    return _predict(summary, options)
+    shard = Shard(summary)
+    fitted = fit_state(add_parts([parts_of(shard)]), options)
+    found = customer_predictions(shard, fitted)
+    return finish(fitted, customer_sums(found, fitted), found.table)
 
 
-def _predict(summary: Summary, options: PredictOptions) -> Prediction:
-    """:func:`predict` without checking the options (the holdout's window is not a --horizon)."""
-    f = summary.frame
-    x, t_x, T = f["frequency"].to_numpy(float), f["recency"].to_numpy(float), f["T"].to_numpy(float)
+def fit_state(parts: dict[str, Any], options: PredictOptions) -> Fitted:
+    """On the driver: the purchase model and Gamma-Gamma fitted on the shards' parts, added
+    (:func:`retainkit.models.shard.add_parts`), and every prediction per distinct row."""
+    found = rows(parts["rows"])
     name = options.model if options.model in MODELS else "bgnbd"
-    fit = fit_model(MODELS[name], x, t_x, T, penalizer=options.penalizer)
-    rows = Rows.of(x, t_x, T)  # customers with the same (x, t_x, T) share every prediction: each computed once
+    fit = fit_rows(MODELS[name], found, penalizer=options.penalizer)
     horizon = options.horizon_days / options.time_unit_days
-    alive = fit.model.probability_alive(fit.params, rows.x, rows.t_x, rows.T)
-    purchases = expected_purchases_rows(fit.model, fit.params, horizon, rows, alive)
-    per_value = clv_per_value(fit, fit.params, rows, options)
-    gg, value = _spend(summary, x, options)
-    days = options.time_unit_days
-    table = pd.DataFrame({"customer_id": f["customer_id"], "frequency": f["frequency"],
-                          "purchase_span_days": f["recency"] * days, "age_days": f["T"] * days,
-                          "monetary_value": f["monetary_value"], "p_alive": alive[rows.back],
-                          "expected_purchases": purchases[rows.back], "expected_order_value": value})
-    table["clv"] = per_value[rows.back] * value * options.margin
-    with np.errstate(divide="ignore", invalid="ignore"):
-        table["value_if_alive"] = np.where(table["p_alive"] > 0, table["clv"] / table["p_alive"], np.nan)
+    alive = fit.model.probability_alive(fit.params, found.x, found.t_x, found.T)
+    purchases = expected_purchases_rows(fit.model, fit.params, horizon, found, alive)
+    per_value = clv_per_value(fit, fit.params, found, options)
+    x, money, weight = spend_rows(parts["spend"])
+    gg = fit_gamma_gamma_rows(x, money, weight, penalizer=options.penalizer,
+                              unknown=parts["spend_unknown"]) if parts["has_amounts"] and len(x) else None
+    horizons = tuple((days, expected_purchases_rows(fit.model, fit.params, days / options.time_unit_days, found),
+                      clv_per_value(fit, fit.params, found, replace(options, horizon_days=days)))
+                     for days in options.more_horizons_days)
+    bands = points = None
+    if fit.covariance is not None and options.interval > 0:
+        bands = _row_bands(fit, found, options)
+        if gg is not None and gg.covariance is not None:
+            points = tuple(intervals.points(np.log(gg.params)))
+    return Fitted(options, fit, gg, found, alive, purchases, per_value, bool(parts["has_amounts"]), horizons, bands,
+                  points)
+
+
+def finish(fitted: Fitted, sums: dict[str, Any], table: Any, plan: Plan | None = None) -> Prediction:
+    """On the driver: the totals (and their intervals), the holdout check and the notes
+    from the fits and the shards' sums, added; ``table`` is the customers' (pandas, or held
+    by Spark)."""
+    options, gg, fit = fitted.options, fitted.gg, fitted.fit
     totals: dict[str, Any] = {
-        "customers": len(table),
+        "customers": sums["customers"],
         "horizon_days": options.horizon_days,
-        "expected_purchases": float(table["expected_purchases"].sum()),
-        "expected_revenue": float(np.nansum(table["expected_purchases"] * value)) if gg else None,
-        "clv": float(np.nansum(table["clv"])) if gg else None,
-        "expected_alive": float(table["p_alive"].sum()),
+        "expected_purchases": to_float(sums["expected_purchases"]),
+        "expected_revenue": to_float(sums["expected_revenue"]) if gg else None,
+        "clv": to_float(sums["clv"]) if gg else None,
+        "expected_alive": to_float(sums["expected_alive"]),
     }
     if options.more_horizons_days:
-        totals["horizons"] = _more_horizons(fit, rows, table, value * options.margin, options)
+        totals["horizons"] = [{"horizon_days": days, "expected_purchases": to_float(purchases),
+                               "clv": to_float(value) if sums["known"] else None}
+                              for days, (purchases, value) in zip(options.more_horizons_days, sums["horizons"],
+                                                                  strict=True)]
     notes = tuple(note for note in (fit.note, gg.note if gg else "") if note)
-    bands = None
-    if fit.covariance is not None and options.interval > 0:
-        spend = _SpendFit(gg, x, f["monetary_value"].to_numpy(float), options.margin) if gg else None
-        bands = _intervals(fit, rows, table, totals, value * options.margin, options, spend)
-    return Prediction(fit, gg, table, totals, notes=notes if summary.has_amounts else (*notes, NO_AMOUNTS),
-                      intervals=bands, alive_grid=alive_grid(fit, x, T, options.time_unit_days))
-
-
-def _more_horizons(fit: Fit, rows: Rows, table: pd.DataFrame, worth: np.ndarray,
-                   options: PredictOptions) -> list[dict[str, Any]]:
-    """``expected_purchases_<N>d`` and ``clv_<N>d`` columns for each further horizon of N
-    days, and their totals (CLV null without amounts)."""
-    totals = []
-    for days in options.more_horizons_days:
-        at = replace(options, horizon_days=days)
-        purchases = expected_purchases_rows(fit.model, fit.params, days / options.time_unit_days, rows)
-        name = f"{days:g}d"
-        table[f"expected_purchases_{name}"] = purchases[rows.back]
-        table[f"clv_{name}"] = clv_per_value(fit, fit.params, rows, at)[rows.back] * worth
-        known = np.isfinite(worth).any()
-        totals.append({"horizon_days": days, "expected_purchases": float(table[f"expected_purchases_{name}"].sum()),
-                       "clv": float(np.nansum(table[f"clv_{name}"])) if known else None})
-    return totals
+    bands = _total_bands(fitted, sums, totals) if fitted.bands is not None else None
+    holdout = _holdout(sums, plan) if "holdout" in sums and plan is not None else None
+    found = fitted.rows
+    return Prediction(fit, gg, table, totals, holdout, notes=notes if fitted.has_amounts else (*notes, NO_AMOUNTS),
+                      intervals=bands, alive_grid=alive_grid(fit, found.x, found.T, options.time_unit_days,
+                                                             found.weight))
 
 
 def _remembered(prediction: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
-    """``prediction`` with its values kept per log-parameter vector: the totals' intervals
-    differentiate the per-customer predictions at the same points as their own intervals,
-    so each is computed once (Σ weight · g has the gradient Σ weight · ∇g)."""
+    """``prediction`` with its values kept per log-parameter vector: the intervals
+    differentiate it at the same points more than once (Σ weight · g has the gradient
+    Σ weight · ∇g)."""
     values: dict[bytes, np.ndarray] = {}
 
     def remembered(theta: np.ndarray) -> np.ndarray:
@@ -201,81 +220,59 @@ def _remembered(prediction: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.
     return remembered
 
 
-def _intervals(fit: Fit, rows: Rows, table: pd.DataFrame, totals: dict[str, Any], worth: np.ndarray,
-               options: PredictOptions, spend: _SpendFit | None = None) -> dict[str, Any]:
-    """Add ``*_low``/``*_high`` columns and totals at ``options.interval`` from the parameters'
-    uncertainty (:func:`retainkit.models.intervals.delta`): the purchase model's, and for
-    CLV also Gamma-Gamma's when ``spend`` has its covariance, the two fits taken as
-    independent (:func:`retainkit.models.intervals.product`); the parameters' own intervals."""
-    theta, cov, level, model = np.log(fit.params), fit.covariance, options.interval, fit.model
-    horizon = options.horizon_days / options.time_unit_days
+def _predictors(fit: Fit, rows: Rows, options: PredictOptions) -> tuple[Callable[[np.ndarray], np.ndarray], ...]:
+    """Expected purchases, P(alive) and discounted purchases per unit of value per row, as
+    functions of the log-parameters."""
+    model, horizon = fit.model, options.horizon_days / options.time_unit_days
+    return (_remembered(lambda t: expected_purchases_rows(model, np.exp(t), horizon, rows)),
+            lambda t: model.probability_alive(np.exp(t), rows.x, rows.t_x, rows.T),
+            _remembered(lambda t: clv_per_value(fit, np.exp(t), rows, options)))
 
-    @_remembered
-    def purchases(t: np.ndarray) -> np.ndarray:
-        return expected_purchases_rows(model, np.exp(t), horizon, rows)
 
-    def alive(t: np.ndarray) -> np.ndarray:
-        return model.probability_alive(np.exp(t), rows.x, rows.t_x, rows.T)
-
-    @_remembered
-    def clv_unit(t: np.ndarray) -> np.ndarray:
-        return clv_per_value(fit, np.exp(t), rows, options)
-
+def _row_bands(fit: Fit, rows: Rows, options: PredictOptions) -> dict[str, np.ndarray]:
+    """Per row, the intervals at ``options.interval`` from the purchase model's uncertainty
+    (:func:`retainkit.models.intervals.delta`): of expected purchases (ln scale) and
+    P(alive) (logit), and ln of the discounted purchases per unit with its variance — CLV's,
+    which each customer combines with the spend fit's."""
+    theta, cov = np.log(fit.params), fit.covariance
     assert cov is not None
+    purchases, alive, clv_unit = _predictors(fit, rows, options)
+    bands = {}
     for column, prediction, kind in (("expected_purchases", purchases, "positive"), ("p_alive", alive, "probability")):
-        low, high = intervals.delta(prediction, theta, cov, level=level, kind=kind)
-        table[f"{column}_low"], table[f"{column}_high"] = low[rows.back], high[rows.back]
-    low, high = intervals.delta(lambda t: np.atleast_1d(np.dot(rows.weight, purchases(t))), theta, cov, level=level)
-    totals["expected_purchases_low"], totals["expected_purchases_high"] = float(low[0]), float(high[0])
-    centre, variance = intervals.spread(clv_unit, theta, cov)
-    per_customer = (centre[rows.back], variance[rows.back])
-    known = np.isfinite(worth)
-    counts = np.bincount(rows.back[known], weights=worth[known], minlength=len(rows.x))
-    total = intervals.spread(lambda t: np.atleast_1d(np.dot(counts, clv_unit(t))), theta, cov)
-    bands = {"level": level, "method": "delta", "parameters": _bounds(fit.params, cov, model.parameters, level),
-             "spend_parameters": None}
-    if spend is not None and spend.params.covariance is not None:
-        phi, phi_cov = np.log(spend.params.params), spend.params.covariance
-        unit = per_customer[0]  # ln of the discounted purchases per unit of value, per customer
-        margin = options.margin
-        per_customer = _combined(per_customer, intervals.spread(spend.value, phi, phi_cov))
-        total = _combined(total, intervals.spread(
-            lambda f: np.atleast_1d(np.nansum(np.exp(unit) * spend.value(f)) * margin), phi, phi_cov))
-        bands["spend_parameters"] = _bounds(spend.params.params, phi_cov, ("p", "q", "gamma"), level)
-    else:
-        per_customer = (per_customer[0] + np.log(np.where(worth > 0, worth, np.nan)), per_customer[1])
-    low, high = intervals.bounds(*per_customer, level=level)
-    table["clv_low"], table["clv_high"] = _zero_where(low, worth), _zero_where(high, worth)
-    if known.any():
-        low, high = intervals.bounds(*total, level=level)
-        totals["clv_low"], totals["clv_high"] = float(low[0]), float(high[0])
+        bands[f"{column}_low"], bands[f"{column}_high"] = intervals.delta(prediction, theta, cov,
+                                                                          level=options.interval, kind=kind)
+    bands["clv_centre"], bands["clv_variance"] = intervals.spread(clv_unit, theta, cov)
     return bands
 
 
-@dataclass(frozen=True)
-class _SpendFit:
-    """Gamma-Gamma's fit and each customer's expected order value as a function of its
-    log-parameters φ = (ln p, ln q, ln γ), times the margin."""
-
-    params: GammaGammaParams
-    x: np.ndarray
-    mean_value: np.ndarray
-    margin: float
-
-    def value(self, phi: np.ndarray) -> np.ndarray:
-        p, q, g = np.exp(phi)
-        return expected_order_value(GammaGammaParams(p, q, g), self.x, self.mean_value) * self.margin
-
-
-def _combined(first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray]
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """ln(g·h) and its variance from ln g's and ln h's, the fits independent."""
-    return first[0] + second[0], first[1] + second[1]
-
-
-def _zero_where(bound: np.ndarray, worth: np.ndarray) -> np.ndarray:
-    """A CLV bound: 0 where the value per purchase is 0 (a margin of 0), NaN where it is unknown."""
-    return np.where(worth == 0, 0.0, bound)
+def _total_bands(fitted: Fitted, sums: dict[str, Any], totals: dict[str, Any]) -> dict[str, Any]:
+    """The totals' intervals — Σ weight · expected purchases per row; CLV as Σ over rows of
+    the discounted purchases per unit × the exact sum of value × margin of the row's
+    customers, and with the spend fit's covariance also over φ, the sum over customers at
+    each point of :func:`retainkit.models.intervals.points` coming from the shards, the two
+    fits independent (:func:`retainkit.models.intervals.product`) — and the parameters' own."""
+    fit, rows, options, gg = fitted.fit, fitted.rows, fitted.options, fitted.gg
+    theta, cov, level = np.log(fit.params), fit.covariance, options.interval
+    assert cov is not None
+    purchases, _, clv_unit = _predictors(fit, rows, options)
+    low, high = intervals.delta(lambda t: np.atleast_1d(np.dot(rows.weight, purchases(t))), theta, cov, level=level)
+    totals["expected_purchases_low"], totals["expected_purchases_high"] = float(low[0]), float(high[0])
+    worth = np.zeros(len(rows.x))
+    by_row = sums["worth_by_row"]
+    worth[np.array([int(k) for k in by_row], dtype=np.int64)] = [to_float(v) for v in by_row.values()]  # per row
+    total = intervals.spread(lambda t: np.atleast_1d(np.dot(worth, clv_unit(t))), theta, cov)
+    bands = {"level": level, "method": "delta", "parameters": _bounds(fit.params, cov, fit.model.parameters, level),
+             "spend_parameters": None}
+    if gg is not None and gg.covariance is not None and fitted.spend_points is not None:
+        at = {p.tobytes(): to_float(v) for p, v in zip(fitted.spend_points, sums["spend_at"], strict=True)}
+        margin = options.margin
+        total = combined(total, intervals.spread(lambda f: np.atleast_1d(at[np.asarray(f).tobytes()] * margin),
+                                                 np.log(gg.params), gg.covariance))
+        bands["spend_parameters"] = _bounds(gg.params, gg.covariance, ("p", "q", "gamma"), level)
+    if sums["known"]:
+        low, high = intervals.bounds(*total, level=level)
+        totals["clv_low"], totals["clv_high"] = float(low[0]), float(high[0])
+    return bands
 
 
 def _bounds(params: np.ndarray, cov: np.ndarray, names: tuple[str, ...], level: float) -> dict[str, list[float]]:
@@ -283,14 +280,58 @@ def _bounds(params: np.ndarray, cov: np.ndarray, names: tuple[str, ...], level: 
     return {name: [float(lo), float(hi)] for name, lo, hi in zip(names, low, high, strict=True)}
 
 
-def _spend(summary: Summary, x: np.ndarray, options: PredictOptions) -> tuple[GammaGammaParams | None, np.ndarray]:
-    """The Gamma-Gamma fit and each customer's expected order value E[M | p, q, γ, m̄, x];
-    (None, NaN for all) when the orders had no amounts."""
-    money = summary.frame["monetary_value"].to_numpy(float)
-    if not summary.has_amounts or not np.isfinite(money).any():
-        return None, np.full(len(x), np.nan)
-    gg = fit_gamma_gamma(x, money, penalizer=options.penalizer)
-    return gg, expected_order_value(gg, x, money)
+def _holdout(sums: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    """Predicted against actual repeat purchases in the holdout — in total, per frequency
+    group and per customer (mean absolute error, correlation) — from exact sums."""
+    h, n = sums["holdout"], sums["customers"]
+    counts = h["group_customers"]
+    by_group = [{"frequency": f"{g}+" if g == FREQUENCY_GROUPS else str(g), "customers": int(counts[g]),
+                 "predicted_mean": to_float(h["group_predicted"].get(str(g), Fraction(0)) / int(counts[g])),
+                 "actual_mean": float(Fraction(int(h["group_actual"][g]), int(counts[g])))}
+                for g in range(FREQUENCY_GROUPS + 1) if counts[g] > 0]
+    assert plan.holdout_day is not None
+    return {"calibration_end_day": plan.holdout_day - 1, "holdout_days": plan.end_day - plan.holdout_day + 1,
+            "predicted_total": to_float(h["predicted"]), "actual_total": h["actual"],
+            "mean_absolute_error": to_float(h["absolute"] / n), "correlation": correlation(n, h),
+            "by_frequency": by_group}
+
+
+class Shards(Protocol):
+    """Customers in shards, each with every order of its customers: what ``predict`` asks
+    of them (:class:`OneShard` locally; :mod:`retainkit.spark.predict` on Spark)."""
+
+    def parts(self, plan: Plan) -> dict[str, Any]:
+        """The shards' parts (:func:`retainkit.models.shard.parts_of`), added."""
+
+    def board_sums(self, plan: Plan, board: Board) -> dict[str, Any]:
+        """The shards' scoreboard sums (:func:`retainkit.models.scoreboard.board_sums`), added."""
+
+    def predictions(self, plan: Plan, fitted: Fitted) -> tuple[dict[str, Any], Any]:
+        """The shards' sums (:func:`retainkit.models.per_customer.customer_sums`), added, and
+        the customer table (pandas, or held by Spark)."""
+
+
+class OneShard:
+    """Every customer in one shard: the local engine."""
+
+    def __init__(self, orders: pd.DataFrame) -> None:
+        self.orders = orders
+        self.summaries: dict[Plan, Shard] = {}
+
+    def shard(self, plan: Plan) -> Shard:
+        if plan not in self.summaries:
+            self.summaries[plan] = summarise_shard(self.orders, plan)
+        return self.summaries[plan]
+
+    def parts(self, plan: Plan) -> dict[str, Any]:
+        return add_parts([parts_of(self.shard(plan))])
+
+    def board_sums(self, plan: Plan, board: Board) -> dict[str, Any]:
+        return board_sums(self.shard(plan), board)
+
+    def predictions(self, plan: Plan, fitted: Fitted) -> tuple[dict[str, Any], Any]:
+        found = customer_predictions(self.shard(plan), fitted)
+        return customer_sums(found, fitted), found.table
 
 
 def predict_with_holdout(orders: pd.DataFrame, *, holdout_day: int, end_day: int,
@@ -298,49 +339,39 @@ def predict_with_holdout(orders: pd.DataFrame, *, holdout_day: int, end_day: int
     """Fit on purchases before ``holdout_day``; compare predicted and actual repeat purchases
     from ``holdout_day`` to ``end_day`` — in total, per frequency group, and per customer."""
     check_options(options)
-    summary = summarise(orders, end_day=holdout_day - 1, time_unit_days=options.time_unit_days)
-    window_days = end_day - holdout_day + 1
-    result = _predict(summary, replace(options, horizon_days=window_days))
-    table = result.customers
-    actual = purchase_days_between(orders, table["customer_id"], after_day=holdout_day - 1, end_day=end_day)
-    table["actual_purchases"] = actual
-    predicted = table["expected_purchases"].to_numpy()
-    groups = np.minimum(table["frequency"].to_numpy(), FREQUENCY_GROUPS)
-    by_group = [
-        {"frequency": f"{g}+" if g == FREQUENCY_GROUPS else str(g), "customers": int((groups == g).sum()),
-         "predicted_mean": float(predicted[groups == g].mean()), "actual_mean": float(actual[groups == g].mean())}
-        for g in range(FREQUENCY_GROUPS + 1) if (groups == g).any()
-    ]
-    correlation = float(np.corrcoef(predicted, actual)[0, 1]) if len(actual) > 1 and actual.std() > 0 else None
-    holdout = {
-        "calibration_end_day": holdout_day - 1,
-        "holdout_days": window_days,
-        "predicted_total": float(predicted.sum()),
-        "actual_total": int(actual.sum()),
-        "mean_absolute_error": float(np.mean(np.abs(predicted - actual))),
-        "correlation": correlation,
-        "by_frequency": by_group,
-    }
-    return replace(result, holdout=holdout)
+    shards, plan = OneShard(orders), Plan(end_day, options.time_unit_days, holdout_day)
+    fitted = fit_state(shards.parts(plan), replace(options, horizon_days=end_day - holdout_day + 1))
+    return finish(fitted, *shards.predictions(plan, fitted), plan)
 
 
 def predict_orders(orders: pd.DataFrame, *, start_day: int, end_day: int, holdout_day: int | None,
+                   options: PredictOptions) -> Prediction:
+    """:func:`predict_shards` with every order in one process (the local engine)."""
+    return predict_shards(OneShard(orders), start_day=start_day, end_day=end_day, holdout_day=holdout_day,
+                          options=options)
+
+
+def predict_shards(shards: Shards, *, start_day: int, end_day: int, holdout_day: int | None,
                    options: PredictOptions) -> Prediction:
     """The whole of ``predict``: the scoreboard on ``holdout_day`` (or, without one, on the
     last quarter of the period when it is long enough and the models fit before it), the
     model chosen — ``auto``: the scoreboard's best — and its predictions: fitted before
     ``holdout_day`` and checked against it when one is given, else fitted on all the data.
+    The fits run here, on the shards' parts added; the per-customer work in the shards.
 
     ``notes`` says which model ``auto`` chose and why, and plainly when no model beats the
     naive guess. Without a scoreboard ``auto`` falls back to BG/NBD, and says so.
     """
     check_options(options)
     day = holdout_day if holdout_day is not None else default_holdout_day(start_day, end_day)
+    plan = Plan(end_day, options.time_unit_days, holdout_day, day)
+    parts = shards.parts(plan)
     board, notes = None, []
     if day is not None:
         try:
-            board = score_models(orders, holdout_day=day, end_day=end_day, time_unit_days=options.time_unit_days,
-                                 penalizer=options.penalizer)
+            fits = fit_board(rows(parts["board"]), holdout_day=day, end_day=end_day,
+                             time_unit_days=options.time_unit_days, penalizer=options.penalizer)
+            board = board_result(fits, shards.board_sums(plan, fits))
         except RetainkitError as error:  # a default holdout is tried quietly; one asked for says why it failed
             if holdout_day is not None or options.model == AUTO:
                 notes.append(f"no scoreboard: {error.args[0]}")
@@ -352,8 +383,8 @@ def predict_orders(orders: pd.DataFrame, *, start_day: int, end_day: int, holdou
     elif board and not board["beats_naive"]:
         notes.append(board["verdict"])
     chosen_options = replace(options, model=chosen)
-    if holdout_day is not None:
-        result = predict_with_holdout(orders, holdout_day=holdout_day, end_day=end_day, options=chosen_options)
-    else:
-        result = _predict(summarise(orders, end_day=end_day, time_unit_days=options.time_unit_days), chosen_options)
+    if holdout_day is not None:  # predicted over the holdout: a window, not a --horizon
+        chosen_options = replace(chosen_options, horizon_days=end_day - holdout_day + 1)
+    fitted = fit_state(parts, chosen_options)
+    result = finish(fitted, *shards.predictions(plan, fitted), plan)
     return replace(result, scoreboard=board, notes=(*result.notes, *notes))

@@ -21,20 +21,33 @@ it is no better than extrapolating each customer's past, and the verdict says so
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from retainkit.errors import RetainkitError
+from retainkit.exact import exact_sum, to_float
 from retainkit.models.catalogue import MODELS
-from retainkit.models.summary import purchase_days_between, purchase_days_by_week, summarise
-from retainkit.models.transaction import Fit, Rows, expected_purchases_rows, fit_model
+from retainkit.models.shard import (
+    FREQUENCY_GROUPS,
+    Plan,
+    Shard,
+    columns,
+    groups_of,
+    parts_of,
+    row_index,
+    rows,
+    summarise_shard,
+    sums_by,
+)
+from retainkit.models.transaction import Rows, expected_purchases_rows, fit_rows
 
 NAIVE = "naive"
 NAIVE_LABEL = "naive guess (each customer keeps their past rate)"
-FREQUENCY_GROUPS = 7  # 0, 1, …, 6 and "7+" repeat purchases
 MIN_DAYS = 28  # a default holdout needs a period of at least four weeks…
 DEFAULT_SHARE = 0.25  # …and is its last quarter
 
@@ -57,91 +70,130 @@ def default_holdout_day(start_day: int, end_day: int) -> int | None:
     return end_day - int(days * DEFAULT_SHARE) + 1
 
 
-@dataclass(frozen=True)
-class Holdout:
-    """What the holdout holds: the calibration customers, their actual purchases and the window."""
-
-    rows: Rows  # distinct calibration (x, t_x, T)
-    actual: np.ndarray  # per customer
-    weekly_actual: np.ndarray  # all customers, per week of the window
-    window_units: np.ndarray  # the end of each week of the window (the last one cut), in time units
-    groups: np.ndarray  # per customer: min(x, FREQUENCY_GROUPS)
-
-
-def _holdout(orders: pd.DataFrame, *, holdout_day: int, end_day: int, time_unit_days: float) -> Holdout:
-    summary = summarise(orders, end_day=holdout_day - 1, time_unit_days=time_unit_days)
-    f = summary.frame
-    x = f["frequency"].to_numpy(float)
-    rows = Rows.of(x, f["recency"].to_numpy(float), f["T"].to_numpy(float))
-    actual = purchase_days_between(orders, f["customer_id"], after_day=holdout_day - 1, end_day=end_day)
-    weekly = purchase_days_by_week(orders, f["customer_id"], after_day=holdout_day - 1, end_day=end_day)
+def window_units(holdout_day: int, end_day: int, time_unit_days: float) -> np.ndarray:
+    """The end of each week of the holdout (the last one cut at ``end_day``), in time units."""
     days = end_day - holdout_day + 1
-    ends = np.minimum(np.arange(1, len(weekly) + 1) * 7.0, days) / time_unit_days
-    return Holdout(rows, actual, weekly, ends, np.minimum(x, FREQUENCY_GROUPS).astype(int))
+    return np.minimum(np.arange(1, -(-days // 7) + 1) * 7.0, days) / time_unit_days
 
 
-def _score(name: str, label: str, per_row: np.ndarray, cumulative: np.ndarray, h: Holdout) -> dict[str, Any]:
-    """One line of the scoreboard from the predictions per distinct row (whole window) and
-    the predicted cumulative total at the end of each week."""
-    predicted = per_row[h.rows.back]
-    error = predicted - h.actual
-    actual_cumulative = np.cumsum(h.weekly_actual)
-    groups = [{"frequency": f"{g}+" if g == FREQUENCY_GROUPS else str(g),
-               "predicted_mean": float(predicted[h.groups == g].mean())}
-              for g in range(FREQUENCY_GROUPS + 1) if (h.groups == g).any()]
-    return {"model": name, "label": label, "predicted_total": float(predicted.sum()),
-            "mean_absolute_error": float(np.abs(error).mean()), "rmse": float(np.sqrt(np.mean(error**2))),
-            "tracking_error": float(np.abs(cumulative - actual_cumulative).mean()),
-            "cumulative": [float(v) for v in cumulative], "by_frequency": groups}
+@dataclass(frozen=True)
+class Board:
+    """The scoreboard's fits, on the driver: the calibration customers' distinct rows and a
+    line per prediction — the naive guess first, then each model fitted — with its
+    prediction per row over the whole holdout (``per_row``) and the predicted cumulative
+    total at the end of each week (``cumulative``)."""
+
+    rows: Rows
+    lines: list[dict[str, Any]]
+    failed: dict[str, str]
+    holdout_day: int
+    end_day: int
 
 
-def _model_score(fit: Fit, h: Holdout) -> dict[str, Any]:
-    model, rows = fit.model, h.rows
-    # Σ weight · E[X | alive] · P(alive) = Σ over the (x, T) pairs of E[X | alive] · Σ weight · P(alive)
-    x, T, back = rows.pairs
-    alive = model.probability_alive(fit.params, rows.x, rows.t_x, rows.T)
-    alive_per_pair = np.bincount(back, weights=rows.weight * alive, minlength=len(x))
-    weekly = np.array([np.dot(alive_per_pair, model.expected_purchases_if_alive(fit.params, t, x, T))
-                       for t in h.window_units])
-    per_row = expected_purchases_rows(model, fit.params, h.window_units[-1], rows, alive)
-    return _score(model.name, model.label, per_row, weekly, h)
+def fit_board(rows: Rows, *, holdout_day: int, end_day: int, time_unit_days: float, penalizer: float = 0.0,
+              names: tuple[str, ...] = tuple(MODELS)) -> Board:
+    """Fit each of ``names`` on the calibration ``rows``; each line's predictions per row.
+    A model that cannot be fitted is left off, with the reason in ``failed``; raises
+    :class:`RetainkitError` when none can be."""
+    units = window_units(holdout_day, end_day, time_unit_days)
+    weekly = np.array([np.dot(rows.weight, naive_expected(rows.x, rows.T, t)) for t in units])
+    lines = [{"model": NAIVE, "label": NAIVE_LABEL, "per_row": naive_expected(rows.x, rows.T, units[-1]),
+              "cumulative": weekly, "extra": {}}]
+    failed = {}
+    for name in names:
+        try:
+            fit = fit_rows(MODELS[name], rows, penalizer=penalizer)
+        except RetainkitError as error:
+            failed[name] = error.args[0] if error.args else str(error)
+            continue
+        model = fit.model
+        # Σ weight · E[X | alive] · P(alive) = Σ over the (x, T) pairs of E[X | alive] · Σ weight · P(alive)
+        x, T, back = rows.pairs
+        alive = model.probability_alive(fit.params, rows.x, rows.t_x, rows.T)
+        alive_per_pair = np.bincount(back, weights=rows.weight * alive, minlength=len(x))
+        weekly = np.array([np.dot(alive_per_pair, model.expected_purchases_if_alive(fit.params, t, x, T))
+                           for t in units])
+        lines.append({"model": model.name, "label": model.label, "cumulative": weekly,
+                      "per_row": expected_purchases_rows(model, fit.params, units[-1], rows, alive),
+                      "extra": {"log_likelihood": fit.log_likelihood, "held_at_limit": bool(fit.note)}})
+    if len(lines) == 1 and names:
+        raise RetainkitError(f"no purchase model could be fitted before the holdout: {next(iter(failed.values()))}",
+                             "use an earlier --holdout or a longer period")
+    return Board(rows, lines, failed, holdout_day, end_day)
 
 
-def _naive_score(h: Holdout) -> dict[str, Any]:
-    rows = h.rows
-    weekly = np.array([np.dot(rows.weight, naive_expected(rows.x, rows.T, t)) for t in h.window_units])
-    return _score(NAIVE, NAIVE_LABEL, naive_expected(rows.x, rows.T, h.window_units[-1]), weekly, h)
+def board_sums(shard: Shard, board: Board) -> dict[str, Any]:
+    """A shard's part of the scoreboard (its calibration customers): counts and purchase
+    days (in all, per frequency group, per week) and, per line, exact sums of the
+    predictions, absolute errors and squared errors, and of the predictions per group."""
+    assert shard.board is not None and shard.board_actual is not None and shard.board_weekly is not None
+    index = row_index(board.rows, shard.board)
+    actual = shard.board_actual
+    groups = groups_of(columns(shard.board)[0])
+    lines = []
+    for line in board.lines:
+        predicted = line["per_row"][index]
+        error = predicted - actual
+        lines.append({"predicted": exact_sum(predicted), "absolute": exact_sum(np.abs(error)),
+                      "squared": exact_sum(error**2), "groups": sums_by(predicted, groups)})
+    return {"customers": len(index), "actual": int(actual.sum()), "weekly": shard.board_weekly.astype(np.int64),
+            "group_customers": np.bincount(groups, minlength=FREQUENCY_GROUPS + 1).astype(np.int64),
+            "group_actual": np.bincount(groups, weights=actual, minlength=FREQUENCY_GROUPS + 1).astype(np.int64),
+            "lines": lines}
+
+
+def board_result(board: Board, sums: dict[str, Any]) -> dict[str, Any]:
+    """The scoreboard from the fits and every shard's sums, added (:func:`score_lines`): the
+    best model (lowest RMSE) and the verdict."""
+    n, counts = sums["customers"], sums["group_customers"]
+    scores = score_lines(board, sums)
+    best = min(scores[1:], key=lambda s: s["rmse"])
+    present = [g for g in range(FREQUENCY_GROUPS + 1) if counts[g] > 0]
+    return {"calibration_end_day": board.holdout_day - 1, "holdout_days": board.end_day - board.holdout_day + 1,
+            "customers": n, "actual_total": sums["actual"],
+            "actual_cumulative": [int(v) for v in np.cumsum(sums["weekly"])],
+            "actual_by_frequency": [float(Fraction(int(sums["group_actual"][g]), int(counts[g]))) for g in present],
+            "scores": scores, "best": best["model"], "beats_naive": best["rmse"] < scores[0]["rmse"],
+            "failed": board.failed, "verdict": verdict(best, scores)}
+
+
+def score_lines(board: Board, sums: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per line of ``board``: the predicted total, the mean absolute error and the RMSE per
+    customer (exact sums, divided and rounded once), the tracking error (the mean gap of the
+    cumulative curves, week by week) and the mean prediction per frequency group."""
+    n, counts = sums["customers"], sums["group_customers"]
+    present = [g for g in range(FREQUENCY_GROUPS + 1) if counts[g] > 0]
+    actual_cumulative = np.cumsum(sums["weekly"])
+    scores = []
+    for line, part in zip(board.lines, sums["lines"], strict=True):
+        groups = [{"frequency": _group(g), "predicted_mean": to_float(part["groups"].get(str(g), Fraction(0))
+                                                                        / int(counts[g]))} for g in present]
+        cumulative = line["cumulative"]
+        scores.append({"model": line["model"], "label": line["label"], "predicted_total": to_float(part["predicted"]),
+                       "mean_absolute_error": to_float(part["absolute"] / n),
+                       "rmse": math.sqrt(to_float(part["squared"] / n)),
+                       "tracking_error": float(np.abs(cumulative - actual_cumulative).mean()),
+                       "cumulative": [float(v) for v in cumulative], "by_frequency": groups} | line["extra"])
+    return scores
+
+
+def _group(g: int) -> str:
+    return f"{g}+" if g == FREQUENCY_GROUPS else str(g)
 
 
 def score_models(orders: pd.DataFrame, *, holdout_day: int, end_day: int, time_unit_days: float,
                  penalizer: float = 0.0, names: tuple[str, ...] = tuple(MODELS)) -> dict[str, Any]:
     """Fit each of ``names`` on the purchases before ``holdout_day``, score it and the naive
-    guess on ``holdout_day`` to ``end_day``; the best model and the verdict in words.
+    guess on ``holdout_day`` to ``end_day``; the best model and the verdict in words — the
+    orders taken as one shard (:mod:`retainkit.models.shard`).
 
     A model that cannot be fitted on the calibration period is left off the board, with
     the reason in ``failed``. Raises :class:`RetainkitError` when none can be.
     """
-    h = _holdout(orders, holdout_day=holdout_day, end_day=end_day, time_unit_days=time_unit_days)
-    scores, failed = [_naive_score(h)], {}
-    for name in names:
-        try:
-            fit = fit_model(MODELS[name], h.rows.x[h.rows.back], h.rows.t_x[h.rows.back], h.rows.T[h.rows.back],
-                            penalizer=penalizer)
-        except RetainkitError as error:
-            failed[name] = error.args[0] if error.args else str(error)
-            continue
-        scores.append(_model_score(fit, h) | {"log_likelihood": fit.log_likelihood, "held_at_limit": bool(fit.note)})
-    if len(scores) == 1:
-        raise RetainkitError(f"no purchase model could be fitted before the holdout: {next(iter(failed.values()))}",
-                             "use an earlier --holdout or a longer period")
-    best = min(scores[1:], key=lambda s: s["rmse"])
-    return {"calibration_end_day": holdout_day - 1, "holdout_days": end_day - holdout_day + 1,
-            "customers": h.rows.customers, "actual_total": int(h.actual.sum()),
-            "actual_cumulative": [int(v) for v in np.cumsum(h.weekly_actual)],
-            "actual_by_frequency": [float(h.actual[h.groups == g].mean())
-                                    for g in range(FREQUENCY_GROUPS + 1) if (h.groups == g).any()],
-            "scores": scores, "best": best["model"], "beats_naive": best["rmse"] < scores[0]["rmse"],
-            "failed": failed, "verdict": verdict(best, scores)}
+    shard = summarise_shard(orders, Plan(end_day, time_unit_days, board_day=holdout_day))
+    board = fit_board(rows(parts_of(shard)["board"]), holdout_day=holdout_day, end_day=end_day,
+                      time_unit_days=time_unit_days, penalizer=penalizer, names=names)
+    return board_result(board, board_sums(shard, board))
 
 
 def verdict(best: dict[str, Any], scores: list[dict[str, Any]]) -> str:

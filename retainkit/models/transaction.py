@@ -52,6 +52,14 @@ class Rows:
         (xs, ts, Ts), back, counts = distinct_rows(x, t_x, T)
         return cls(xs, ts, Ts, counts.astype(np.float64), back)
 
+    @classmethod
+    def added(cls, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weight: np.ndarray) -> Rows:
+        """Rows of several shards put together: the same distinct rows, in the same order and
+        with the same weights as :meth:`of` on all their customers at once (``back`` empty:
+        the customers are in the shards)."""
+        (xs, ts, Ts), weights = merge_counted(x, t_x, T, weight=weight)
+        return cls(xs, ts, Ts, weights, np.zeros(0, dtype=np.int64))
+
     @property
     def customers(self) -> int:
         return int(self.weight.sum())
@@ -84,6 +92,14 @@ def distinct_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, n
         keys, code = np.divmod(keys, size)
         found.append(value[code])
     return found[::-1], back.ravel(), counts
+
+
+def merge_counted(*columns: np.ndarray, weight: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Rows of ``columns`` that stand for ``weight`` customers each (several shards' distinct
+    rows, one after the other) as their distinct rows in lexicographic order and the
+    weights added: what :func:`distinct_rows` and its counts give on all the customers."""
+    found, back, _ = distinct_rows(*columns)
+    return found, np.bincount(back, weights=np.asarray(weight, dtype=np.float64), minlength=len(found[0]))
 
 
 class TransactionModel(ABC):
@@ -189,14 +205,17 @@ class Fit:
         return self.params * np.sqrt(np.diag(self.covariance))
 
 
-def check_enough_repeaters(x: np.ndarray, label: str) -> None:
-    """A transaction model needs customers, and at least :data:`MIN_REPEAT_BUYERS` with x > 0."""
-    if len(x) == 0:
+def check_enough_repeaters(x: np.ndarray, label: str, weight: np.ndarray | None = None) -> None:
+    """A transaction model needs customers, and at least :data:`MIN_REPEAT_BUYERS` with x > 0
+    (``weight``: how many customers each value of ``x`` stands for; one each by default)."""
+    counts = np.ones(len(x)) if weight is None else np.asarray(weight, dtype=np.float64)
+    customers = int(counts.sum())
+    if customers == 0:
         raise RetainkitError("no customers to fit the purchase model on", "check the period (--to, --holdout)")
-    repeaters = int((np.asarray(x) > 0).sum())
+    repeaters = int(counts[np.asarray(x) > 0].sum())
     if repeaters < MIN_REPEAT_BUYERS:
         raise RetainkitError(
-            f"only {repeaters} of {len(x)} customers bought more than once: too few to fit {label}",
+            f"only {repeaters} of {customers} customers bought more than once: too few to fit {label}",
             "use a longer period (a later --to or --holdout) or more data",
         )
 
@@ -213,18 +232,25 @@ def fit_model(model: TransactionModel, x: np.ndarray, t_x: np.ndarray, T: np.nda
     again, or nothing converges.
     """
     x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
-    check_enough_repeaters(x, model.label)
-    rows = Rows.of(x, t_x, T)
-    time_scale = max(float(np.mean(T)), 1e-9)
+    return fit_rows(model, Rows.of(x, t_x, T), penalizer=penalizer)
+
+
+def fit_rows(model: TransactionModel, rows: Rows, *, penalizer: float = 0.0) -> Fit:
+    """:func:`fit_model` on distinct rows and their weights — all the fit reads of the
+    customers, so the rows of every shard, added (:meth:`Rows.added`), give the same fit.
+    The starts scale with the mean T, Σ weight · T / Σ weight over the rows in their order."""
+    check_enough_repeaters(rows.x, model.label, rows.weight)
+    n = rows.customers
+    time_scale = max(float(np.dot(rows.weight, rows.T)) / n, 1e-9)
 
     def terms(*params: float) -> tuple[float, np.ndarray]:
         return model.log_likelihood_and_gradient(rows, np.array(params))
 
-    objective = penalised_objective(terms, penalizer, 1.0 / len(x))
+    objective = penalised_objective(terms, penalizer, 1.0 / n)
     if model.fits_at_limits:
-        found = maximum_likelihood(objective, model.starts(time_scale), model.box(time_scale), len(x))
+        found = maximum_likelihood(objective, model.starts(time_scale), model.box(time_scale), n)
     else:
-        found = _interior(objective, model.starts(time_scale), model.box(time_scale), len(x))
+        found = _interior(objective, model.starts(time_scale), model.box(time_scale), n)
     if found is None:
         raise RetainkitError(f"the purchase model ({model.label}) did not converge: the likelihood has no maximum "
                              "on this data", "try --penalizer 0.001, or a longer period with more repeat buyers")
@@ -232,7 +258,7 @@ def fit_model(model: TransactionModel, x: np.ndarray, t_x: np.ndarray, T: np.nda
     params = np.exp(theta)
     ll = float(np.dot(rows.weight, model.log_likelihood(params, rows.x, rows.t_x, rows.T)))
     note = model.boundary_note(params, held) if held else ""
-    return Fit(model, params, ll, len(x), note, None if held else covariance(objective, theta, len(x)))
+    return Fit(model, params, ll, n, note, None if held else covariance(objective, theta, n))
 
 
 class _RanOffError(Exception):

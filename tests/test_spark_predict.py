@@ -1,0 +1,142 @@
+"""``predict --engine spark`` gives exactly the local engine's JSON (issue 13).
+
+The fits run on the driver on the shards' distinct rows, added; the customers stay in the
+shards. One Spark session for the run (the JVM is slow to start), tiny inputs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import GOLDEN, one_line, run_cli
+
+pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'retainkit[spark]')")
+if not shutil.which("java"):
+    pytest.skip("Java is not installed (Spark needs Java 17 or newer)", allow_module_level=True)
+
+from retainkit.customers import select_customers  # noqa: E402
+from retainkit.pipeline import prediction_report, read_orders  # noqa: E402
+from retainkit.render_predict import prediction_document  # noqa: E402
+from retainkit.spark.session import SparkOptions  # noqa: E402
+
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+GOLDEN_CSV = GOLDEN / "shop_small.csv"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def spark():
+    """The one session of the run: two cores, two shuffle partitions, no UI."""
+    from retainkit.spark.session import get_session
+
+    session = get_session(SparkOptions("local[2]", conf=(
+        "spark.sql.shuffle.partitions=2", "spark.default.parallelism=2", "spark.driver.memory=1g",
+        "spark.sql.adaptive.enabled=false")))
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory) -> Path:
+    """A year of orders of 300 customers, most of them buying again: enough repeat buyers
+    for every model and for Gamma-Gamma; a few refunds and several orders on one day."""
+    rng = np.random.default_rng(5)
+    lines, order = ["order_id,customer_id,order_date,amount"], 0
+    for customer in range(300):
+        first = int(rng.integers(0, 300))
+        days = np.sort(first + rng.integers(0, 365 - first, 1 + rng.poisson(2.0))) if rng.uniform() < 0.8 else [first]
+        for day in days:
+            order += 1
+            amount = rng.gamma(2.0, 20.0) * (-0.5 if rng.uniform() < 0.03 else 1.0)
+            lines.append(f"{order},C{customer:04d},{np.datetime64('2024-01-01') + int(day)},{amount:.2f}")
+    path = tmp_path_factory.mktemp("shop") / "orders.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def on_both(*args: object) -> tuple[dict, dict]:
+    local = run_cli("predict", *args, "--format", "json")
+    remote = run_cli("predict", *args, "--format", "json", "--engine", "spark", "--quiet")
+    assert local.code == 0, local.stderr
+    assert remote.code == 0, remote.stderr
+    return local.json(), remote.json()
+
+
+@pytest.mark.parametrize("extra", [(), ("--model", "auto", "--horizons", "30,90", "--sort", "p_alive")],
+                         ids=["default", "auto"])
+def test_predict_gives_the_local_json_on_the_golden_example(extra):
+    local, remote = on_both(GOLDEN_CSV, *extra)
+    assert remote == local
+    assert local["customers"]["rows"] and local["scoreboard"] is not None
+
+
+def test_predict_gives_the_local_json_on_a_shop_with_a_holdout(shop):
+    local, remote = on_both(shop, "--holdout", "2024-10-01", "--top", "25")
+    assert remote == local
+    assert local["holdout"]["actual_total"] > 0 and len(remote["customers"]["rows"]) == 25
+
+
+def document(result) -> dict:
+    """The ``predict`` JSON of a result, every customer, by CLV then id (as the command sorts)."""
+    rows = select_customers(result.customers, sort="clv")
+    return prediction_document(result, rows if isinstance(rows, pd.DataFrame) else rows.to_pandas())
+
+
+@pytest.mark.parametrize("shard_count", [1, 2, 7])
+@pytest.mark.parametrize("holdout", [None, date(2024, 10, 1)], ids=["all", "holdout"])
+def test_any_sharding_gives_the_local_prediction(shop, shard_count, holdout):
+    """The totals, fits, intervals, scoreboard and holdout check, and every customer's row,
+    on 1, 2 and 7 shards."""
+    local = prediction_report(read_orders(str(shop)), holdout=holdout)
+    remote = prediction_report(read_orders(str(shop), engine="spark",
+                                           spark=SparkOptions("local[2]", shards=shard_count)), holdout=holdout)
+    assert document(remote) == document(local)
+    assert local.gamma_gamma is not None and local.scoreboard is not None and local.intervals is not None
+
+
+def parquet_rows(source: Path) -> list[dict]:
+    """The rows of a Parquet file or folder (Spark's parts), by customer id."""
+    import pyarrow.dataset as ds
+
+    return ds.dataset(source).to_table().sort_by("customer_id").to_pylist()
+
+
+def test_the_customers_are_written_by_spark_as_the_local_parquet(tmp_path, shop):
+    local = tmp_path / "local.parquet"
+    folder = tmp_path / "predictions"
+    assert run_cli("predict", shop, "-o", local).code == 0
+    done = run_cli("predict", shop, "--engine", "spark", "--quiet", "--format", "parquet", "-o", folder)
+    assert done.code == 0, done.stderr
+    assert folder.is_dir() and list(folder.glob("*.parquet"))
+    assert parquet_rows(folder) == parquet_rows(local)
+
+
+def test_a_terminal_table_of_predictions_is_the_local_one():
+    local = run_cli("predict", GOLDEN_CSV)
+    remote = run_cli("predict", GOLDEN_CSV, "--engine", "spark", "--quiet")
+    assert remote.code == 0, remote.stderr
+    assert remote.stdout == local.stdout
+
+
+@pytest.mark.parametrize("extra", [(), ("--top", "5", "--sort", "p_alive", "--ascending")], ids=["all", "top"])
+def test_at_risk_by_value_gives_the_local_json(shop, extra):
+    """The at-risk rows held by Spark, priced by predictions held by Spark, joined there."""
+    local = run_cli("at-risk", shop, "--by", "value", *extra, "--format", "json")
+    remote = run_cli("at-risk", shop, "--by", "value", *extra, "--format", "json", "--engine", "spark", "--quiet")
+    assert local.code == 0, local.stderr
+    assert remote.code == 0, remote.stderr
+    assert remote.json() == local.json()
+    assert local.json()["rows"] and "value_if_alive" in local.json()["columns"]
+
+
+def test_at_risk_by_value_without_amounts_is_the_local_error(tmp_path):
+    path = tmp_path / "no-amounts.csv"
+    path.write_text("customer_id,order_date\nA,2024-01-01\nA,2024-02-01\nB,2024-01-05\n", encoding="utf-8")
+    local = one_line(run_cli("at-risk", path, "--by", "value"))
+    assert one_line(run_cli("at-risk", path, "--by", "value", "--engine", "spark", "--quiet")) == local
+    assert "needs amounts" in local
