@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -24,6 +23,7 @@ from retainkit.errors import RetainkitError
 from retainkit.kernel import shard_rows
 from retainkit.periods import Period
 from retainkit.reductions import CustomerWindows
+from retainkit.spark.held import HeldRows
 from retainkit.spark.shards import product_lines_of, shard_orders
 
 #: The columns of a lapse, in the local frame's order, and their Arrow types.
@@ -80,7 +80,7 @@ def spark_lapses(orders: Any, period: Period, options: CustomerOptions | None) -
     return SparkLapses(rows, attrs=quality_attrs(orders))
 
 
-class SparkLapses:
+class SparkLapses(HeldRows):
     """Product lapses held by Spark, in the interface of
     :class:`retainkit.spark.tables.SparkTable`: ``select`` (sort, top), ``head``,
     ``to_pandas`` (rows to the driver in the local types and order), ``write_parquet``."""
@@ -93,10 +93,8 @@ class SparkLapses:
     def columns(self) -> list[str]:
         return list(LAPSE_TYPES)
 
-    def _ordered(self) -> Any:
-        keys = [self.frame[c].asc_nulls_last() if up else self.frame[c].desc_nulls_last() for c, up in self.order]
-        rows = self.frame.orderBy(*keys)
-        return rows.limit(self.top) if self.top is not None else rows
+    def _rows(self) -> Any:
+        return self.frame
 
     def select(self, *, sort: str | None = None, descending: bool = True, top: int | None = None,
                **filters: Any) -> SparkLapses:
@@ -108,21 +106,6 @@ class SparkLapses:
         order = ((sort, not descending), ("customer_id", True), *ORDER) if sort is not None else self.order
         return SparkLapses(self.frame, attrs=self.attrs, order=order, top=top if top is not None else self.top)
 
-    @cached_property
-    def size(self) -> int:
-        from retainkit.spark.engine import _run
-
-        return int(_run(lambda: (self._ordered() if self.top is not None else self.frame).count()))
-
-    def __len__(self) -> int:
-        return self.size
-
-    def head(self, n: int) -> pd.DataFrame:
-        return self._local(self._ordered().limit(n))
-
-    def to_pandas(self) -> pd.DataFrame:
-        return self._local(self._ordered())
-
     def _local(self, rows: Any) -> pd.DataFrame:
         from retainkit.spark.engine import _run, _to_arrow
 
@@ -131,12 +114,3 @@ class SparkLapses:
             frame[column] = frame[column].astype("datetime64[s]")
         frame.attrs = copy.deepcopy(self.attrs)
         return frame.reset_index(drop=True)
-
-    def write_parquet(self, path: str) -> None:
-        """Spark writes the lapses as a Parquet folder at ``path`` (see
-        :meth:`retainkit.spark.tables.SparkTable.write_parquet`)."""
-        from retainkit.spark.engine import _run
-        from retainkit.spark.tables import spark_path
-
-        rows = self._ordered() if self.top is not None else self.frame
-        _run(lambda: rows.write.mode("overwrite").parquet(spark_path(path)))

@@ -36,6 +36,7 @@ from retainkit.models.predict import Prediction, PredictOptions, predict_shards
 from retainkit.models.scoreboard import Board, board_sums
 from retainkit.models.shard import Plan, Shard, add_parts, add_sums, decode, encode, parts_of, summarise_shard
 from retainkit.models.summary import summarise
+from retainkit.spark.held import HeldRows
 from retainkit.spark.shards import _whole, orders_of
 from retainkit.spark.tables import SparkTable
 
@@ -126,7 +127,7 @@ def _no_orders() -> Any:
                          "amount": np.zeros(0), "is_refund": np.zeros(0, bool)})
 
 
-class SparkPredictions:
+class SparkPredictions(HeldRows):
     """The ``predict`` customer table held by Spark: made in the shards when Spark writes it
     or rows are asked for; ordered by ``order``, the first ``top``. :meth:`head` and
     :meth:`to_pandas` bring rows to the driver in the local table's types and order;
@@ -160,13 +161,6 @@ class SparkPredictions:
 
         return self.orders.events.mapInArrow(table, from_arrow_schema(arrow))
 
-    def _ordered(self) -> Any:
-        from pyspark.sql import functions as sf
-
-        keys = [sf.col(c).asc_nulls_last() if up else sf.col(c).desc_nulls_last() for c, up in self.order]
-        rows = self._rows().orderBy(*keys)
-        return rows.limit(self.top) if self.top is not None else rows
-
     def select(self, *, sort: str | None = None, descending: bool = True, top: int | None = None,
                **filters: Any) -> SparkPredictions:
         """:func:`retainkit.customers.select_customers` on Spark's rows (no filters: the
@@ -175,21 +169,9 @@ class SparkPredictions:
         return SparkPredictions(self.orders, self.plan, self.fitted, order=order,
                                 top=top if top is not None else self.top)
 
-    @cached_property
-    def size(self) -> int:
+    def _count(self) -> int:
         customers = int(self.fitted.rows.customers)
         return customers if self.top is None else min(self.top, customers)
-
-    def __len__(self) -> int:
-        return self.size
-
-    def head(self, n: int) -> Any:
-        """The first ``n`` rows, on the driver."""
-        return self._local(self._ordered().limit(n))
-
-    def to_pandas(self) -> Any:
-        """Every chosen row, on the driver (for the formats the driver writes: JSON, CSV …)."""
-        return self._local(self._ordered())
 
     def _local(self, rows: Any) -> Any:
         from retainkit.spark.engine import _run, _to_arrow
@@ -198,15 +180,6 @@ class SparkPredictions:
         frame = table.to_pandas()
         frame["customer_id"] = frame["customer_id"].astype(object)
         return frame.astype({c: "float64" for c in frame.columns if c != "customer_id" and c not in INTEGERS})
-
-    def write_parquet(self, path: str) -> None:
-        """Spark writes the chosen rows as a Parquet folder at ``path`` (anything Spark
-        writes to: a local folder, ``s3a://``, ``abfss://``, ``gs://``, ``hdfs://``)."""
-        from retainkit.spark.engine import _run
-        from retainkit.spark.tables import spark_path
-
-        rows = self._ordered() if self.top is not None else self._rows()
-        _run(lambda: rows.write.mode("overwrite").parquet(spark_path(path)))
 
 
 def priced_at_risk_spark(table: Any, orders: Any, period: Any) -> PricedAtRisk:

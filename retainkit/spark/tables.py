@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -39,6 +38,7 @@ from retainkit.metrics import KpiOptions, KpiTotals, add_parts, kpi_parts, kpis_
 from retainkit.periods import Period
 from retainkit.ranks import RankCuts, VipCut, rfm_positions, vip_count
 from retainkit.reductions import CustomerWindows
+from retainkit.spark.held import HeldRows
 from retainkit.spark.ranks import Distribution, distributions
 from retainkit.spark.shards import WINDOW_TYPES
 
@@ -241,7 +241,7 @@ def _attrs(orders: Any) -> dict[str, Any]:
     return {"data_quality": quality, **({"notes": [overlap]} if overlap else {})}
 
 
-class SparkTable:
+class SparkTable(HeldRows):
     """A customer table held by Spark: ``frame`` (the base columns), the global cuts, the
     rows chosen (filters), their order and how many (``top``). :meth:`head` and
     :meth:`to_pandas` bring rows to the driver, in the local table's types and order;
@@ -276,17 +276,13 @@ class SparkTable:
             rows = rows.where(condition)
         return rows
 
-    def _ordered(self) -> Any:
+    def _key(self, column: str) -> Any:
+        """A category column sorts by its place in the local category order."""
         from pyspark.sql import functions as sf
 
-        keys = []
-        for column, ascending in self.order:
-            key = sf.col(column)
-            if column in CATEGORIES:
-                key = sf.array_position(sf.array(*[sf.lit(c) for c in CATEGORIES[column]]), key)
-            keys.append(key.asc_nulls_last() if ascending else key.desc_nulls_last())
-        rows = self._rows().orderBy(*keys)
-        return rows.limit(self.top) if self.top is not None else rows
+        if column not in CATEGORIES:
+            return sf.col(column)
+        return sf.array_position(sf.array(*[sf.lit(c) for c in CATEGORIES[column]]), sf.col(column))
 
     def select(self, *, segment: str | None = None, level: int | None = None, vip: bool | None = None,
                at_risk: bool | None = None, sort: str | None = None, descending: bool = True,
@@ -305,24 +301,10 @@ class SparkTable:
         return SparkTable(self.frame, self.cuts, has_amount=self.has_amount, attrs=self.attrs, at_risk=self.at_risk,
                           where=tuple(where), order=order, top=top if top is not None else self.top)
 
-    @cached_property
-    def size(self) -> int:
-        from retainkit.spark.engine import _run
-
+    def _count(self) -> int:
         if not (self.where or self.at_risk or self.top is not None):
             return self.cuts.customers  # every customer: counted with the ranks
-        return int(_run(lambda: (self._ordered() if self.top is not None else self._rows()).count()))
-
-    def __len__(self) -> int:
-        return self.size
-
-    def head(self, n: int) -> pd.DataFrame:
-        """The first ``n`` rows, on the driver."""
-        return self._local(self._ordered().limit(n))
-
-    def to_pandas(self) -> pd.DataFrame:
-        """Every chosen row, on the driver (for the formats the driver writes: JSON, CSV …)."""
-        return self._local(self._ordered())
+        return super()._count()
 
     def _local(self, rows: Any) -> pd.DataFrame:
         from retainkit.spark.engine import _run, _to_arrow
@@ -330,14 +312,6 @@ class SparkTable:
         frame = local_frame(_run(lambda: _to_arrow(rows)), has_amount=self.has_amount)
         frame.attrs = copy.deepcopy(self.attrs)
         return frame
-
-    def write_parquet(self, path: str) -> None:
-        """Spark writes the chosen rows as a Parquet folder at ``path`` (anything Spark
-        writes to: a local folder, ``s3a://``, ``abfss://``, ``gs://``, ``hdfs://``)."""
-        from retainkit.spark.engine import _run
-
-        rows = self._ordered() if self.top is not None else self._rows()
-        _run(lambda: rows.write.mode("overwrite").parquet(spark_path(path)))
 
     def segments(self) -> pd.DataFrame:
         """The segments summary (:func:`retainkit.segments.segment_summary`) from the shards'
@@ -383,19 +357,3 @@ class SparkTable:
             empty = pd.DataFrame({"at_risk": [], "is_vip": [], "revenue_365": [], "level": []})
             added = action_parts(empty.astype({"at_risk": bool, "is_vip": bool, "revenue_365": float, "level": int}))
         return actions_from_parts(added)
-
-
-def spark_path(path: str) -> str:
-    """``path`` as Spark reads it: ``s3a:/bucket/x`` (a URI through :class:`pathlib.Path`,
-    which folds ``//``) as ``s3a://bucket/x``; ``file:/x`` and plain paths as they are.
-
-    >>> spark_path("s3a:/bucket/out"), spark_path("file:/tmp/out"), spark_path("/tmp/out")
-    ('s3a://bucket/out', 'file:/tmp/out', '/tmp/out')
-    """
-    import re
-
-    found = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+):/(?!/)", path)
-    if found and found.group(1).lower() != "file":
-        return f"{found.group(1)}://{path[found.end():]}"
-    return path
-
