@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -75,6 +76,30 @@ def one_line(run, code=2):
     assert len(lines) == 1 and "Traceback" not in run.stderr, run.stderr
     assert lines[0].startswith("retainkit: error: ")
     return lines[0]
+
+
+def need_spark() -> None:
+    """Skip the calling test module, at import, where Spark cannot run: without pyspark or Java."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'retainkit[spark]')")
+    if not shutil.which("java"):
+        pytest.skip("Java is not installed (Spark needs Java 17 or newer)", allow_module_level=True)
+
+
+#: The marks of a Spark test module: run in the xdist worker of the ``spark`` group, with the
+#: one session of the run (the JVM starts once).
+SPARK_MARKS = [pytest.mark.spark, pytest.mark.xdist_group("spark"), pytest.mark.usefixtures("spark")]
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The one Spark session of the run: two cores, two shuffle partitions, no UI."""
+    from retainkit.spark.session import SparkOptions, get_session
+
+    session = get_session(SparkOptions("local[2]", conf=(
+        "spark.sql.shuffle.partitions=2", "spark.default.parallelism=2", "spark.driver.memory=1g",
+        "spark.sql.adaptive.enabled=false")))
+    session.sparkContext.setLogLevel("ERROR")
+    return session
 
 
 #: Ten customers of different rhythms (weekly, bimonthly, once …) over 2024, for the prediction models.

@@ -7,39 +7,24 @@ worker that takes the ``spark`` group. The tests skip, saying why, without pyspa
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import DATA, GOLDEN, need, one_line, run_cli
+from tests.conftest import DATA, GOLDEN, SPARK_MARKS, need, need_spark, one_line, run_cli
 from tests.test_properties import READ_DAYS, Row, exports
 
-pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'retainkit[spark]')")
-if not shutil.which("java"):
-    pytest.skip("Java is not installed (Spark needs Java 17 or newer)", allow_module_level=True)
+need_spark()
 
 from retainkit.pipeline import customer_report, kpi_report, read_orders  # noqa: E402
 from retainkit.render_frames import frame_parquet  # noqa: E402
 from retainkit.spark.session import SparkOptions  # noqa: E402
 
-pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+pytestmark = SPARK_MARKS
 GOLDEN_CSV = GOLDEN / "shop_small.csv"
 COMMANDS = (("kpis",), ("customers",), ("at-risk",), ("segments",), ("kpis", "--from", "2024-01-02"))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def spark():
-    """The one session of the run: two cores, two shuffle partitions, no UI."""
-    from retainkit.spark.session import get_session
-
-    session = get_session(SparkOptions("local[2]", conf=(
-        "spark.sql.shuffle.partitions=2", "spark.default.parallelism=2", "spark.driver.memory=1g",
-        "spark.sql.adaptive.enabled=false")))
-    session.sparkContext.setLogLevel("ERROR")
-    return session
 
 
 def on_both(*args: str) -> tuple[dict, dict]:

@@ -5,33 +5,18 @@ Tiny inputs, the one Spark session of the run (the ``spark`` xdist group).
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import GOLDEN, run_cli
+from tests.conftest import GOLDEN, SPARK_MARKS, need_spark, run_cli
 
-pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'retainkit[spark]')")
-if not shutil.which("java"):
-    pytest.skip("Java is not installed (Spark needs Java 17 or newer)", allow_module_level=True)
-
-from retainkit.spark.session import SparkOptions
-
-pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+need_spark()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def spark():
-    from retainkit.spark.session import get_session
-
-    session = get_session(SparkOptions("local[2]", conf=(
-        "spark.sql.shuffle.partitions=2", "spark.default.parallelism=2", "spark.driver.memory=1g",
-        "spark.sql.adaptive.enabled=false")))
-    session.sparkContext.setLogLevel("ERROR")
-    return session
+pytestmark = SPARK_MARKS
 
 
 def inspect_both(*args: object) -> tuple[dict, dict]:

@@ -7,19 +7,16 @@ the run, in the xdist worker of the ``spark`` group; skipped without pyspark or 
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, timedelta
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import GOLDEN, run_cli
+from tests.conftest import GOLDEN, SPARK_MARKS, need_spark, run_cli
 from tests.test_properties import READ_DAYS, START, exports
 
-pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'retainkit[spark]')")
-if not shutil.which("java"):
-    pytest.skip("Java is not installed (Spark needs Java 17 or newer)", allow_module_level=True)
+need_spark()
 
 from retainkit.calendar import EVERY  # noqa: E402
 from retainkit.cohorts import METRICS, cohort_wide  # noqa: E402
@@ -29,20 +26,8 @@ from retainkit.spark.report import NO_MODEL  # noqa: E402
 from retainkit.spark.session import SparkOptions  # noqa: E402
 from tests.test_spark import export_csv  # noqa: E402
 
-pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+pytestmark = SPARK_MARKS
 GOLDEN_CSV = GOLDEN / "shop_small.csv"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def spark():
-    """The one session of the run: two cores, two shuffle partitions, no UI."""
-    from retainkit.spark.session import get_session
-
-    session = get_session(SparkOptions("local[2]", conf=(
-        "spark.sql.shuffle.partitions=2", "spark.default.parallelism=2", "spark.driver.memory=1g",
-        "spark.sql.adaptive.enabled=false")))
-    session.sparkContext.setLogLevel("ERROR")
-    return session
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ shards. One Spark session for the run (the JVM is slow to start), tiny inputs.
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -14,31 +13,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import GOLDEN, one_line, run_cli
+from tests.conftest import GOLDEN, SPARK_MARKS, need_spark, one_line, run_cli
 
-pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'retainkit[spark]')")
-if not shutil.which("java"):
-    pytest.skip("Java is not installed (Spark needs Java 17 or newer)", allow_module_level=True)
+need_spark()
 
 from retainkit.customers import select_customers  # noqa: E402
 from retainkit.pipeline import prediction_report, read_orders  # noqa: E402
 from retainkit.render_predict import prediction_document  # noqa: E402
 from retainkit.spark.session import SparkOptions  # noqa: E402
 
-pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+pytestmark = SPARK_MARKS
 GOLDEN_CSV = GOLDEN / "shop_small.csv"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def spark():
-    """The one session of the run: two cores, two shuffle partitions, no UI."""
-    from retainkit.spark.session import get_session
-
-    session = get_session(SparkOptions("local[2]", conf=(
-        "spark.sql.shuffle.partitions=2", "spark.default.parallelism=2", "spark.driver.memory=1g",
-        "spark.sql.adaptive.enabled=false")))
-    session.sparkContext.setLogLevel("ERROR")
-    return session
 
 
 @pytest.fixture(scope="module")
