@@ -78,10 +78,9 @@ def every_step(ids: Any, step: int) -> Any:
     counts = sorted((int(r[PART]), int(r[COUNT])) for r in
                     _run(lambda: ranked.groupBy(part.alias(PART)).count().collect()))
     starts = np.concatenate(([0], np.cumsum([n for _, n in counts], dtype=np.int64)[:-1]))
-    start = sf.lit(0).cast("long")
-    for (index, _), first in zip(counts, starts, strict=True):  # the ids in the partitions before
-        start = sf.when(part == index, sf.lit(int(first))).otherwise(start)
-    rank = start + sf.col(MID).bitwiseAND((1 << PLACE_BITS) - 1)
+    before = sf.create_map(*[sf.lit(int(value)).cast("long") for (index, _), first in zip(counts, starts, strict=True)
+                             for value in (index, first)])  # partition → the ids in the partitions before it
+    rank = before[part] + sf.col(MID).bitwiseAND((1 << PLACE_BITS) - 1)
     chosen = ranked.where(rank % step == 0).select(ID).persist()
     _run(chosen.count)  # held before the ranks they were read from are let go
     ranked.unpersist()
