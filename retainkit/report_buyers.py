@@ -16,6 +16,11 @@ those whose code (customer ids in sorted order) is a multiple of ``step`` — ev
 up to :data:`SAMPLE` of them, about :data:`SAMPLE` beyond, the same ones every run. Its
 cost then does not grow with the data. ``predict`` fits every customer and scores every model.
 
+Choosing the sample (:func:`sample_of`) and fitting on it (:func:`buy_again_on_sample`) are
+apart: the local engine takes the sample from its orders frame; Spark finds the same
+customers by a distributed sort of the distinct ids and brings only their orders to the
+driver (:mod:`retainkit.spark.buyers`); both run the one fit on them.
+
 When the data cannot support it (a period under four weeks, too few customers buying
 twice before the holdout, no maximum of the likelihood, no SciPy) the section is one
 sentence, ``note``, saying why.
@@ -24,6 +29,7 @@ sentence, ``note``, saying why.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -36,17 +42,49 @@ from retainkit.values import Note
 SAMPLE = 5_000  # customers the section fits on at most (about)
 MODEL = "bgnbd"  # the purchase model of the section: predict's default
 
-def sample_step(orders: pd.DataFrame) -> int:
-    """1 in how many customers the section fits on: ⌈customer codes / :data:`SAMPLE`⌉."""
-    return max(1, math.ceil(len(orders["customer_id"].cat.categories) / SAMPLE))
+
+def step_of(customers: int, *, sample: int | None = None) -> int:
+    """1 in how many of ``customers`` the section fits on: ⌈customers / ``sample``⌉ (default
+    :data:`SAMPLE`, read when called)."""
+    return max(1, math.ceil(customers / (SAMPLE if sample is None else sample)))
+
+
+def sample_step(orders: pd.DataFrame, *, sample: int | None = None) -> int:
+    """:func:`step_of` the customer codes of ``orders`` (every id among the categories)."""
+    return step_of(len(orders["customer_id"].cat.categories), sample=sample)
+
+
+def sample_of(orders: pd.DataFrame, *, step: int) -> pd.DataFrame:
+    """The orders of the customers whose code (rank among the sorted ids) is a multiple of
+    ``step``; with ``step`` > 1 only their ids as categories (each look-up of an id is then
+    among a few thousand), with 1 the orders as they are."""
+    if step == 1:
+        return orders
+    sample = orders[orders["customer_id"].cat.codes.to_numpy() % step == 0]
+    return sample.assign(customer_id=sample["customer_id"].cat.remove_unused_categories())
 
 
 def buy_again(orders: pd.DataFrame, *, start_day: int, end_day: int,
-              time_unit_days: float = defaults.TIME_UNIT_DAYS) -> dict[str, Any]:
+              time_unit_days: float = defaults.TIME_UNIT_DAYS, sample: int | None = None) -> dict[str, Any]:
+    """:func:`buy_again_on_sample` on the local orders: 1 in :func:`sample_step` customers,
+    chosen by :func:`sample_of` (``sample``: the section's size, default :data:`SAMPLE`)."""
+
+    def draw() -> tuple[pd.DataFrame, int]:
+        step = sample_step(orders, sample=sample)
+        return sample_of(orders, step=step), step
+
+    return buy_again_on_sample(draw, start_day=start_day, end_day=end_day, time_unit_days=time_unit_days)
+
+
+def buy_again_on_sample(draw: Callable[[], tuple[pd.DataFrame, int]], *, start_day: int, end_day: int,
+                        time_unit_days: float = defaults.TIME_UNIT_DAYS) -> dict[str, Any]:
     """The section's data: ``board`` (the scoreboard of BG/NBD and the naive guess),
     ``grid`` (P(alive) over frequency × purchase span; None if the fit on all the data
-    fails), the holdout's dates, the sample (``step``, ``customers``) and ``note`` None; or
-    only ``note``, one sentence saying why there is no prediction.
+    fails), the holdout's dates, the sample (``step``, ``customers``: the sample's customers
+    with a purchase by ``end_day``) and ``note`` None; or only ``note``, one sentence saying
+    why there is no prediction. Either engine's: ``draw()`` gives the sample's orders (the
+    canonical orders frame of those customers, ids as categories in sorted order) and its
+    ``step``, called only once the period can hold a holdout out.
 
     ``start_day`` and ``end_day`` are day numbers (days since 1970-01-01) of the period.
     """
@@ -63,11 +101,7 @@ def buy_again(orders: pd.DataFrame, *, start_day: int, end_day: int,
         days = end_day - start_day + 1
         return {"note": Note("No prediction: the data covers %(days)s days; checking a model needs at least "
                              "%(least)s days, the last quarter held out.", days=days, least=MIN_DAYS)}
-    step = sample_step(orders)
-    sample = orders
-    if step > 1:  # and only the sample's ids as categories: each look-up of an id is then among a few thousand
-        sample = orders[orders["customer_id"].cat.codes.to_numpy() % step == 0]
-        sample = sample.assign(customer_id=sample["customer_id"].cat.remove_unused_categories())
+    sample, step = draw()
     try:
         board = score_models(sample, holdout_day=holdout_day, end_day=end_day, time_unit_days=time_unit_days,
                              names=(MODEL,))

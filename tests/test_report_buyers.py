@@ -146,3 +146,26 @@ def test_no_scipy_is_one_line(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", without_scipy)
     section = report_buyers.buy_again(orders_frame([("a", "2024-01-01", 1)]), start_day=0, end_day=400)
     assert section == {"note": "No prediction: it needs SciPy (pip install 'retainkit[predict]')."}
+
+
+def test_the_sample_is_every_step_th_customer_code():
+    # Codes are ranks among the sorted ids; with 1 in 2, codes 0 and 2 ("An", "Ân"), and
+    # only their ids stay categories; "Bo" (code 1) and "Đào" (code 3) are left out.
+    orders = orders_frame([("Ân", "2024-01-02", 5), ("Bo", "2024-01-01", 1), ("An", "2024-01-03", 2),
+                           ("Đào", "2024-01-04", 3), ("An", "2024-02-01", 4)])
+    assert list(orders["customer_id"].cat.categories) == ["An", "Bo", "Ân", "Đào"]  # code-point order
+    assert report_buyers.step_of(4, sample=2) == report_buyers.sample_step(orders, sample=2) == 2
+    assert report_buyers.step_of(4, sample=3) == 2 and report_buyers.step_of(4, sample=4) == 1
+    assert report_buyers.step_of(0) == 1
+    sample = report_buyers.sample_of(orders, step=2)
+    assert list(sample["customer_id"]) == ["Ân", "An", "An"] and list(sample["amount"]) == [5.0, 2.0, 4.0]
+    assert list(sample["customer_id"].cat.categories) == ["An", "Ân"]
+    assert report_buyers.sample_of(orders, step=1) is orders
+
+
+def test_the_sample_is_drawn_only_when_the_period_can_hold_out():
+    def draw():
+        raise AssertionError("drawn")
+
+    section = report_buyers.buy_again_on_sample(draw, start_day=0, end_day=6)
+    assert section["note"].startswith("No prediction: the data covers 7 days")

@@ -1,4 +1,4 @@
-"""Trend, cohorts and the report on Spark give exactly the local JSON (issue 13, SPEC §4, §7).
+"""Trend, cohorts and the report on Spark give exactly the local JSON (issue 13, SPEC §4, §6, §7).
 
 The shards' per-period and per-cell counts and exact sums, added (:mod:`retainkit.spark.periods`),
 then the local functions: the same bytes for any number of shards. One Spark session for
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -18,12 +19,13 @@ from tests.test_properties import READ_DAYS, START, exports
 
 need_spark()
 
+from retainkit import report_buyers  # noqa: E402
 from retainkit.calendar import EVERY  # noqa: E402
 from retainkit.cohorts import METRICS, cohort_wide  # noqa: E402
 from retainkit.pipeline import cohort_report, read_orders, report_data, trend_report  # noqa: E402
 from retainkit.render_frames import frame_json  # noqa: E402
-from retainkit.spark.report import NO_MODEL  # noqa: E402
 from retainkit.spark.session import SparkOptions  # noqa: E402
+from tests.test_report_buyers import NO_REPEATERS  # noqa: E402
 from tests.test_spark import export_csv  # noqa: E402
 
 pytestmark = SPARK_MARKS
@@ -92,12 +94,74 @@ def test_any_sharding_gives_the_local_json(tmp_path, shard_count, rows, repeated
 
 
 @pytest.mark.parametrize("every", ["week", "month"])
-def test_the_report_is_the_local_one_but_for_the_model_section(golden, every):
+def test_the_report_is_the_local_one(golden, every):
     """Every key of the report — the JSON document and what only HTML and Markdown show
-    (normal ranges, who became at risk, the lapsed VIP) — as locally; "who will buy again"
-    is one sentence saying it needs the local engine."""
+    (normal ranges, who became at risk, the lapsed VIP, "who will buy again": the scoreboard
+    and P(alive) grid of the same fit, floats equal) — as locally."""
     local, remote = (report_data(data, every=every) for data in golden)
-    assert remote.pop("_buy_again") == {"note": NO_MODEL}
-    assert local.pop("_buy_again")["note"] is None
     assert remote == local
     assert remote["at_risk"] and remote["vips"] and remote["cohorts"]["rows"]  # the example has something to list
+    assert local["_buy_again"]["note"] is None and local["_buy_again"]["step"] == 1
+
+
+#: Customer names that sort differently by UTF-16 unit (Java's String order) and by code
+#: point (Python's, and UTF-8 bytes): an emoji after U+FF5E; composed Vietnamese letters.
+NAMES = ("Nguyễn Văn An", "Đặng Thị Ánh", "Ân", "An", "Zoë", "zoe", "😀 fan", "～tilde", "Ωmega", "Émile")
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory):
+    """A year of orders of 400 customers, most buying again, ids with accents and an emoji."""
+    rng = np.random.default_rng(3)
+    lines, order = ["order_id,customer_id,order_date,amount"], 0
+    for customer in range(400):
+        name = f"{NAMES[customer % len(NAMES)]} {customer:03d}" if customer % 3 else f"c{customer:03d}"
+        first = int(rng.integers(0, 300))
+        days = np.sort(first + rng.integers(0, 365 - first, 1 + rng.poisson(2.0))) if rng.uniform() < 0.8 else [first]
+        for day in days:
+            order += 1
+            lines.append(f"{order},{name},{np.datetime64('2024-01-01') + int(day)},{rng.gamma(2.0, 20.0):.2f}")
+    path = tmp_path_factory.mktemp("many") / "orders.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("shard_count", [1, 7])
+def test_the_model_section_fits_on_the_local_sample(many, monkeypatch, shard_count):
+    """Room for 50 of 400 customers: 1 in 8, found by Spark's sort of the ids, their orders
+    fitted on the driver — the local section exactly, on 1 and 7 shards."""
+    monkeypatch.setattr(report_buyers, "SAMPLE", 50)
+    local = read_orders(str(many))
+    remote = read_orders(str(many), engine="spark", spark=SparkOptions("local[2]", shards=shard_count))
+    names = local.orders["customer_id"].cat.categories
+    assert list(names) == sorted(names) and len(names) == 400  # the local codes: ranks in code-point order
+    section = report_data(local, every="month")["_buy_again"]
+    assert report_data(remote, every="month")["_buy_again"] == section
+    assert section["note"] is None and section["step"] == 8 and 0 < section["customers"] <= 50
+
+
+def test_the_model_section_says_why_not_as_locally(tmp_path):
+    """Data that cannot support a fit (nobody bought twice): the same sentence on both."""
+    path = tmp_path / "once.csv"
+    path.write_text(NO_REPEATERS + "\n", encoding="utf-8")
+    local = report_data(read_orders(str(path)), every="month")["_buy_again"]
+    remote = report_data(read_orders(str(path), engine="spark", spark=SparkOptions("local[2]", shards=3)),
+                         every="month")["_buy_again"]
+    assert remote == local and local["note"].startswith("No prediction: 0 of 29 customers bought more than once")
+
+
+def test_the_sample_is_every_step_th_id_in_python_order(spark):
+    """Spark's ranks of the ids (a sort over several range partitions) are their places in
+    Python's sorted order; only the ids at multiples of the step are chosen."""
+    from retainkit.spark.buyers import every_step
+
+    ids = [f"{name} {i}" for i, name in enumerate(NAMES * 3)]
+    frame = spark.createDataFrame([(i,) for i in reversed(ids)], "customer_id string")
+    spark.conf.set("spark.sql.shuffle.partitions", "5")
+    try:
+        chosen = every_step(frame, 4)
+        found = [r["customer_id"] for r in chosen.collect()]
+        chosen.unpersist()
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", "2")
+    assert sorted(found) == sorted(ids)[::4] and len(found) == 8

@@ -11,8 +11,10 @@ lists (at most :data:`~retainkit.report.LIST_LENGTH` of each):
   risk and VIPs: the customer table held by Spark (:mod:`retainkit.spark.tables`); the
   customers who became at risk in the report's period: counted in each shard by the local
   rule, the counts added;
-- "who will buy again" (HTML and Markdown only): one sentence saying it needs the local
-  engine — its model is fitted on a sample of customers in one process.
+- "who will buy again" (HTML and Markdown only): the customers of the local section's
+  sample found by a distributed sort of the distinct ids, only their orders (about
+  :data:`~retainkit.report_buyers.SAMPLE` customers') brought to the driver, and the local
+  fit run on them (:mod:`retainkit.spark.buyers`).
 """
 
 from __future__ import annotations
@@ -25,11 +27,10 @@ import pyarrow as pa
 from retainkit.metrics import KpiOptions
 from retainkit.periods import Period
 from retainkit.report import LIST_LENGTH, ReportOptions, ReportSource, became_at_risk, customer_section
-from retainkit.values import Note
+from retainkit.spark.buyers import spark_buy_again
 
-#: The model section's sentence on Spark.
+#: Each shard's count of the customers who became at risk.
 COUNT = pa.schema([("customers", pa.int64())])
-NO_MODEL = Note("No prediction with --engine spark yet: run the report with --engine local for this section.")
 
 
 def spark_source(orders: Any) -> ReportSource:
@@ -39,7 +40,7 @@ def spark_source(orders: Any) -> ReportSource:
         trend=lambda period, every: orders.trend(period, every),
         cohorts=lambda period, every, metric: orders.cohorts(period, every, metric),
         customers=lambda period, options, days: customers(orders, period, options, days),
-        buy_again=lambda start, end: {"note": NO_MODEL},
+        buy_again=lambda start, end: spark_buy_again(orders, start_day=start, end_day=end),
     )
 
 
