@@ -57,6 +57,19 @@ def test_a_path_spark_cannot_read_is_one_line(tmp_path):
     assert "nowhere.parquet" in line
 
 
+def test_quiet_is_quiet_from_the_start_of_the_jvm():
+    """A cron job's stderr with --quiet: empty — no line of Java's or Spark's own as the JVM
+    starts (a new process: the session of the tests is started already)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "retainkit", "kpis", str(GOLDEN_CSV), "--engine", "spark",
+                           "--spark-master", "local[1]", "--quiet", "--format", "json"],
+                          capture_output=True, text=True, check=False, timeout=900)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert json.loads(done.stdout)["metrics"] == run_cli("kpis", GOLDEN_CSV, "--format", "json").json()["metrics"]
+
+
 def test_no_java_is_one_line_saying_how_to_get_it(tmp_path):
     import os
     import subprocess
@@ -141,11 +154,18 @@ def test_a_spark_dataframe_is_an_input(spark):
     assert kpi_report(lines)["metrics"] == kpi_report(local)["metrics"]  # the report functions take it too
 
 
+CDNOW, ONLINE_RETAIL = "cdnow/cdnow_master.csv", "online-retail/online_retail.parquet"
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "command"), [("cdnow/cdnow_master.csv", "kpis"),
-                                               ("online-retail/online_retail.parquet", "customers")])
+@pytest.mark.parametrize(("name", "command"), [
+    (CDNOW, ("kpis",)), (CDNOW, ("trend", "--every", "quarter")), (CDNOW, ("cohorts",)), (CDNOW, ("segments",)),
+    (CDNOW, ("predict", "--amount", "dollar_value", "--top", "20")),
+    (CDNOW, ("at-risk", "--by", "value", "--amount", "dollar_value", "--top", "20")),
+    (ONLINE_RETAIL, ("customers",)), (ONLINE_RETAIL, ("at-risk",)), (ONLINE_RETAIL, ("trend",)),
+], ids=lambda v: v.split("/")[0] if isinstance(v, str) else " ".join(v))
 def test_the_real_data_sets_give_the_local_json(name, command):
-    local, remote = on_both(command, need(DATA / name))
+    local, remote = on_both(*command, need(DATA / name))
     assert remote == local
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,7 +83,7 @@ def get_session(options: SparkOptions) -> Any:
     if not remote and not _java_found():
         raise RetainkitError("--engine spark: Java was not found (no java on PATH, no JAVA_HOME)", JAVA_HINT)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _jvm_stderr(keep=options.progress or bool(remote)):
             warnings.simplefilter("ignore", FutureWarning)
             session = builder.getOrCreate()
     except Exception as err:  # the JVM, the cluster or Spark Connect said no
@@ -91,6 +93,26 @@ def get_session(options: SparkOptions) -> Any:
     if not remote:
         session.sparkContext.setLogLevel("ERROR")  # errors reach the user as one line, not as Java logs
     return session
+
+
+@contextmanager
+def _jvm_stderr(*, keep: bool) -> Iterator[None]:
+    """Unless ``keep``, the JVM started here gets no stderr: it inherits this process's
+    file descriptor 2 when it starts, which points to ``/dev/null`` meanwhile. So ``--quiet``
+    is quiet: no line of Java's own ("Using incubator modules"); Spark's errors still reach
+    the user, as one line, through the Python exception."""
+    if keep:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as nowhere:
+            os.dup2(nowhere.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _java_found() -> bool:
