@@ -87,18 +87,35 @@ class PeriodParts:
     revenue: GroupSums | None
 
 
+@dataclass(frozen=True)
+class _Shard:
+    """A shard's events (:func:`retainkit.reductions._events`) against the calendar periods
+    of ``period``: ``first``…``last`` their indices, ``n`` customer codes (at least 1, a
+    factor of the pair keys), ``is_order`` the orders up to ``to``."""
+
+    customer: np.ndarray
+    day: np.ndarray
+    amount: np.ndarray | None
+    n: int
+    first: int
+    last: int
+    is_order: np.ndarray
+
+
+def _shard(orders: pd.DataFrame, period: Period, every: str) -> _Shard:
+    e = _events(orders)
+    first, last = bounds(period, every)
+    return _Shard(e.customer, e.day, e.amount if e.has_amount else None, max(e.n, 1), first, last,
+                  ~e.refund & (e.day <= period.end_day))
+
+
 def period_parts(orders: pd.DataFrame, period: Period, every: str) -> PeriodParts:
     """One pass over a shard's orders, bucketed by calendar period (SPEC §4)."""
-    e = _events(orders)
-    customer, day, refund, amount = e.customer, e.day, e.refund, e.amount
-    n = max(e.n, 1)
-    first, last = bounds(period, every)
-    size = last - first + 1
-    upto = day <= period.end_day
+    s = _shard(orders, period, every)
+    customer, day, n, first, is_order = s.customer, s.day, s.n, s.first, s.is_order
+    size = s.last - first + 1
     slot = period_index(day, every) - first  # < 0: history before the first period
-    in_range = upto & (day >= period.start_day)
-
-    is_order = ~refund & upto
+    in_range = (day <= period.end_day) & (day >= period.start_day)
     period_orders = is_order & in_range
     # (slot, customer) pairs: of orders in the period (its own counts) and of all orders
     # up to ``to`` (who was active in the period before, history included).
@@ -121,7 +138,7 @@ def period_parts(orders: pd.DataFrame, period: Period, every: str) -> PeriodPart
         "previous_customers": per_slot(slot_all + 1),
         "retained": per_slot(slot_in[active_before]),
     }
-    return PeriodParts(counts, GroupSums.of(amount[in_range], slot[in_range]) if e.has_amount else None)
+    return PeriodParts(counts, None if s.amount is None else GroupSums.of(s.amount[in_range], slot[in_range]))
 
 
 def combine_periods(parts: Sequence[PeriodParts], period: Period, every: str, *, has_amount: bool
@@ -207,14 +224,11 @@ def cohort_rows(active: np.ndarray, last: int, first: int | None = None) -> np.n
 def cohort_parts(orders: pd.DataFrame, period: Period, every: str) -> CohortParts:
     """A customer's cohort is the period of their first order (SPEC §4); one pass over a
     shard's orders."""
-    e = _events(orders)
-    customer, day, refund, amount = e.customer, e.day, e.refund, e.amount
-    n = max(e.n, 1)
-    first, last = bounds(period, every)
+    s = _shard(orders, period, every)
+    customer, day, n, first, last, is_order = s.customer, s.day, s.n, s.first, s.last, s.is_order
     width = last - first + 1
     upto = day <= period.end_day
     absolute = period_index(day, every)
-    is_order = ~refund & upto
 
     cohort_of = np.full(n, _NEVER)
     np.minimum.at(cohort_of, customer[is_order], absolute[is_order])
@@ -234,7 +248,7 @@ def cohort_parts(orders: pd.DataFrame, period: Period, every: str) -> CohortPart
         cell=cell,
         customers=np.bincount(pairs // n, minlength=len(cell)).astype(np.int64),
         orders=np.bincount(at, minlength=len(cell)).astype(np.int64),
-        revenue=GroupSums.of(amount[mine], key[mine]) if e.has_amount else None,
+        revenue=None if s.amount is None else GroupSums.of(s.amount[mine], key[mine]),
     )
 
 
