@@ -167,6 +167,10 @@ def at_risk_report(
         raise RetainkitError("--by value ranks customers, not product lapses", "drop --products or --by value")
     data = orders_of(data)
     period = period_of(data, end=end)
+    if products and not (data.product_lines is not None if isinstance(data, Normalised) else data.has_products):
+        raise RetainkitError(
+            "--products needs a product column (product_id, sku, StockCode …)", "name it with --product COLUMN"
+        )
     if not isinstance(data, Normalised):  # held by Spark
         if products:
             return data.product_lapses(period, options)
@@ -180,10 +184,7 @@ def at_risk_report(
     if not products:
         risky = at_risk_customers(table)[list(AT_RISK_COLUMNS)]
         return with_quality(priced_at_risk(risky, data, period) if by == "value" else risky, data)
-    if data.product_lines is None:
-        raise RetainkitError(
-            "--products needs a product column (product_id, sku, StockCode …)", "name it with --product COLUMN"
-        )
+    assert data.product_lines is not None
     return with_quality(product_lapses(data.product_lines, table, period.end_day, options), data)
 
 

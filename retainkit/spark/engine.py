@@ -53,7 +53,7 @@ class SparkOrders:
     :class:`~retainkit.normalise.Normalised` is to the local engine. ``quality`` is the
     whole input's data-quality record; the rows never come to the driver."""
 
-    def __init__(self, events: Any, quality: DataQuality, *, has_referrals: bool) -> None:
+    def __init__(self, events: Any, quality: DataQuality, *, has_referrals: bool, has_products: bool = False) -> None:
         from pyspark.sql import functions as sf
 
         self.events = events
@@ -68,7 +68,7 @@ class SparkOrders:
         self.refund_days = [d for d in (row[3], row[4]) if d is not None]  # the first and last refund's
         self.days = np.array(sorted(row[2] or []), dtype=np.int64)  # distinct days of every event
         self.has_referrals = has_referrals  # a referral column, even an empty one (as locally)
-        self.has_products = False  # each line's product kept in the shards (read with product lines)
+        self.has_products = has_products  # each line's product kept in the shards (read with product lines)
 
     def resolve_period(self, *, start: date | None = None, end: date | None = None,
                        churn_window_days: int | None = None) -> Period:
@@ -173,10 +173,14 @@ def normalise_input(found: SparkInput, options: ReadOptions, spark_options: Spar
     quality = combine_quality([DataQuality(**json.loads(r["payload"])) for r in notes])
     quality.decimal_marks = dict(marks)
     quality.duplicates_dropped = options.dedupe
-    orders = SparkOrders(events, quality, has_referrals="referred_by" in found.mapping.fields)
-    orders.has_products = has_products
+    orders = SparkOrders(events, quality, has_referrals="referred_by" in found.mapping.fields,
+                         has_products=has_products)
     if not options.allow_dates:  # implausible order dates (SPEC §1), on the distinct days of the whole input
-        check_plausible_dates(orders.days, np.zeros(len(orders.days), dtype=np.int64), lambda _: "Spark input")
+        try:
+            check_plausible_dates(orders.days, np.zeros(len(orders.days), dtype=np.int64), lambda _: "Spark input")
+        except RetainkitError:
+            events.unpersist()  # a notebook's session lives on: nothing stays cached for an input refused
+            raise
     return orders
 
 

@@ -63,7 +63,7 @@ def customers(orders: Any, period: Period, options: ReportOptions, period_days: 
 def spark_became_at_risk(risky: Any, inactive_days: int, period_days: int) -> int:
     """:func:`retainkit.report.became_at_risk` in each shard of the customers at risk, added."""
     from retainkit.spark.engine import _run, _spark_schema
-    from retainkit.spark.tables import _whole
+    from retainkit.spark.shards import _whole
 
     def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         table = _whole(batches)

@@ -40,7 +40,7 @@ from retainkit.ranks import RankCuts, VipCut, rfm_positions, vip_count
 from retainkit.reductions import CustomerWindows
 from retainkit.spark.held import HeldRows
 from retainkit.spark.ranks import Distribution, distributions
-from retainkit.spark.shards import WINDOW_TYPES
+from retainkit.spark.shards import WINDOW_TYPES, _whole
 
 #: The Arrow type of every column of the customer tables in Spark.
 TYPES: dict[str, pa.DataType] = {
@@ -51,6 +51,9 @@ TYPES: dict[str, pa.DataType] = {
     "r_score": pa.int64(), "f_score": pa.int64(), "m_score": pa.int64(), "rfm_segment": pa.string(),
     "is_vip": pa.bool_(), "at_risk": pa.bool_(), "level": pa.int64(), "level_name": pa.string(),
     "why": pa.string(), "_revenue_365": pa.float64(), "payload": pa.string(),
+    # product lapses (at-risk --products)
+    "product": pa.string(), "first_purchase": pa.date32(), "last_purchase": pa.date32(), "days_since": pa.int64(),
+    "usual_gap_days": pa.float64(), "customer_at_risk": pa.bool_(),
 }
 #: Text columns that are categories locally: sorted in their categories' order, not by name.
 CATEGORIES = {"rfm_segment": list(SEGMENTS), "level_name": [LEVEL_NAMES[i] for i in range(-1, 6)]}
@@ -101,11 +104,6 @@ def _windows(table: pa.Table) -> pd.DataFrame:
     frame = table.select(list(WINDOW_TYPES)).to_pandas()
     frame.index = pd.Index(table.column("customer_id").to_pylist(), dtype=object)
     return frame
-
-
-def _whole(batches: Iterator[pa.RecordBatch]) -> pa.Table | None:
-    tables = [pa.Table.from_batches([b]) for b in batches if b.num_rows]
-    return pa.concat_tables(tables) if tables else None
 
 
 def _payload(parts: dict[str, Any]) -> pa.RecordBatch:
