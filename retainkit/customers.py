@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from retainkit import defaults
+from retainkit.errors import RetainkitError
 from retainkit.exact import exact_sum, to_float
 from retainkit.ranks import (
     RankCuts,
@@ -309,7 +310,9 @@ def select_customers(
     top: int | None = None,
 ) -> pd.DataFrame:
     """Rows of the customer table that pass the filters, ordered by ``sort``, first ``top``
-    (a table held by Spark chooses them there)."""
+    (a table held by Spark chooses them there). A filter on a column the table has not
+    (product lapses, predictions) is one error line."""
+    check_filters(list(table.columns), segment=segment, level=level, vip=vip, at_risk=at_risk)
     if not isinstance(table, pd.DataFrame):
         return table.select(segment=segment, level=level, vip=vip, at_risk=at_risk, sort=sort,  # type: ignore[no-any-return]
                             descending=descending, top=top)
@@ -327,6 +330,18 @@ def select_customers(
         out = out.sort_values([sort, "customer_id"], ascending=[not descending, True], kind="stable",
                               na_position="last")
     return out.head(top).reset_index(drop=True) if top is not None else out.reset_index(drop=True)
+
+
+#: The column each filter of :func:`select_customers` reads.
+FILTER_COLUMNS = {"segment": "rfm_segment", "level": "level", "vip": "is_vip", "at_risk": "at_risk"}
+
+
+def check_filters(columns: list[str], **filters: object) -> None:
+    """Refuse a filter (not None) on a column not among ``columns``."""
+    for name, value in filters.items():
+        if value is not None and FILTER_COLUMNS[name] not in columns:
+            raise RetainkitError(f"this table has no {FILTER_COLUMNS[name]} column to filter by {name}",
+                                 "filter the customer table, or drop the filter")
 
 
 def act_on_this(table: pd.DataFrame) -> dict[str, object]:

@@ -13,7 +13,15 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from retainkit.customers import CustomerOptions, customer_table, product_lapses, rfm_scores, vip_flags
+from retainkit.customers import (
+    CustomerOptions,
+    customer_table,
+    product_lapses,
+    rfm_scores,
+    select_customers,
+    vip_flags,
+)
+from retainkit.errors import RetainkitError
 from retainkit.periods import Period
 from retainkit.reductions import customer_windows
 from tests.conftest import GOLDEN, orders_frame, run_cli, write_csv
@@ -177,6 +185,9 @@ def test_product_lapses():
     # b/tea: last 10 days ago. c/tea: c is lost (500 days).
     assert lapses[["customer_id", "product", "purchase_days", "days_since"]].values.tolist() == [["a", "tea", 2, 100]]
     assert lapses.loc[0, "usual_gap_days"] == 100.0
+    assert select_customers(lapses, sort="days_since", top=1)["product"].tolist() == ["tea"]
+    with pytest.raises(RetainkitError, match="no rfm_segment column to filter by segment"):
+        select_customers(lapses, segment="loyal")  # lapses have no segment: one line, not a KeyError
 
 
 # ---------------------------------------------------------------- CLI and exports

@@ -120,6 +120,21 @@ def test_product_lapses_of_the_golden_example_and_their_parquet_folder(tmp_path)
     pd.testing.assert_frame_equal(theirs[mine.columns], mine, check_dtype=False)
 
 
+def test_lapses_held_by_spark_refuse_a_customer_filter_as_locally():
+    from retainkit.customers import select_customers
+    from retainkit.errors import RetainkitError
+    from retainkit.pipeline import at_risk_report, read_orders
+
+    lines = {engine: at_risk_report(read_orders(str(GOLDEN / "shop_small.csv"), engine=engine, product_lines=True),
+                                    products=True) for engine in ("local", "spark")}
+    errors = []
+    for table in lines.values():
+        with pytest.raises(RetainkitError) as raised:
+            select_customers(table, vip=True)
+        errors.append(str(raised.value))
+    assert errors[0] == errors[1] and "no is_vip column to filter by vip" in errors[0]
+
+
 def test_products_without_a_product_column_is_the_local_line(tmp_path):
     export = tmp_path / "no_products.csv"
     export.write_text("customer_id,order_date,amount\nA,2024-01-01,5\n")

@@ -19,64 +19,47 @@ import pandas as pd
 import pyarrow as pa
 
 from retainkit.customers import CustomerOptions, customer_base, product_lapses
-from retainkit.errors import RetainkitError
 from retainkit.kernel import shard_rows
 from retainkit.periods import Period
 from retainkit.reductions import CustomerWindows
 from retainkit.spark.held import HeldRows
-from retainkit.spark.shards import product_lines_of, shard_orders
+from retainkit.spark.shards import _whole, product_lines_of, shard_orders
 
-#: The columns of a lapse, in the local frame's order, and their Arrow types.
-LAPSE_TYPES: dict[str, pa.DataType] = {
-    "customer_id": pa.string(), "product": pa.string(), "purchase_days": pa.int64(), "first_purchase": pa.date32(),
-    "last_purchase": pa.date32(), "days_since": pa.int64(), "usual_gap_days": pa.float64(),
-    "revenue_365": pa.float64(), "customer_at_risk": pa.bool_(),
-}
+#: The columns of a lapse, in the local frame's order (their Arrow types:
+#: :data:`retainkit.spark.tables.TYPES`).
+LAPSE_COLUMNS = ("customer_id", "product", "purchase_days", "first_purchase", "last_purchase", "days_since",
+                 "usual_gap_days", "revenue_365", "customer_at_risk")
 #: The local order (:func:`retainkit.customers.product_lapses`); ``product`` settles the ties
 #: a stable sort settles there (pairs come in customer, then product order).
 ORDER = (("revenue_365", False), ("customer_id", True), ("days_since", False), ("product", True))
 
 
-def lapse_shard(period: Period, options: CustomerOptions, *, has_amount: bool, has_referrals: bool) -> Any:
-    """The ``mapInArrow`` function: one shard's product lapses."""
+def lapse_shard(period: Period, options: CustomerOptions, *, has_amount: bool) -> Any:
+    """The ``mapInArrow`` function: one shard's product lapses (referrals play no part in
+    them: the shard's rows are made without referral pairs)."""
+    from retainkit.spark.tables import batch
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        tables = [pa.Table.from_batches([b]) for b in batches if b.num_rows]
-        if not tables:
+        table = _whole(batches)
+        if table is None:
             return
-        table = pa.concat_tables(tables)
-        orders = shard_orders(table, has_amount=has_amount, has_referrals=has_referrals)
+        orders = shard_orders(table, has_amount=has_amount, has_referrals=False)
         lines = product_lines_of(table, orders["customer_id"].cat.categories)
-        windows = CustomerWindows(shard_rows(orders, period).windows, period, has_amount, has_referrals)
+        windows = CustomerWindows(shard_rows(orders, period).windows, period, has_amount, False)
         base = customer_base(windows, options)
-        yield _batch(product_lapses(lines, base, period.end_day, options))
+        yield batch(product_lapses(lines, base, period.end_day, options), LAPSE_COLUMNS)
 
     return run
 
 
-def _batch(frame: pd.DataFrame) -> pa.RecordBatch:
-    arrays = []
-    for column, kind in LAPSE_TYPES.items():
-        values = frame[column]
-        array = pa.array(values.astype(object) if isinstance(values.dtype, pd.CategoricalDtype) else values,
-                         from_pandas=True)
-        arrays.append(array if array.type == kind else array.cast(kind))
-    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(list(LAPSE_TYPES.items())))
-
-
 def spark_lapses(orders: Any, period: Period, options: CustomerOptions | None) -> SparkLapses:
     """The product lapses of every customer of ``orders`` (:class:`retainkit.spark.engine.SparkOrders`
-    read with product lines), held by Spark."""
-    from pyspark.sql.pandas.types import from_arrow_schema
-
+    read with product lines: ``orders.has_products``), held by Spark."""
     from retainkit.spark.tables import _attrs as quality_attrs
+    from retainkit.spark.tables import schema
 
-    if not orders.has_products:
-        raise RetainkitError("--products needs a product column (product_id, sku, StockCode …)",
-                             "name it with --product COLUMN")
-    shard = lapse_shard(period, options or CustomerOptions(), has_amount=orders.has_amount,
-                        has_referrals=orders.has_referrals)
-    rows = orders.events.mapInArrow(shard, from_arrow_schema(pa.schema(list(LAPSE_TYPES.items())))).persist()
+    shard = lapse_shard(period, options or CustomerOptions(), has_amount=orders.has_amount)
+    rows = orders.events.mapInArrow(shard, schema(LAPSE_COLUMNS)).persist()
     return SparkLapses(rows, attrs=quality_attrs(orders))
 
 
@@ -91,7 +74,7 @@ class SparkLapses(HeldRows):
 
     @property
     def columns(self) -> list[str]:
-        return list(LAPSE_TYPES)
+        return list(LAPSE_COLUMNS)
 
     def _rows(self) -> Any:
         return self.frame
@@ -99,18 +82,15 @@ class SparkLapses(HeldRows):
     def select(self, *, sort: str | None = None, descending: bool = True, top: int | None = None,
                **filters: Any) -> SparkLapses:
         """:func:`retainkit.customers.select_customers` on the lapses: ``sort`` (then customer
-        id, the rest in the default order) and ``top``; the customer filters do not apply."""
-        if any(v is not None for v in filters.values()):
-            raise RetainkitError("product lapses are not filtered by segment, level, VIP or risk",
-                                 "drop those filters")
+        id, the rest in the default order) and ``top``; ``filters`` are all None (the
+        lapses have none of their columns: :func:`retainkit.customers.check_filters`)."""
         order = ((sort, not descending), ("customer_id", True), *ORDER) if sort is not None else self.order
         return SparkLapses(self.frame, attrs=self.attrs, order=order, top=top if top is not None else self.top)
 
     def _local(self, rows: Any) -> pd.DataFrame:
         from retainkit.spark.engine import _run, _to_arrow
+        from retainkit.spark.tables import local_frame
 
-        frame = _run(lambda: _to_arrow(rows)).to_pandas(date_as_object=False)
-        for column in ("first_purchase", "last_purchase"):
-            frame[column] = frame[column].astype("datetime64[s]")
+        frame = local_frame(_run(lambda: _to_arrow(rows)), has_amount=True)
         frame.attrs = copy.deepcopy(self.attrs)
-        return frame.reset_index(drop=True)
+        return frame

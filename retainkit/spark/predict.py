@@ -163,8 +163,9 @@ class SparkPredictions(HeldRows):
 
     def select(self, *, sort: str | None = None, descending: bool = True, top: int | None = None,
                **filters: Any) -> SparkPredictions:
-        """:func:`retainkit.customers.select_customers` on Spark's rows (no filters: the
-        prediction table has none of the customer table's columns they test)."""
+        """:func:`retainkit.customers.select_customers` on Spark's rows; ``filters`` are all
+        None (the prediction table has none of their columns:
+        :func:`retainkit.customers.check_filters`)."""
         order = ((sort, not descending), ("customer_id", True)) if sort is not None else self.order
         return SparkPredictions(self.orders, self.plan, self.fitted, order=order,
                                 top=top if top is not None else self.top)
