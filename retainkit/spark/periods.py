@@ -120,11 +120,11 @@ def period_part_rows(parts: PeriodParts) -> pa.RecordBatch:
 
 
 def cohort_part_rows(parts: CohortParts) -> pa.RecordBatch:
-    """A shard's :class:`CohortParts` as rows: every cell with an event (``cell``: a cell of
-    refunds alone has revenue and no count), the periods with an order, cohort sizes."""
-    ones = np.ones(len(parts.cell), dtype=np.int64)
+    """A shard's :class:`CohortParts` as rows: per cell with an event its customers and
+    orders — zeros kept, so a cell of refunds alone is there too and both counts cover the
+    same cells — the periods with an order, cohort sizes."""
     counts = {"active": (parts.active, np.ones(len(parts.active), dtype=np.int64)),
-              "size": (parts.cohort, parts.size), "cell": (parts.cell, ones),
+              "size": (parts.cohort, parts.size),
               "customers": (parts.cell, parts.customers), "orders": (parts.cell, parts.orders)}
     return as_rows(counts, {"revenue": parts.revenue})
 
@@ -146,17 +146,10 @@ def spark_cohorts(orders: Any, period: Period, every: str, metric: str) -> pd.Da
     from retainkit.cohorts import cohort_from_activity
 
     added = added_parts(orders, lambda frame: cohort_part_rows(cohort_parts(frame, period, every)))
-    cell = added.counts("cell")[0]
+    cell, customers = added.counts("customers")  # the same cells as the orders', sorted alike
     cohort, size = added.counts("size")
-
-    def per_cell(name: str) -> np.ndarray:
-        out = np.zeros(len(cell), dtype=np.int64)
-        slot, count = added.counts(name)
-        out[np.searchsorted(cell, slot)] = count
-        return out
-
     whole = CohortParts(active=added.counts("active")[0], cohort=cohort, size=size, cell=cell,
-                        customers=per_cell("customers"), orders=per_cell("orders"),
+                        customers=customers, orders=added.counts("orders")[1],
                         revenue=added.sums("revenue") if orders.has_amount else None)
     activity = combine_cohorts([whole], period, every, has_amount=orders.has_amount)
     return cohort_from_activity(activity, period, every, metric)
