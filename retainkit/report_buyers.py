@@ -49,11 +49,6 @@ def step_of(customers: int, *, sample: int | None = None) -> int:
     return max(1, math.ceil(customers / (SAMPLE if sample is None else sample)))
 
 
-def sample_step(orders: pd.DataFrame, *, sample: int | None = None) -> int:
-    """:func:`step_of` the customer codes of ``orders`` (every id among the categories)."""
-    return step_of(len(orders["customer_id"].cat.categories), sample=sample)
-
-
 def sample_of(orders: pd.DataFrame, *, step: int) -> pd.DataFrame:
     """The orders of the customers whose code (rank among the sorted ids) is a multiple of
     ``step``; with ``step`` > 1 only their ids as categories (each look-up of an id is then
@@ -65,12 +60,12 @@ def sample_of(orders: pd.DataFrame, *, step: int) -> pd.DataFrame:
 
 
 def buy_again(orders: pd.DataFrame, *, start_day: int, end_day: int,
-              time_unit_days: float = defaults.TIME_UNIT_DAYS, sample: int | None = None) -> dict[str, Any]:
-    """:func:`buy_again_on_sample` on the local orders: 1 in :func:`sample_step` customers,
-    chosen by :func:`sample_of` (``sample``: the section's size, default :data:`SAMPLE`)."""
+              time_unit_days: float = defaults.TIME_UNIT_DAYS) -> dict[str, Any]:
+    """:func:`buy_again_on_sample` on the local orders: 1 in :func:`step_of` customer codes
+    (every id among the categories), chosen by :func:`sample_of`."""
 
     def draw() -> tuple[pd.DataFrame, int]:
-        step = sample_step(orders, sample=sample)
+        step = step_of(len(orders["customer_id"].cat.categories))
         return sample_of(orders, step=step), step
 
     return buy_again_on_sample(draw, start_day=start_day, end_day=end_day, time_unit_days=time_unit_days)

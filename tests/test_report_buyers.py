@@ -113,7 +113,7 @@ def test_a_large_base_is_fitted_on_a_fixed_sample(monkeypatch):
     data = read_orders([str(EXAMPLE / "orders.csv")], ReadOptions(columns={"customer_id": "customer_email",
                                                                           "order_date": "created_at"}))
     orders = data.orders
-    assert report_buyers.sample_step(orders) == 3
+    assert report_buyers.step_of(len(orders["customer_id"].cat.categories)) == 3
     days = orders["order_date"].to_numpy(dtype="datetime64[D]").astype("int64")
     first = report_buyers.buy_again(orders, start_day=int(days.min()), end_day=day_number(pd.Timestamp(
         "2024-11-30").date()))
@@ -154,7 +154,7 @@ def test_the_sample_is_every_step_th_customer_code():
     orders = orders_frame([("Ân", "2024-01-02", 5), ("Bo", "2024-01-01", 1), ("An", "2024-01-03", 2),
                            ("Đào", "2024-01-04", 3), ("An", "2024-02-01", 4)])
     assert list(orders["customer_id"].cat.categories) == ["An", "Bo", "Ân", "Đào"]  # code-point order
-    assert report_buyers.step_of(4, sample=2) == report_buyers.sample_step(orders, sample=2) == 2
+    assert report_buyers.step_of(4, sample=2) == 2
     assert report_buyers.step_of(4, sample=3) == 2 and report_buyers.step_of(4, sample=4) == 1
     assert report_buyers.step_of(0) == 1
     sample = report_buyers.sample_of(orders, step=2)

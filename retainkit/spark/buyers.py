@@ -37,32 +37,33 @@ ID, MID, PART, COUNT = "customer_id", "_mid", "_part", "count"
 PLACE_BITS = 33
 
 
-def spark_buy_again(orders: Any, *, start_day: int, end_day: int, time_unit_days: float = defaults.TIME_UNIT_DAYS,
-                    sample: int | None = None) -> dict[str, Any]:
+def spark_buy_again(orders: Any, *, start_day: int, end_day: int,
+                    time_unit_days: float = defaults.TIME_UNIT_DAYS) -> dict[str, Any]:
     """:func:`~retainkit.report_buyers.buy_again` of the orders Spark holds
-    (:class:`~retainkit.spark.engine.SparkOrders`): the same section, on the same customers;
-    ``sample`` the section's size (default :data:`~retainkit.report_buyers.SAMPLE`)."""
-    return buy_again_on_sample(lambda: sample_orders(orders, sample=sample), start_day=start_day, end_day=end_day,
+    (:class:`~retainkit.spark.engine.SparkOrders`): the same section, on the same customers."""
+    return buy_again_on_sample(lambda: sample_orders(orders), start_day=start_day, end_day=end_day,
                                time_unit_days=time_unit_days)
 
 
-def sample_orders(orders: Any, *, sample: int | None = None) -> tuple[pd.DataFrame, int]:
+def sample_orders(orders: Any) -> tuple[pd.DataFrame, int]:
     """The sample's orders on the driver and ``step``: the customers whose rank among the
-    sorted distinct ids is a multiple of ``step`` = ⌈customers / ``sample``⌉."""
+    sorted distinct ids is a multiple of ``step`` = ⌈customers / SAMPLE⌉ (:func:`step_of`)."""
     from pyspark.sql import functions as sf
 
     from retainkit.spark.engine import _run, _to_arrow
 
-    ids = orders.events.where(sf.col("kind") == "customer").select(ID).distinct()
-    step = step_of(int(_run(ids.count)), sample=sample)
-    chosen = ids if step == 1 else every_step(ids, step)
+    ids = orders.events.where(sf.col("kind") == "customer").select(ID).distinct().persist()  # counted, then sorted
+    chosen = ids
     try:
+        step = step_of(int(_run(ids.count)))
+        chosen = ids if step == 1 else every_step(ids, step)
         names = [row[ID] for row in _run(chosen.collect)]
         rows = (orders.events.where(sf.col("kind") == "event").join(sf.broadcast(chosen), ID)
                 .select(ID, "day", "amount", "is_refund"))
         table = _run(lambda: _to_arrow(rows))
     finally:
         chosen.unpersist()
+        ids.unpersist()
     return sample_frame(table, names, has_amount=orders.has_amount, step=step), step
 
 
