@@ -108,7 +108,9 @@ class SparkOrders:
         from retainkit.spark.tables import spark_kpis
 
         metrics, table = spark_kpis(self, period, options, customer_options)
-        return metrics, table.actions()
+        actions = table.actions()
+        table.frame.unpersist()  # only the summary was wanted: the customer rows Spark held are done with
+        return metrics, actions
 
     def trend(self, period: Period, every: str) -> pd.DataFrame:
         """KPIs per calendar period (:func:`retainkit.spark.periods.spark_trend`)."""

@@ -218,9 +218,7 @@ class PricedAtRisk(SparkTable):
         return [*AT_RISK_COLUMNS, *AT_RISK_VALUE_COLUMNS]
 
     def _rows(self) -> Any:
-        table = self.table  # the filters test the at-risk columns: before the join
-        base = SparkTable(table.frame, table.cuts, has_amount=table.has_amount, attrs=table.attrs, at_risk=True,
-                          where=self.where)
+        base = self.table.at_risk_view(where=self.where)  # the filters test the at-risk columns: before the join
         return base._rows().join(self.prices, on="customer_id", how="left").select(*self.columns)
 
     def select(self, **chosen: Any) -> PricedAtRisk:

@@ -47,10 +47,10 @@ def spark_source(orders: Any) -> ReportSource:
 def customers(orders: Any, period: Period, options: ReportOptions, period_days: int) -> dict[str, Any]:
     """The KPIs and the customer lists of :func:`retainkit.report.customer_section`: the
     first rows of each list come to the driver, the counts are added in Spark."""
-    from retainkit.spark.tables import SparkTable, spark_kpis
+    from retainkit.spark.tables import spark_kpis
 
     kpis, table = spark_kpis(orders, period, KpiOptions(churn_alert=options.churn_alert), options.customers)
-    risky = SparkTable(table.frame, table.cuts, has_amount=table.has_amount, attrs=table.attrs, at_risk=True)
+    risky = table.at_risk_view()
     section = customer_section(
         kpis, table.actions(), at_risk=risky.head(LIST_LENGTH),
         vips=table.select(vip=True, sort="revenue_365").head(LIST_LENGTH),

@@ -299,6 +299,12 @@ class SparkTable(HeldRows):
         return SparkTable(self.frame, self.cuts, has_amount=self.has_amount, attrs=self.attrs, at_risk=self.at_risk,
                           where=tuple(where), order=order, top=top if top is not None else self.top)
 
+    def at_risk_view(self, *, where: tuple[Any, ...] = ()) -> SparkTable:
+        """The customers at risk of the same rows (:func:`retainkit.customers.at_risk_customers`
+        in each shard), in the at-risk order, with ``where`` on their columns."""
+        return SparkTable(self.frame, self.cuts, has_amount=self.has_amount, attrs=self.attrs, at_risk=True,
+                          where=where)
+
     def _count(self) -> int:
         if not (self.where or self.at_risk or self.top is not None):
             return self.cuts.customers  # every customer: counted with the ranks
