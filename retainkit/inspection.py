@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -17,7 +16,7 @@ from retainkit.config import ReadOptions
 from retainkit.errors import RetainkitError
 from retainkit.load import load_export
 from retainkit.normalise import Normalised, normalise
-from retainkit.periods import from_day_number
+from retainkit.periods import event_days, from_day_number
 
 SAMPLE_ROWS = 10_000
 SAMPLE_VALUES = 5
@@ -91,9 +90,7 @@ def _with_numbers_read(name: str, values: pa.Array, texts: list[str], decimal: s
 
 def _days(data: Normalised) -> tuple[list[int], list[int]]:
     """The first and last day number of the orders, and of the refunds ([] for none)."""
-    orders = data.orders
-    day = orders["order_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
-    refund = orders["is_refund"].to_numpy(dtype=bool)
+    day, refund = event_days(data.orders), data.orders["is_refund"].to_numpy(dtype=bool)
     return ([int(day[~refund].min()), int(day[~refund].max())] if (~refund).any() else [],
             [int(day[refund].min()), int(day[refund].max())] if refund.any() else [])
 
