@@ -70,6 +70,20 @@ def test_quiet_is_quiet_from_the_start_of_the_jvm():
     assert json.loads(done.stdout)["metrics"] == run_cli("kpis", GOLDEN_CSV, "--format", "json").json()["metrics"]
 
 
+def test_spark_that_cannot_start_is_one_line_and_quiet_says_where_java_spoke():
+    """A master Spark refuses (a new process: the tests' session is started already)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "retainkit", "kpis", str(GOLDEN_CSV), "--engine", "spark",
+                           "--spark-master", "nonsense://x", "--quiet"],
+                          capture_output=True, text=True, check=False, timeout=600)
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("retainkit: error: --engine spark: cannot start Spark at nonsense")
+    assert lines[0].endswith("without --quiet Java's own lines show why")
+
+
 def test_no_java_is_one_line_saying_how_to_get_it(tmp_path):
     import os
     import subprocess

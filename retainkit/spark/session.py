@@ -88,8 +88,10 @@ def get_session(options: SparkOptions) -> Any:
             session = builder.getOrCreate()
     except Exception as err:  # the JVM, the cluster or Spark Connect said no
         where = remote or options.master
+        hint = "check --spark-master / --spark-remote and that the cluster is reachable"
+        quiet = "" if options.progress or remote else "; without --quiet Java's own lines show why"
         raise RetainkitError(f"--engine spark: cannot start Spark at {where} ({first_line(err)})",
-                             "check --spark-master / --spark-remote and that the cluster is reachable") from None
+                             hint + quiet) from None
     if not remote:
         session.sparkContext.setLogLevel("ERROR")  # errors reach the user as one line, not as Java logs
     return session
