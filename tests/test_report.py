@@ -29,6 +29,9 @@ def test_monthly_report_json_compares_last_complete_month():
     assert headline["churn_rate"]["value"] == 1.0  # I (November) did not come back in December
     assert [a["key"] for a in report["alerts"]] == ["churn"]  # annual churn 75.5% > 7% (180-day windows)
     assert report["at_risk"][0]["customer_id"] == "E" and report["vips"][0]["customer_id"] == "F"
+    # Only E is at risk (expected_customers.csv): 90.00 + 10.00 in February 2024, both within
+    # the 365 days to 2024-12-31. Only F is a VIP: 300.00 in July, the most revenue over 365 days.
+    assert (report["at_risk_count"], report["at_risk_revenue_365"], report["vip_count"]) == (1, 100.0, 1)
     # The last 12 monthly cohorts with customers: nobody first ordered in January 2024 (E: February).
     assert report["cohorts"]["rows"][0]["cohort"] == "2024-02" and len(report["series"]["period"]) == 13
 
