@@ -1,7 +1,8 @@
 """The report as one self-contained HTML file, GitHub-flavoured Markdown, or JSON.
 
-HTML: Jinja2 templates with autoescape, inline CSS, charts as inline SVG drawn by
-matplotlib (glyphs as paths: no fonts, scripts or network). The same report gives the
+HTML: Jinja2 templates with autoescape, inline CSS, charts as inline SVG (the sparklines
+written directly, the model's charts drawn by matplotlib with glyphs as paths: no fonts,
+scripts or network). The same report gives the
 same bytes: SVG ids are salted with a constant and no date is embedded.
 
 Everything a template prints (``{{ … }}``) passes one function on its way out
@@ -19,10 +20,9 @@ facts the words are made from) are for the HTML and Markdown only and left out o
 from __future__ import annotations
 
 import functools
-import io
 import json
 import math
-import re
+from collections.abc import Callable
 from typing import Any
 
 from retainkit.errors import RetainkitError
@@ -127,33 +127,60 @@ def sparkline_text(values: list[float | None]) -> str:
                    for v in values)
 
 
-def sparkline_svg(values: list[float | None]) -> str:
-    """A small line chart as an inline ``<svg>`` element (deterministic bytes)."""
-    try:
-        import matplotlib
-    except ImportError:  # pragma: no cover - depends on the install
-        raise RetainkitError("HTML reports need matplotlib", "pip install 'retainkit[report]'") from None
-    matplotlib.use("svg", force=True)
-    import matplotlib.pyplot as plt
+#: A sparkline's drawing box (px; the ``<svg>`` scales it to its card) and margins as
+#: fractions of the data's range, so that the line and its end dot are never clipped.
+SPARK_SIZE = (187.2, 50.4)
+SPARK_MARGIN = (0.03, 0.15)
 
-    with matplotlib.rc_context({"svg.hashsalt": "retainkit", "svg.fonttype": "path"}):
-        fig, ax = plt.subplots(figsize=(2.6, 0.7), dpi=72)
-        xs = list(range(len(values)))
-        ys = [math.nan if v is None else v for v in values]
-        ax.plot(xs, ys, color="#2563eb", linewidth=1.6)
-        known = [(x, y) for x, y in zip(xs, ys, strict=True) if not math.isnan(y)]
-        if known:
-            ax.plot(*known[-1], marker="o", markersize=3.5, color="#1d4ed8")
-        ax.set_axis_off()
-        ax.margins(x=0.03, y=0.15)
-        fig.subplots_adjust(0, 0, 1, 1)
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, transparent=True)
-        plt.close(fig)
-    svg = buffer.getvalue()
-    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg[svg.index("<svg"):], flags=re.S)
+
+def sparkline_svg(values: list[float | None]) -> str:
+    """A small line chart as an inline ``<svg>`` element (deterministic bytes): the known
+    values joined by a line (a gap where a value is None), a dot on the last known one.
+
+    Point i of n at x = (i + m·(n − 1)) / ((n − 1)(1 + 2m)) of the width, y likewise over
+    [min, max] from the bottom (m: :data:`SPARK_MARGIN`). Written directly: four lines per
+    report are not worth loading a plotting library for."""
+    width, height = SPARK_SIZE
+    values = [None if v is None or math.isnan(v) else float(v) for v in values]
+    known = [(i, v) for i, v in enumerate(values) if v is not None]
+    parts = []
+    if known:
+        x_of = _spark_scale(0, len(values) - 1, width, SPARK_MARGIN[0], flip=False)
+        y_of = _spark_scale(min(v for _, v in known), max(v for _, v in known), height, SPARK_MARGIN[1], flip=True)
+        for run in (run for run in _runs(values) if len(run) > 1):
+            points = " ".join(f"{x_of(i):.2f},{y_of(v):.2f}" for i, v in run)
+            parts.append(f'<polyline points="{points}" fill="none" stroke="#2563eb" stroke-width="1.6" '
+                         'stroke-linejoin="round" stroke-linecap="square"/>')
+        last_x, last_y = x_of(known[-1][0]), y_of(known[-1][1])
+        parts.append(f'<circle cx="{last_x:.2f}" cy="{last_y:.2f}" r="1.75" fill="#1d4ed8"/>')
     # Sized inline too, for mail clients that strip <style>: never wider than its card.
-    return svg.replace("<svg ", '<svg style="display:block;width:100%;max-width:100%;height:48px" ', 1)
+    return (f'<svg style="display:block;width:100%;max-width:100%;height:48px" xmlns="http://www.w3.org/2000/svg" '
+            f'viewBox="0 0 {width} {height}" role="img">{"".join(parts)}</svg>')
+
+
+def _spark_scale(low: float, high: float, size: float, margin: float, *, flip: bool) -> Callable[[float], float]:
+    """Data value → position in ``size``: [low, high] widened by ``margin`` of its span on
+    each side (a single value in the middle), mirrored for y (SVG's y goes down)."""
+    span = high - low
+    start, extent = low - margin * span, span * (1 + 2 * margin)
+
+    def position(value: float) -> float:
+        share = (value - start) / extent if span else 0.5
+        return size * (1 - share) if flip else size * share
+
+    return position
+
+
+def _runs(values: list[float | None]) -> list[list[tuple[int, float]]]:
+    """The runs of consecutive known values, each as (index, value) pairs."""
+    runs: list[list[tuple[int, float]]] = [[]]
+    for i, v in enumerate(values):
+        if v is None:
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append((i, v))
+    return [run for run in runs if run]
 
 
 def _heat(value: float | None) -> str:

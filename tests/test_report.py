@@ -65,6 +65,21 @@ def test_html_is_self_contained_and_deterministic(tmp_path):
     assert oct(first.stat().st_mode & 0o777) != oct(0o600)
 
 
+def test_sparkline_is_the_known_values_joined_with_a_dot_on_the_last():
+    from retainkit.render_report import sparkline_svg
+
+    # 4 periods: x over 0..3 widened by 3 % of 3 each side (from -0.09, 3.18 wide) on 187.2 px;
+    # y over 0..10 widened by 15 % (from -1.5, 13 high) on 50.4 px, from the bottom.
+    svg = sparkline_svg([0, 10, None, 5])
+    x = [187.2 * (i + 0.09) / 3.18 for i in range(4)]
+    y = {v: 50.4 * (1 - (v + 1.5) / 13) for v in (0, 10, 5)}
+    assert f'points="{x[0]:.2f},{y[0]:.2f} {x[1]:.2f},{y[10]:.2f}"' in svg  # 5.30,44.58 64.17,5.82
+    assert svg.count("<polyline") == 1  # the lone 5 after the gap has no line, only its dot
+    assert f'<circle cx="{x[3]:.2f}" cy="{y[5]:.2f}"' in svg  # 181.90,25.20
+    assert "<polyline" not in sparkline_svg([None, 7.0]) and 'cy="25.20"' in sparkline_svg([None, 7.0])
+    assert sparkline_svg([None, None]).endswith('role="img"></svg>')
+
+
 def test_output_suffix_decides_the_format(tmp_path):
     run_cli("report", SHOP, "--every", "month", "--output", tmp_path / "r.json")
     assert json.loads((tmp_path / "r.json").read_text())["every"] == "month"
