@@ -329,10 +329,12 @@ def report(
     Example: retainkit report orders.csv --every month -o report.html
     """
     from retainkit.pipeline import report_data
+    from retainkit.report_worker import model_worker
 
-    content = report_data(run.load(files), every=every.value, end=end_date(to, as_of), churn_alert=churn_alert,
-                          churn_window_days=churn_window, customer_options=run.thresholds,
-                          change_alert=change_alert)
+    with model_worker(engine=run.engine, lang=lang.value) as worker:
+        content = report_data(run.load(files), every=every.value, end=end_date(to, as_of), churn_alert=churn_alert,
+                              churn_window_days=churn_window, customer_options=run.thresholds,
+                              change_alert=change_alert, worker=worker)
     run.emit(ReportResult(content | {"_style": {"lang": lang.value, "currency": currency}}))
     for alert in content["alerts"]:
         say("alert", alert["message"])

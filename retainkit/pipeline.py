@@ -234,16 +234,19 @@ def report_data(
     churn_window_days: int | None = None,
     customer_options: CustomerOptions | None = None,
     change_alert: float | None = None,
+    worker: Any = None,
 ) -> dict[str, Any]:
     """The content of ``retainkit report`` (render it with :mod:`retainkit.render_report`), with
-    the currency the amounts' signs name for the renderer (``_currency``: not in the JSON)."""
+    the currency the amounts' signs name for the renderer (``_currency``: not in the JSON);
+    ``worker``: the :class:`~retainkit.report_worker.ModelWorker` that computes the model
+    section beside this process (local engine)."""
     from retainkit.report import ReportOptions, local_source, report_from
 
     data = orders_of(data)
     options = ReportOptions(every=every, churn_alert=churn_alert, churn_window_days=churn_window_days,
                             customers=customer_options or CustomerOptions(), change_alert=change_alert)
     if isinstance(data, Normalised):
-        source = local_source(data.orders)
+        source = local_source(data.orders, worker=worker)
     else:  # Spark: the same report from pieces added over its shards (retainkit.spark.report)
         from retainkit.spark.report import spark_source
 

@@ -223,8 +223,6 @@ def _buy_again(section: dict[str, Any] | None, style: Style, *, charts: bool) ->
         return None
     if section["note"] is not None:
         return {"note": style.note(section["note"])}
-    from retainkit.render_charts_predict import inline_charts
-
     t, board = translations(style.lang), section["board"]
     naive, model = board["scores"][0], next(s for s in board["scores"] if s["model"] == board["best"])
     count = functools.partial(style.number, kind="count")
@@ -250,8 +248,17 @@ def _buy_again(section: dict[str, Any] | None, style: Style, *, charts: bool) ->
              "naive": _decimals(guess["predicted_mean"], style), "actual": _decimals(actual, style)}
             for group, guess, actual in zip(model["by_frequency"], naive["by_frequency"],
                                             board["actual_by_frequency"], strict=True)]
-    svgs = inline_charts(board, section["grid"], gettext=t.gettext, days=count) if charts else []
+    svgs = ((section.get("_charts") or {}).get(style.lang) or model_charts(section, style.lang)) if charts else []
     return {"note": None, "sentences": sentences, "model": model["label"], "rows": rows, "charts": svgs}
+
+
+def model_charts(section: dict[str, Any], lang: str) -> list[str]:
+    """The charts of "Who will buy again" (tracking, by frequency, the P(alive) map) as inline
+    ``<svg>`` elements, in ``lang``."""
+    from retainkit.render_charts_predict import inline_charts
+
+    count = functools.partial(Style(lang).number, kind="count")
+    return inline_charts(section["board"], section["grid"], gettext=translations(lang).gettext, days=count)
 
 
 def _decimals(value: float, style: Style) -> str:

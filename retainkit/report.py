@@ -9,11 +9,12 @@ same report.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,9 @@ from retainkit.metrics import KpiOptions, kpis_from_windows
 from retainkit.periods import Period, day_number, resolve_period
 from retainkit.report_buyers import buy_again
 from retainkit.values import Note
+
+if TYPE_CHECKING:
+    from retainkit.report_worker import ModelWorker
 
 PERIODS_PER_YEAR = {"week": 52, "month": 12}
 SERIES_LENGTH = 13  # periods in each small chart
@@ -80,17 +84,20 @@ class ReportSource:
     ``period(end=…, churn_window_days=…)``: the period of SPEC §2 over the whole data;
     ``trend(period, every)`` and ``cohorts(period, every, metric)``: the tables of SPEC §4;
     ``customers(period, options, period_days)``: the KPIs (SPEC §3) and the customer lists
-    (:func:`customer_section`); ``buy_again(start_day, end_day)``: the model section."""
+    (:func:`customer_section`); ``buy_again(start_day, end_day)``: starts the model section
+    and returns the function that gives it (it may be computed meanwhile in another process:
+    :mod:`retainkit.report_worker`)."""
 
     period: Callable[..., Period]
     trend: Callable[[Period, str], pd.DataFrame]
     cohorts: Callable[[Period, str, str], pd.DataFrame]
     customers: Callable[[Period, ReportOptions, int], dict[str, Any]]
-    buy_again: Callable[[int, int], dict[str, Any]]
+    buy_again: Callable[[int, int], Callable[[], dict[str, Any]]]
 
 
-def local_source(orders: pd.DataFrame) -> ReportSource:
-    """The report's reads of the canonical orders frame, in this process."""
+def local_source(orders: pd.DataFrame, *, worker: ModelWorker | None = None) -> ReportSource:
+    """The report's reads of the canonical orders frame, in this process (the model section
+    in ``worker``'s, when given)."""
 
     def customers(period: Period, options: ReportOptions, period_days: int) -> dict[str, Any]:
         windows = customer_rows(orders, period)
@@ -108,7 +115,8 @@ def local_source(orders: pd.DataFrame) -> ReportSource:
         trend=lambda period, every: trend_table(orders, period, every),
         cohorts=lambda period, every, metric: cohort_table(orders, period, every, metric),
         customers=customers,
-        buy_again=lambda start, end: buy_again(orders, start_day=start, end_day=end),
+        buy_again=lambda start, end: worker.section(orders, start_day=start, end_day=end) if worker else
+        functools.partial(buy_again, orders, start_day=start, end_day=end),
     )
 
 
@@ -157,6 +165,7 @@ def report_from(source: ReportSource, quality: dict[str, Any], options: ReportOp
     year = PERIODS_PER_YEAR[every]
     first = current - max(year, SERIES_LENGTH)  # one more than the charts: 13 periods before this one
     as_of = period_end(current, every)
+    buyers = source.buy_again(day_number(whole.start), day_number(as_of))
     trend = source.trend(Period(period_start(first, every), as_of, data_start=whole.data_start), every)
     rows = {str(row["period"]): row for row in trend.to_dict("records")}
     this = rows[period_label(current, every)] | {"index": current}
@@ -189,7 +198,7 @@ def report_from(source: ReportSource, quality: dict[str, Any], options: ReportOp
         # For the HTML and Markdown only (``_`` keys are not part of the JSON document):
         "_normal": normal,
         "_became_at_risk": lists["_became_at_risk"],
-        "_buy_again": source.buy_again(day_number(whole.start), day_number(as_of)),
+        "_buy_again": buyers(),
         "_lapsed_vip": lists["_lapsed_vip"],
     }
 

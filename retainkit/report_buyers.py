@@ -59,16 +59,18 @@ def sample_of(orders: pd.DataFrame, *, step: int) -> pd.DataFrame:
     return sample.assign(customer_id=sample["customer_id"].cat.remove_unused_categories())
 
 
+def local_sample(orders: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The local orders' sample and its ``step``: 1 in :func:`step_of` customer codes (every
+    id among the categories), chosen by :func:`sample_of`."""
+    step = step_of(len(orders["customer_id"].cat.categories))
+    return sample_of(orders, step=step), step
+
+
 def buy_again(orders: pd.DataFrame, *, start_day: int, end_day: int,
               time_unit_days: float = defaults.TIME_UNIT_DAYS) -> dict[str, Any]:
-    """:func:`buy_again_on_sample` on the local orders: 1 in :func:`step_of` customer codes
-    (every id among the categories), chosen by :func:`sample_of`."""
-
-    def draw() -> tuple[pd.DataFrame, int]:
-        step = step_of(len(orders["customer_id"].cat.categories))
-        return sample_of(orders, step=step), step
-
-    return buy_again_on_sample(draw, start_day=start_day, end_day=end_day, time_unit_days=time_unit_days)
+    """:func:`buy_again_on_sample` on the local orders' :func:`local_sample`."""
+    return buy_again_on_sample(lambda: local_sample(orders), start_day=start_day, end_day=end_day,
+                               time_unit_days=time_unit_days)
 
 
 def buy_again_on_sample(draw: Callable[[], tuple[pd.DataFrame, int]], *, start_day: int, end_day: int,

@@ -19,6 +19,7 @@ lists (at most :data:`~retainkit.report.LIST_LENGTH` of each):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,7 +41,7 @@ def spark_source(orders: Any) -> ReportSource:
         trend=lambda period, every: orders.trend(period, every),
         cohorts=lambda period, every, metric: orders.cohorts(period, every, metric),
         customers=lambda period, options, days: customers(orders, period, options, days),
-        buy_again=lambda start, end: spark_buy_again(orders, start_day=start, end_day=end),
+        buy_again=lambda start, end: functools.partial(spark_buy_again, orders, start_day=start, end_day=end),
     )
 
 
