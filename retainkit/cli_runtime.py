@@ -47,8 +47,8 @@ FILES_HELP = ("FILE: order exports — CSV, TSV, .csv.gz, Excel (.xlsx), Parquet
 #: Optional modules: what needs them, their name, and the extra that installs them.
 _OPTIONAL_MODULES = {
     "scipy": ("predict", "SciPy", "predict"),
-    "jinja2": ("reports", "Jinja2", "report"),
-    "matplotlib": ("HTML reports", "matplotlib", "report"),
+    "jinja2": ("a report", "Jinja2", "report"),
+    "matplotlib": ("a chart", "matplotlib", "report"),
 }
 
 

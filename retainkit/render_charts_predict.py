@@ -37,11 +37,19 @@ def _days(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _matplotlib() -> Any:
+    """matplotlib, or the one line that says which extra brings it."""
+    try:
+        import matplotlib
+        import matplotlib.figure
+    except ImportError:
+        raise RetainkitError("charts need matplotlib", "pip install 'retainkit[report]'") from None
+    return matplotlib
+
+
 def _style() -> Any:
     """Fixed SVG ids, glyphs as paths (no fonts needed to view), one small font size."""
-    import matplotlib
-
-    return matplotlib.rc_context({"svg.hashsalt": "retainkit", "svg.fonttype": "path", "font.size": 8})
+    return _matplotlib().rc_context({"svg.hashsalt": "retainkit", "svg.fonttype": "path", "font.size": 8})
 
 
 #: Fixed margins of a chart of the report (fractions of the figure): half the time of a
@@ -50,11 +58,7 @@ MARGINS = {"left": 0.14, "right": 0.97, "bottom": 0.15, "top": 0.9}
 
 
 def _figure(width: float, height: float, panels: int = 1, *, fixed: bool = False) -> tuple[Figure, list[Axes]]:
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:  # pragma: no cover - depends on the install
-        raise RetainkitError("charts need matplotlib", "pip install 'retainkit[report]'") from None
-    figure = Figure(figsize=(width, height), layout=None if fixed else "constrained")
+    figure = _matplotlib().figure.Figure(figsize=(width, height), layout=None if fixed else "constrained")
     if fixed:
         figure.subplots_adjust(**MARGINS)
     return figure, list(figure.subplots(1, panels, squeeze=False)[0])

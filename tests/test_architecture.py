@@ -17,8 +17,9 @@ OUTPUT = {"output", "render", "render_frames", "render_inspect", "render_kpis", 
           "render_charts_predict", "render_report", "render_width"}
 #: Modules any layer may use: errors, JSON-ready values, defaults, text made safe to show.
 SHARED = {"errors", "values", "defaults", "safe_text"}
-#: The command line: it wires the layers together.
-CLI = {"cli", "cli_options", "cli_runtime", "__main__", "__init__"}
+#: The command line: it wires the layers together (``report_worker`` too: the report's
+#: second process, which computes the model section and draws its charts).
+CLI = {"cli", "cli_options", "cli_runtime", "__main__", "__init__", "report_worker"}
 MAX_LINES = 420
 
 

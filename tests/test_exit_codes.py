@@ -16,9 +16,10 @@ import retainkit.load
 import retainkit.load_csv
 import retainkit.pipeline
 from retainkit.config import ReadOptions
-from tests.conftest import GOLDEN, one_line, run_cli, write_csv
+from tests.conftest import GOLDEN, ROOT, one_line, run_cli, write_csv
 
 SHOP = GOLDEN / "shop_small.csv"
+EXAMPLE = ROOT / "examples"
 
 
 # ---------------------------------------------------------------- --output
@@ -63,12 +64,21 @@ def test_predict_without_scipy(monkeypatch):
     assert "predict needs SciPy" in line and line.endswith(" — pip install 'retainkit[predict]'")
 
 
-@pytest.mark.parametrize(("module", "needs"), [("matplotlib", "HTML reports need matplotlib"),
+@pytest.mark.parametrize(("module", "needs"), [("matplotlib", "charts need matplotlib"),
                                                ("jinja2", "reports need Jinja2")])
 def test_html_report_without_its_extra(monkeypatch, tmp_path, module, needs):
     _without(monkeypatch, module)
-    line = one_line(run_cli("report", SHOP, "--format", "html", "--output", tmp_path / "r.html"))
+    line = one_line(run_cli("report", EXAMPLE / "orders.csv", "--config", EXAMPLE / "retainkit.toml",
+                            "--format", "html", "--output", tmp_path / "r.html"))
     assert needs in line and "pip install 'retainkit[report]'" in line
+
+
+def test_html_report_without_a_model_section_needs_no_matplotlib(monkeypatch, tmp_path):
+    # One customer: the section is one sentence, and the sparklines need no plotting library.
+    _without(monkeypatch, "matplotlib")
+    one = write_csv(tmp_path / "one.csv", "customer_id,order_date,amount\na,2024-01-03,10\na,2024-03-05,12")
+    assert run_cli("report", one, "--format", "html", "--output", tmp_path / "r.html").code == 0
+    assert (tmp_path / "r.html").read_text(encoding="utf-8").count("<svg") == 4
 
 
 # ---------------------------------------------------------------- inputs that vanish
