@@ -31,7 +31,6 @@ import pandas as pd
 
 from retainkit import defaults
 from retainkit.errors import RetainkitError
-from retainkit.exact import exact_sum, to_float
 from retainkit.ranks import (
     RankCuts,
     order_statistics,
@@ -98,27 +97,13 @@ def customer_table(windows: CustomerWindows, options: CustomerOptions | None = N
 
 def customer_base(windows: CustomerWindows, options: CustomerOptions | None = None) -> pd.DataFrame:
     """The columns of :data:`BASE_COLUMNS`, each customer by their own rows (any shard of them)."""
-    opts = options or CustomerOptions()
-    f = windows.frame[windows.frame["orders_to_date"] > 0]
-    end = windows.period.end_day
-    orders = f["orders_to_date"].to_numpy().astype(np.int64)
-    first = f["first_order_day"].to_numpy().astype(np.int64)
-    last = f["last_order_day"].to_numpy().astype(np.int64)
+    f, s = customer_standing(windows, options)
+    end, orders, first, last, days = windows.period.end_day, s["orders"], s["first"], s["last"], s["days"]
     revenue = np.round(f["revenue_to_date"].to_numpy(), 2)  # sums of cents, to the cent
-    days = f["purchase_days_to_date"].to_numpy().astype(np.int64)
-    recency = end - last
-    tenure = last - first
     repeat = days >= 2  # a rhythm needs two purchase days (SPEC §5)
-    gap = np.where(repeat, tenure / np.maximum(days - 1, 1), np.nan)
+    gap = np.where(repeat, s["tenure"] / np.maximum(days - 1, 1), np.nan)
     expected = np.where(repeat, last + np.floor(np.nan_to_num(gap) + 0.5), np.nan)
-    at_risk = at_risk_flags(days, recency, tenure, opts)
-    lost = recency >= opts.lost_days
-    last_refund = f["last_refund_day"].to_numpy()
-    ended_in_refund = ~np.isnan(last_refund) & (np.nan_to_num(last_refund, nan=-1) >= last)
-    level = loyalty_levels(
-        orders=orders, tenure_days=tenure, at_risk=at_risk, lost=lost, ended_in_refund=ended_in_refund,
-        referred_customers=f["referred_customers"].to_numpy(),
-    )
+    level = s["level"]
     return pd.DataFrame(
         {
             "customer_id": f.index.to_numpy(dtype=object),
@@ -127,19 +112,42 @@ def customer_base(windows: CustomerWindows, options: CustomerOptions | None = No
             "orders": orders,
             "revenue": revenue,
             "average_order_value": revenue / orders,
-            "recency_days": recency,
-            "tenure_days": tenure,
+            "recency_days": s["recency"],
+            "tenure_days": s["tenure"],
             "purchase_days": days,
             "avg_days_between_orders": gap,
             "expected_next_order": _dates(expected),
             "days_overdue": np.maximum(end - expected, 0.0),  # whole days, NaN without a rhythm
             "revenue_365": np.round(f["revenue_365"].to_numpy(), 2),
-            "at_risk": at_risk,
+            "at_risk": s["at_risk"],
             "level": level,
             "level_name": pd.Categorical.from_codes(level + 1, categories=[LEVEL_NAMES[i] for i in range(-1, 6)]),
             "_revenue_365": f["revenue_365"].to_numpy(),  # unrounded: the VIP rank's value
         }
     )
+
+
+def customer_standing(windows: CustomerWindows, options: CustomerOptions | None = None
+                      ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The rows of the customers with an order up to ``to`` and, in their order, where each
+    stands (SPEC §5): ``orders``, ``first`` and ``last`` order day, purchase ``days``,
+    ``recency`` and ``tenure`` in days, ``at_risk`` (:func:`at_risk_flags`) and ``level``
+    (:func:`loyalty_levels`)."""
+    opts = options or CustomerOptions()
+    f = windows.frame[windows.frame["orders_to_date"] > 0]
+    orders = f["orders_to_date"].to_numpy().astype(np.int64)
+    first = f["first_order_day"].to_numpy().astype(np.int64)
+    last = f["last_order_day"].to_numpy().astype(np.int64)
+    days = f["purchase_days_to_date"].to_numpy().astype(np.int64)
+    recency, tenure = windows.period.end_day - last, last - first
+    at_risk = at_risk_flags(days, recency, tenure, opts)
+    lost = recency >= opts.lost_days
+    last_refund = f["last_refund_day"].to_numpy()
+    ended_in_refund = ~np.isnan(last_refund) & (np.nan_to_num(last_refund, nan=-1) >= last)
+    level = loyalty_levels(orders=orders, tenure_days=tenure, at_risk=at_risk, lost=lost,
+                           ended_in_refund=ended_in_refund, referred_customers=f["referred_customers"].to_numpy())
+    return f, {"orders": orders, "first": first, "last": last, "days": days, "recency": recency, "tenure": tenure,
+               "at_risk": at_risk, "level": level}
 
 
 def rank_cuts(base: pd.DataFrame, vip_top: float, *, has_amount: bool) -> RankCuts:
@@ -342,38 +350,6 @@ def check_filters(columns: list[str], **filters: object) -> None:
         if value is not None and FILTER_COLUMNS[name] not in columns:
             raise RetainkitError(f"this table has no {FILTER_COLUMNS[name]} column to filter by {name}",
                                  "filter the customer table, or drop the filter")
-
-
-def act_on_this(table: pd.DataFrame) -> dict[str, object]:
-    """The short "act on this" summary of ``kpis``: at risk, VIPs, the ladder."""
-    return actions_from_parts(action_parts(table))
-
-
-def action_parts(table: pd.DataFrame) -> dict[str, Any]:
-    """What :func:`act_on_this` adds up over some customers: counts and exact sums, so that
-    the parts of any split of the customers add up to the whole's (:mod:`retainkit.exact`)."""
-    risky = table["at_risk"].to_numpy(dtype=bool)
-    vip = table["is_vip"].fillna(False).to_numpy(dtype=bool)
-    revenue = table["revenue_365"].to_numpy(dtype=np.float64)
-    level = table["level"].to_numpy()
-    return {
-        "at_risk": int(risky.sum()), "vip": int(vip.sum()), "known": int((~np.isnan(revenue)).sum()),
-        "at_risk_revenue": exact_sum(revenue[risky]), "vip_revenue": exact_sum(revenue[vip]),
-        "revenue": exact_sum(revenue), **{f"level {i}": int((level == i).sum()) for i in LEVEL_NAMES},
-    }
-
-
-def actions_from_parts(parts: dict[str, Any]) -> dict[str, object]:
-    """:func:`act_on_this` from the added :func:`action_parts` of every customer."""
-    known = parts["known"] > 0  # False without an amount column
-    revenue_365 = to_float(parts["revenue"])
-    return {
-        "at_risk_customers": parts["at_risk"],
-        "at_risk_revenue_365": round(to_float(parts["at_risk_revenue"]), 2) if known else None,
-        "vip_customers": parts["vip"] if known else None,
-        "vip_revenue_share_365": to_float(parts["vip_revenue"]) / revenue_365 if revenue_365 else None,
-        "customers_per_level": {LEVEL_NAMES[level]: parts[f"level {level}"] for level in range(5, -2, -1)},
-    }
 
 
 def _dates(days: np.ndarray) -> pd.Series:

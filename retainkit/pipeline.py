@@ -14,14 +14,9 @@ from typing import Any
 import pandas as pd
 
 from retainkit import defaults, values
+from retainkit.actions import act_on_this, action_columns
 from retainkit.config import AnalysisOptions, ReadOptions
-from retainkit.customers import (
-    CustomerOptions,
-    act_on_this,
-    at_risk_customers,
-    customer_table,
-    product_lapses,
-)
+from retainkit.customers import CustomerOptions, at_risk_customers, customer_table, product_lapses
 from retainkit.duplicates import overlap_sentence
 from retainkit.errors import RetainkitError
 from retainkit.kernel import combine_quality, customer_rows
@@ -102,7 +97,7 @@ def kpi_report(
     if isinstance(data, Normalised):
         windows = rows_of(data, period)
         metrics = kpis_from_windows(windows, kpi_options)
-        actions = act_on_this(customer_table(windows, customer_options))
+        actions = act_on_this(action_columns(windows, customer_options))
     else:  # Spark: per-customer rows stay there, aggregates come over
         metrics, actions = data.kpis(period, kpi_options, customer_options)
     after = orders_after(data.orders, period) if isinstance(data, Normalised) else data.orders_after(period)

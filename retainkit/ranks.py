@@ -57,13 +57,14 @@ def scores_from_cuts(values: np.ndarray, cuts: Sequence[Any], *, higher_is_bette
 class VipCut:
     """Who is a VIP (SPEC §5): ``count`` = ⌈top · n⌉ of the ``n`` customers with positive
     revenue over the last 365 days; those above ``value`` are, and of those equal to it the
-    ones with an id up to ``last_tied_id`` (None: none of them). ``everyone``: every customer
+    ones with an id up to ``last_tied_id`` (None: none of them), ``room`` of them. ``everyone``: every customer
     with positive revenue is (the count reaches n)."""
 
     count: int
     value: float = 0.0
     last_tied_id: str | None = None
     everyone: bool = False
+    room: int = 0  # how many of those equal to ``value`` are VIPs
 
 
 def vip_count(positive: int, vip_top: float) -> int:
@@ -71,8 +72,9 @@ def vip_count(positive: int, vip_top: float) -> int:
     return int(-(-Fraction(str(vip_top)) * positive // 1))
 
 
-def vip_cut(revenue_365: np.ndarray, ids: np.ndarray, vip_top: float) -> VipCut:
-    """The VIP cut of one process holding every customer."""
+def vip_cut(revenue_365: np.ndarray, ids: np.ndarray | None, vip_top: float) -> VipCut:
+    """The VIP cut of one process holding every customer; without ``ids`` the ties at the cut
+    are left unbroken (only ``room``: how many of them are VIPs), for :func:`vip_by_position`."""
     revenue = np.nan_to_num(revenue_365)
     positive = revenue[revenue > 0]
     count = vip_count(len(positive), vip_top)
@@ -80,8 +82,10 @@ def vip_cut(revenue_365: np.ndarray, ids: np.ndarray, vip_top: float) -> VipCut:
         return VipCut(count, everyone=count > 0)
     value = order_statistics(positive, [len(positive) - count])[0]
     room = count - int((positive > value).sum())
+    if ids is None:
+        return VipCut(count, value, room=room)
     tied = np.sort(ids[revenue == value].astype(str))
-    return VipCut(count, value, str(tied[room - 1]) if room > 0 else None)
+    return VipCut(count, value, str(tied[room - 1]) if room > 0 else None, room=room)
 
 
 def vip_from_cut(revenue_365: np.ndarray, ids: np.ndarray, cut: VipCut) -> np.ndarray:
@@ -94,6 +98,21 @@ def vip_from_cut(revenue_365: np.ndarray, ids: np.ndarray, cut: VipCut) -> np.nd
     flags = revenue > cut.value
     if cut.last_tied_id is not None:
         flags |= (revenue == cut.value) & (ids.astype(str) <= cut.last_tied_id)
+    return flags
+
+
+def vip_by_position(revenue_365: np.ndarray, cut: VipCut) -> np.ndarray:
+    """VIP flags of every customer with the ties at the cut taken in the order of the rows,
+    not of the ids: the same number of VIPs as :func:`vip_from_cut`, and (the tied ones
+    having one revenue) the same revenue. For counts and sums over the VIPs, never to name
+    them; it needs no id strings."""
+    revenue = np.nan_to_num(revenue_365)
+    if cut.count <= 0:
+        return np.zeros(len(revenue), dtype=bool)
+    if cut.everyone:
+        return revenue > 0
+    flags = revenue > cut.value
+    flags[np.flatnonzero(revenue == cut.value)[:cut.room]] = True
     return flags
 
 

@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 
 from retainkit import defaults, values
+from retainkit.actions import act_on_this
 from retainkit.calendar import index_of, partial_reason, period_end, period_label, period_start
 from retainkit.cohorts import cohort_table, cohort_wide, trend_table, value_columns
-from retainkit.customers import CustomerOptions, act_on_this, at_risk_customers, customer_table
+from retainkit.customers import CustomerOptions, at_risk_customers, customer_table
 from retainkit.errors import RetainkitError
 from retainkit.kernel import customer_rows
 from retainkit.metrics import KpiOptions, kpis_from_windows
@@ -125,7 +126,7 @@ def customer_section(kpis: dict[str, Any], actions: dict[str, Any], *, at_risk: 
     """The report's KPIs and customer lists: ``at_risk``, ``vips`` and ``lapsed_vips`` (VIPs
     at risk) are rows in their order (most revenue over 365 days first, then id), at least
     the first :data:`LIST_LENGTH`; the counts and the at-risk revenue are those of "act on
-    this" (:func:`retainkit.customers.act_on_this`: an exact sum, SPEC §5)."""
+    this" (:func:`retainkit.actions.act_on_this`: an exact sum, SPEC §5)."""
     return {
         "kpis": kpis,
         "at_risk": _top(at_risk, ("customer_id", "revenue_365", "why", "rfm_segment"),

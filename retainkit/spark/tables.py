@@ -3,7 +3,7 @@
 Nothing here holds all customers in one process. The per-customer rows of the kernel
 (:func:`retainkit.kernel.shard_rows`) stay sharded in Spark; each shard adds up what the
 KPIs and the "act on this" summary need (:func:`retainkit.metrics.kpi_parts`,
-:func:`retainkit.customers.action_parts`: counts and exact sums, added on the driver); the
+:func:`retainkit.actions.action_parts`: counts and exact sums, added on the driver); the
 global ranks — RFM scores, the VIP cut, the top 20 % — are cut values found from counts of
 customers per distinct value (:mod:`retainkit.spark.ranks`), then applied in each shard by
 the local functions (:func:`retainkit.customers.with_ranks`). The customer table itself is
@@ -21,14 +21,13 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from retainkit.actions import action_parts, actions_from_parts
 from retainkit.customers import (
     BASE_COLUMNS,
     COLUMNS,
     LEVEL_NAMES,
     SEGMENTS,
     CustomerOptions,
-    action_parts,
-    actions_from_parts,
     at_risk_customers,
     customer_base,
     with_ranks,
@@ -227,7 +226,7 @@ def vip_cut(base: Any, revenue: Distribution, vip_top: float) -> VipCut:
     if room <= 0:
         return VipCut(count, value)
     tied = Distribution(base.where(sf.col("_revenue_365") == value), "customer_id")
-    return VipCut(count, value, str(tied.at([room - 1])[0]))
+    return VipCut(count, value, str(tied.at([room - 1])[0]), room=room)
 
 
 def _attrs(orders: Any) -> dict[str, Any]:
@@ -347,7 +346,7 @@ class SparkTable(HeldRows):
         return summary_from_parts(add_segment_parts([read(r["payload"]) for r in rows]))
 
     def actions(self) -> dict[str, Any]:
-        """The "act on this" summary of ``kpis`` (:func:`retainkit.customers.act_on_this`)."""
+        """The "act on this" summary of ``kpis`` (:func:`retainkit.actions.act_on_this`)."""
         cuts, has_amount = self.cuts, self.has_amount
 
         def parts(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
