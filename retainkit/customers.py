@@ -86,12 +86,17 @@ RANKED = ("r_score", "f_score", "m_score", "rfm_segment", "is_vip")
 BASE_COLUMNS = tuple(c for c in COLUMNS if c not in RANKED)
 
 
-def customer_table(windows: CustomerWindows, options: CustomerOptions | None = None) -> pd.DataFrame:
-    """One row per customer with an order up to ``to``; the columns of :data:`COLUMNS`."""
+def customer_table(windows: CustomerWindows, options: CustomerOptions | None = None, *,
+                   listed_only: bool = False) -> pd.DataFrame:
+    """One row per customer with an order up to ``to``; the columns of :data:`COLUMNS`. With
+    ``listed_only``, only the customers at risk or VIP (the report's lists), ranked among all."""
     opts = options or CustomerOptions()
     base = customer_base(windows, opts)
-    table = with_ranks(base, rank_cuts(base, opts.vip_top, has_amount=windows.has_amount),
-                       has_amount=windows.has_amount)
+    cuts = rank_cuts(base, opts.vip_top, has_amount=windows.has_amount)
+    if listed_only:
+        vip = vip_from_cut(base["_revenue_365"].to_numpy(), base["customer_id"].to_numpy(dtype=object), cuts.vip)
+        base = base[base["at_risk"].to_numpy() | vip]
+    table = with_ranks(base, cuts, has_amount=windows.has_amount)
     return table.sort_values("customer_id", kind="stable", ignore_index=True)
 
 
@@ -261,12 +266,19 @@ def loyalty_levels(
 
 def at_risk_customers(table: pd.DataFrame) -> pd.DataFrame:
     """Customers at risk, most revenue over the last 365 days (value at risk) first, with why."""
-    risky = table[table["at_risk"]].copy()
-    risky["why"] = [
-        f"{int(r)} days since the last order; usually every {g:.0f} days"
-        for r, g in zip(risky["recency_days"], risky["avg_days_between_orders"], strict=True)
-    ]
+    return explain_risk(at_risk_rows(table))
+
+
+def at_risk_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the customers at risk, most revenue over the last 365 days first, then id."""
+    risky = table[table["at_risk"]]
     return risky.sort_values(["revenue_365", "customer_id"], ascending=[False, True], kind="stable", ignore_index=True)
+
+
+def explain_risk(risky: pd.DataFrame) -> pd.DataFrame:
+    """At-risk rows with ``why``: the days since their last order against their usual gap."""
+    return risky.assign(why=[f"{int(r)} days since the last order; usually every {g:.0f} days"
+                             for r, g in zip(risky["recency_days"], risky["avg_days_between_orders"], strict=True)])
 
 
 def product_lapses(

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from retainkit import defaults, values
-from retainkit.actions import act_on_this
+from retainkit.actions import act_on_this, action_columns
 from retainkit.calendar import index_of, partial_reason, period_end, period_label, period_start
 from retainkit.cohorts import cohort_table, cohort_wide, trend_table, value_columns
-from retainkit.customers import CustomerOptions, at_risk_customers, customer_table
+from retainkit.customers import CustomerOptions, at_risk_rows, customer_table, explain_risk
 from retainkit.errors import RetainkitError
 from retainkit.kernel import customer_rows
 from retainkit.metrics import KpiOptions, kpis_from_windows
@@ -102,12 +102,13 @@ def local_source(orders: pd.DataFrame, *, worker: ModelWorker | None = None) -> 
 
     def customers(period: Period, options: ReportOptions, period_days: int) -> dict[str, Any]:
         windows = customer_rows(orders, period)
-        table = customer_table(windows, options.customers)
-        risky = at_risk_customers(table)
+        table = customer_table(windows, options.customers, listed_only=True)
+        risky = at_risk_rows(table)
         vips = table[table["is_vip"].fillna(False).astype(bool)]
         return customer_section(
-            kpis_from_windows(windows, KpiOptions(churn_alert=options.churn_alert)), act_on_this(table),
-            at_risk=risky, vips=vips.sort_values(["revenue_365", "customer_id"], ascending=[False, True]),
+            kpis_from_windows(windows, KpiOptions(churn_alert=options.churn_alert)),
+            act_on_this(action_columns(windows, options.customers)), at_risk=explain_risk(risky.head(LIST_LENGTH)),
+            vips=vips.sort_values(["revenue_365", "customer_id"], ascending=[False, True]),
             lapsed_vips=risky[risky["is_vip"].fillna(False).astype(bool)],
             became_at_risk=became_at_risk(risky, options.customers.inactive_days, period_days))
 

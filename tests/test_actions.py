@@ -1,5 +1,6 @@
 """"Act on this" (SPEC §5, §7): the summary ``kpis`` counts from its four columns alone
-(:func:`retainkit.actions.action_columns`) is the one counted from the customer table."""
+(:func:`retainkit.actions.action_columns`) is the one counted from the customer table; the
+report's lists ranked among all customers are the whole table's rows."""
 
 from __future__ import annotations
 
@@ -69,3 +70,19 @@ def test_golden_act_on_this_through_kpis_is_counted_from_the_expected_customers(
     assert actions["vip_customers"] == int(expected["is_vip"].sum())
     levels = expected["level"].value_counts()
     assert actions["customers_per_level"] == {LEVEL_NAMES[i]: int(levels.get(i, 0)) for i in range(5, -2, -1)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows, st.sampled_from([0.05, 0.2, 0.5, 1.0]), st.integers(30, 200), st.booleans())
+def test_the_report_lists_rank_their_customers_among_all(raw, top, inactive, amounts):
+    # The report names only customers at risk or VIP: their rows, ranked among every customer,
+    # are the whole table's rows of them.
+    orders = orders_frame([(c, str(pd.Timestamp("2022-06-01") + pd.Timedelta(days=d))[:10], a, r and a > 0)
+                           for c, d, a, r in raw])
+    if not amounts:
+        orders = orders.drop(columns="amount")
+    windows = customer_windows(orders, Period(date(2023, 1, 1), date(2024, 6, 30)))
+    options = CustomerOptions(inactive_days=inactive, lost_days=inactive + 150, vip_top=top)
+    whole = customer_table(windows, options)
+    listed = whole[whole["at_risk"] | whole["is_vip"].fillna(False).astype(bool)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(customer_table(windows, options, listed_only=True), listed)
