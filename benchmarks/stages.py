@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from retainkit import customers, kernel, metrics, normalise, pipeline, reductions
+from retainkit import actions, kernel, metrics, normalise, pipeline, reductions
 from retainkit.load import prefer_jemalloc
 
 TIMES: list[tuple[str, float, float]] = []
@@ -56,7 +56,7 @@ def instrument() -> None:
     normalise._events = timed("lines -> orders, refunds, data quality", normalise._events)
     kernel.customer_windows = timed("per-customer reductions", reductions.customer_windows)
     pipeline.kpis_from_windows = timed("every KPI from the reductions", metrics.kpis_from_windows)
-    pipeline.customer_table = timed("customer table for 'act on this'", customers.customer_table)
+    pipeline.action_columns = timed("the columns 'act on this' counts", actions.action_columns)
 
 
 def _timed_pool(pool_class: type) -> type:
