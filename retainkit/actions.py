@@ -18,7 +18,7 @@ import pandas as pd
 
 from retainkit.customers import LEVEL_NAMES, CustomerOptions, customer_standing
 from retainkit.exact import exact_sum, to_float
-from retainkit.ranks import vip_by_position, vip_cut
+from retainkit.ranks import vip_cut, vip_from_cut
 from retainkit.reductions import CustomerWindows
 
 
@@ -32,13 +32,13 @@ def action_columns(windows: CustomerWindows, options: CustomerOptions | None = N
     where unknown), ``revenue_365`` (NaN without amounts) and ``level``, for every customer
     with an order up to ``to``, in no particular order.
 
-    The VIPs' ties at the cut are taken in the order of the rows (:func:`~retainkit.ranks.vip_by_position`):
+    The VIPs' ties at the cut are taken in the order of the rows (:func:`~retainkit.ranks.vip_from_cut` without ids):
     the same count and revenue as the customer table's VIPs, which take them by id."""
     opts = options or CustomerOptions()
     f, standing = customer_standing(windows, opts)
     revenue_365 = f["revenue_365"].to_numpy()
     if windows.has_amount:
-        vip = vip_by_position(revenue_365, vip_cut(revenue_365, None, opts.vip_top))
+        vip = vip_from_cut(revenue_365, None, vip_cut(revenue_365, None, opts.vip_top))
         rounded = np.round(revenue_365, 2)
     else:
         vip, rounded = np.zeros(len(f), dtype=bool), np.full(len(f), np.nan)

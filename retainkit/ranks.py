@@ -74,7 +74,7 @@ def vip_count(positive: int, vip_top: float) -> int:
 
 def vip_cut(revenue_365: np.ndarray, ids: np.ndarray | None, vip_top: float) -> VipCut:
     """The VIP cut of one process holding every customer; without ``ids`` the ties at the cut
-    are left unbroken (only ``room``: how many of them are VIPs), for :func:`vip_by_position`."""
+    are left unbroken (only ``room``: how many of them are VIPs; see :func:`vip_from_cut`)."""
     revenue = np.nan_to_num(revenue_365)
     positive = revenue[revenue > 0]
     count = vip_count(len(positive), vip_top)
@@ -88,31 +88,21 @@ def vip_cut(revenue_365: np.ndarray, ids: np.ndarray | None, vip_top: float) -> 
     return VipCut(count, value, str(tied[room - 1]) if room > 0 else None, room=room)
 
 
-def vip_from_cut(revenue_365: np.ndarray, ids: np.ndarray, cut: VipCut) -> np.ndarray:
-    """VIP flags of some customers, by a cut found over all of them."""
+def vip_from_cut(revenue_365: np.ndarray, ids: np.ndarray | None, cut: VipCut) -> np.ndarray:
+    """VIP flags of some customers, by a cut found over all of them. Without ``ids`` (a cut
+    of every customer, found without them), the ties at the cut are taken in the order of
+    the rows instead of by id: the same number of VIPs and, the tied having one revenue, the
+    same revenue. That is for counts and sums over the VIPs, never to name them."""
     revenue = np.nan_to_num(revenue_365)
     if cut.count <= 0:
         return np.zeros(len(revenue), dtype=bool)
     if cut.everyone:
         return revenue > 0
     flags = revenue > cut.value
-    if cut.last_tied_id is not None:
+    if ids is None:
+        flags[np.flatnonzero(revenue == cut.value)[:cut.room]] = True
+    elif cut.last_tied_id is not None:
         flags |= (revenue == cut.value) & (ids.astype(str) <= cut.last_tied_id)
-    return flags
-
-
-def vip_by_position(revenue_365: np.ndarray, cut: VipCut) -> np.ndarray:
-    """VIP flags of every customer with the ties at the cut taken in the order of the rows,
-    not of the ids: the same number of VIPs as :func:`vip_from_cut`, and (the tied ones
-    having one revenue) the same revenue. For counts and sums over the VIPs, never to name
-    them; it needs no id strings."""
-    revenue = np.nan_to_num(revenue_365)
-    if cut.count <= 0:
-        return np.zeros(len(revenue), dtype=bool)
-    if cut.everyone:
-        return revenue > 0
-    flags = revenue > cut.value
-    flags[np.flatnonzero(revenue == cut.value)[:cut.room]] = True
     return flags
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from retainkit.actions import act_on_this, action_columns
 from retainkit.customers import LEVEL_NAMES, CustomerOptions, customer_table
 from retainkit.periods import Period
-from retainkit.ranks import vip_by_position, vip_cut, vip_from_cut
+from retainkit.ranks import vip_cut, vip_from_cut
 from retainkit.reductions import customer_windows
 from tests.conftest import GOLDEN, orders_frame, run_cli
 
@@ -41,7 +41,7 @@ def test_the_vip_cut_by_position_takes_as_many_tied_as_the_cut_by_id():
     revenue = np.array([5.0, 20.0, 5.0, 5.0, 0.0, 5.0])  # 5 positive; top 0.6 → 3: 20 and two of the four 5s
     ids = np.array(["f", "e", "d", "c", "b", "a"], dtype=object)
     by_id = vip_from_cut(revenue, ids, vip_cut(revenue, ids, 0.6))
-    by_position = vip_by_position(revenue, vip_cut(revenue, None, 0.6))
+    by_position = vip_from_cut(revenue, None, vip_cut(revenue, None, 0.6))
     assert by_id.tolist() == [False, True, False, True, False, True]  # the lower ids: a, c
     assert by_position.tolist() == [True, True, True, False, False, False]  # the first rows
 
@@ -51,15 +51,21 @@ rows = st.lists(st.tuples(st.sampled_from("abcdefghij"), st.integers(0, 900),
                 min_size=1, max_size=60)
 
 
-@settings(max_examples=60, deadline=None)
-@given(rows, st.sampled_from([0.05, 0.2, 0.5, 1.0]), st.integers(30, 200), st.booleans())
-def test_the_summary_from_its_columns_is_the_summary_from_the_table(raw, top, inactive, amounts):
+def _case(raw, *, amounts, top, inactive):
+    """The windows of orders from (customer, days after 2022-06-01, amount, refund) and the
+    thresholds: a period of 18 months from 2023, lost 150 days after inactive."""
     orders = orders_frame([(c, str(pd.Timestamp("2022-06-01") + pd.Timedelta(days=d))[:10], a, r and a > 0)
                            for c, d, a, r in raw])
     if not amounts:
         orders = orders.drop(columns="amount")
     windows = customer_windows(orders, Period(date(2023, 1, 1), date(2024, 6, 30)))
-    options = CustomerOptions(inactive_days=inactive, lost_days=inactive + 150, vip_top=top)
+    return windows, CustomerOptions(inactive_days=inactive, lost_days=inactive + 150, vip_top=top)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows, st.sampled_from([0.05, 0.2, 0.5, 1.0]), st.integers(30, 200), st.booleans())
+def test_the_summary_from_its_columns_is_the_summary_from_the_table(raw, top, inactive, amounts):
+    windows, options = _case(raw, amounts=amounts, top=top, inactive=inactive)
     assert act_on_this(action_columns(windows, options)) == act_on_this(customer_table(windows, options))
 
 
@@ -77,12 +83,7 @@ def test_golden_act_on_this_through_kpis_is_counted_from_the_expected_customers(
 def test_the_report_lists_rank_their_customers_among_all(raw, top, inactive, amounts):
     # The report names only customers at risk or VIP: their rows, ranked among every customer,
     # are the whole table's rows of them.
-    orders = orders_frame([(c, str(pd.Timestamp("2022-06-01") + pd.Timedelta(days=d))[:10], a, r and a > 0)
-                           for c, d, a, r in raw])
-    if not amounts:
-        orders = orders.drop(columns="amount")
-    windows = customer_windows(orders, Period(date(2023, 1, 1), date(2024, 6, 30)))
-    options = CustomerOptions(inactive_days=inactive, lost_days=inactive + 150, vip_top=top)
+    windows, options = _case(raw, amounts=amounts, top=top, inactive=inactive)
     whole = customer_table(windows, options)
     listed = whole[whole["at_risk"] | whole["is_vip"].fillna(False).astype(bool)].reset_index(drop=True)
     pd.testing.assert_frame_equal(customer_table(windows, options, listed_only=True), listed)
