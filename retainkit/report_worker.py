@@ -3,8 +3,8 @@
 The section costs about the same whatever the data's size: importing SciPy and matplotlib
 (0.35–0.4 s), the fit on its sample of about 5,000 customers (0.1 s) and its three charts
 (0.25 s), about 0.6 s of the report's wall time at 10M lines. A :class:`ModelWorker` does
-it beside this process: once the orders are known, it starts ``python -m
-retainkit.report_worker``, sends it their sample (a few thousand customers' orders,
+it beside this process: once the orders are known, it starts a second Python process,
+sends it their sample (a few thousand customers' orders,
 pickled), and while this process computes the trend, the cohorts and the customer lists on
 one core, the worker imports, fits and draws the charts in the report's language on the
 other. (Started with the command instead, to import while the export is read, it gained
@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import pickle
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -67,8 +67,12 @@ def _warm_up() -> None:
         import matplotlib.figure  # noqa: F401
 
 
+#: The worker's program: the parent's module path (its first argument), then :func:`serve`.
+_SERVE = "import json, sys; sys.path[:] = json.loads(sys.argv[1]); from retainkit.report_worker import serve; serve()"
+
+
 def serve() -> None:
-    """The worker (``python -m retainkit.report_worker``): import, read one pickled task
+    """The worker: import, read one pickled task
     (:func:`model_section`'s keywords) on stdin, write the pickled section on stdout, and
     leave without the interpreter's slow clean-up (nothing of it is kept)."""
     _warm_up()
@@ -113,12 +117,10 @@ class ModelWorker:
         return collect
 
     def _start(self) -> subprocess.Popen | None:
-        """``python -m retainkit.report_worker``, importing the same retainkit as this process;
-        None if it cannot be started."""
-        package_root = str(Path(__file__).resolve().parent.parent)
-        env = os.environ | {"PYTHONPATH": os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")])}
+        """This Python running :func:`serve` with this process's module path (so the same
+        retainkit, wherever it was imported from); None if it cannot be started."""
         with contextlib.suppress(OSError):
-            self._process = subprocess.Popen([sys.executable, "-m", "retainkit.report_worker"], env=env,
+            self._process = subprocess.Popen([sys.executable, "-c", _SERVE, json.dumps(sys.path)],
                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         return self._process
 
@@ -153,7 +155,3 @@ def model_worker(*, engine: str, lang: str | None) -> Iterator[ModelWorker | Non
     finally:
         if worker is not None:
             worker.close()
-
-
-if __name__ == "__main__":
-    serve()
