@@ -138,10 +138,13 @@ class ModelWorker:
 
 
 def _send(process: subprocess.Popen, task: dict[str, Any]) -> None:
-    """The pickled task on the worker's stdin, then end of file (a dead worker: nothing)."""
-    with contextlib.suppress(OSError, ValueError):
-        assert process.stdin is not None
+    """The pickled task on the worker's stdin, then end of file, whatever happens: a task
+    that cannot be pickled or a worker that died leaves the worker at end of file, so it
+    exits and :meth:`ModelWorker.section`'s caller computes the section itself."""
+    assert process.stdin is not None
+    with contextlib.suppress(Exception):
         pickle.dump(task, process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+    with contextlib.suppress(OSError):
         process.stdin.close()
 
 

@@ -5,6 +5,7 @@ nothing, and it is started only where it pays."""
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -102,4 +103,20 @@ def test_a_worker_that_cannot_start_leaves_the_section_to_this_process(orders, t
     section = worker.section(orders, start_day=START, end_day=END)()
     worker.close()
     sample, step = local_sample(orders)
+    assert section == model_section(sample, step=step, start_day=START, end_day=END, lang="en")
+
+
+def test_a_sample_that_cannot_be_sent_is_fitted_here(orders, monkeypatch):
+    # Pickling fails in the sending thread: the worker must see the end of its input and
+    # leave, not wait for a task forever while this process waits for it.
+    sample, step = local_sample(orders)
+    unsendable = sample.copy()
+    unsendable.attrs["why"] = lambda: None  # a lambda cannot be pickled
+    monkeypatch.setattr(report_worker, "local_sample", lambda _: (unsendable, step))
+    worker, waiting = ModelWorker(lang="en"), ThreadPoolExecutor(1)
+    try:
+        section = waiting.submit(worker.section(orders, start_day=START, end_day=END)).result(timeout=120)
+    finally:
+        worker.close()  # a worker still waiting is killed: the wait above ends either way
+        waiting.shutdown()
     assert section == model_section(sample, step=step, start_day=START, end_day=END, lang="en")
