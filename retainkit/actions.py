@@ -46,7 +46,6 @@ def action_columns(windows: CustomerWindows, options: CustomerOptions | None = N
                          "level": standing["level"]})
 
 
-
 def action_parts(table: pd.DataFrame) -> dict[str, Any]:
     """What :func:`act_on_this` adds up over some customers: counts and exact sums, so that
     the parts of any split of the customers add up to the whole's (:mod:`retainkit.exact`)."""

@@ -331,7 +331,7 @@ def report(
     from retainkit.pipeline import report_data
     from retainkit.report_worker import model_worker
 
-    with model_worker(engine=run.engine, lang=lang.value) as worker:
+    with model_worker(engine=run.engine, lang=lang.value if run.writes_html(ReportResult) else None) as worker:
         content = report_data(run.load(files), every=every.value, end=end_date(to, as_of), churn_alert=churn_alert,
                               churn_window_days=churn_window, customer_options=run.thresholds,
                               change_alert=change_alert, worker=worker)

@@ -93,6 +93,12 @@ class Invocation:
             say("warning", warning)
         return data
 
+    def writes_html(self, result: type[Result]) -> bool:
+        """Whether a ``result`` of this kind goes out as HTML (``--format``, ``--output``)."""
+        from retainkit.output import Format, choose_format
+
+        return choose_format(result, self.destination) is Format.html
+
     def emit(self, result: Result) -> None:
         self.stages.done()
         self._check_destination(self.destination.inputs)

@@ -244,7 +244,7 @@ class InspectResult(Result):
         return render_inspect.inspect_table(self.report)
 
 
-def choose_format(result: Result, destination: Destination) -> Format:
+def choose_format(result: Result | type[Result], destination: Destination) -> Format:
     """``--format`` if given, else the ``--output`` suffix's, else the result's default; a
     suffix that names another format than ``--format`` is an error, as is a format the
     result does not have."""

@@ -117,8 +117,8 @@ def local_source(orders: pd.DataFrame, *, worker: ModelWorker | None = None) -> 
         trend=lambda period, every: trend_table(orders, period, every),
         cohorts=lambda period, every, metric: cohort_table(orders, period, every, metric),
         customers=customers,
-        buy_again=lambda start, end: worker.section(orders, start_day=start, end_day=end) if worker else
-        functools.partial(buy_again, orders, start_day=start, end_day=end),
+        buy_again=lambda start, end: (worker and worker.section(orders, start_day=start, end_day=end))
+        or functools.partial(buy_again, orders, start_day=start, end_day=end),
     )
 
 

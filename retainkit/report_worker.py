@@ -13,17 +13,19 @@ nothing: reading already keeps both cores busy.)
 The worker runs the same code as this process, :func:`model_section` (from
 :func:`~retainkit.report_buyers.buy_again_on_sample` and
 :func:`~retainkit.render_report.model_charts`). Whatever goes wrong with it (it cannot start,
-it dies, it sends nothing), the section is computed here instead: the report is the same
-bytes either way. It is used only where it pays: the local engine, at least two cores and
-at least :data:`MIN_ORDERS` orders.
+it dies, it sends nothing, it does not answer within :data:`WAIT_SECONDS`), the section is
+computed here instead (its charts, if the output has them, drawn when rendered): the
+report is the same bytes either way. The worker draws the charts only for an HTML report.
+It is used only where it pays: the local engine, at least two cores and at least
+:data:`MIN_ORDERS` orders.
 """
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import pickle
+import selectors
 import subprocess
 import sys
 import threading
@@ -32,12 +34,14 @@ from typing import Any
 
 import pandas as pd
 
-from retainkit.report_buyers import buy_again, buy_again_on_sample, local_sample
+from retainkit.report_buyers import buy_again_on_sample, local_sample
 
 #: Orders from which the worker pays: below, this process's other work is too short to hide
 #: the worker's start. The report's wall time with the worker against without, measured:
 #: 1.04× at 4,000 orders, 0.96× at 400,000 (1M lines), 0.87× at 4M (10M lines).
 MIN_ORDERS = 200_000
+#: How long the report waits for the worker's first byte (its section takes about a second).
+WAIT_SECONDS = 120.0
 
 Pending = Callable[[], dict[str, Any]]
 
@@ -49,9 +53,11 @@ def model_section(sample: pd.DataFrame, *, step: int, start_day: int, end_day: i
     language shows them, under ``_charts`` (``{lang: [svg, …]}``)."""
     section = buy_again_on_sample(lambda: (sample, step), start_day=start_day, end_day=end_day)
     if lang is not None and section["note"] is None:
+        from retainkit.errors import RetainkitError
         from retainkit.render_report import model_charts
 
-        section["_charts"] = {lang: model_charts(section, lang)}
+        with contextlib.suppress(RetainkitError):  # no matplotlib: the renderer says so, for HTML only
+            section["_charts"] = {lang: model_charts(section, lang)}
     return section
 
 
@@ -90,13 +96,14 @@ class ModelWorker:
         self.lang = lang
         self._process: subprocess.Popen | None = None
 
-    def section(self, orders: pd.DataFrame, *, start_day: int, end_day: int) -> Pending:
+    def section(self, orders: pd.DataFrame, *, start_day: int, end_day: int) -> Pending | None:
         """Start the worker and send it the sample of ``orders``; the returned function waits
-        for the section (computed here if the worker cannot start or fails)."""
+        for the section (computed here if the worker cannot start or fails). None below
+        :data:`MIN_ORDERS`: the caller computes the section itself."""
         if self._process is not None:
             raise RuntimeError("a ModelWorker computes one section")
         if len(orders) < MIN_ORDERS:
-            return functools.partial(buy_again, orders, start_day=start_day, end_day=end_day)
+            return None
         sample, step = local_sample(orders)
         task: dict[str, Any] = {"sample": sample, "step": step, "start_day": start_day, "end_day": end_day,
                                 "lang": self.lang}
@@ -107,20 +114,22 @@ class ModelWorker:
             threading.Thread(target=_send, args=(process, task), daemon=True).start()
 
         def collect() -> dict[str, Any]:
-            if process is not None and process.stdout is not None:
+            if process is not None and process.stdout is not None and _answers(process, WAIT_SECONDS):
                 with contextlib.suppress(Exception):  # the worker died or sent nothing: computed here
                     section = pickle.load(process.stdout)
                     if isinstance(section, dict):
                         return section
-            return model_section(**task)
+            return model_section(**task | {"lang": None})  # the charts, if any, are drawn when rendered
 
         return collect
 
     def _start(self) -> subprocess.Popen | None:
         """This Python running :func:`serve` with this process's module path (so the same
         retainkit, wherever it was imported from); None if it cannot be started."""
-        with contextlib.suppress(OSError):
-            self._process = subprocess.Popen([sys.executable, "-c", _SERVE, json.dumps(sys.path)],
+        if not sys.executable:  # an embedded interpreter may not know its executable
+            return None
+        with contextlib.suppress(OSError):  # -P: the working directory's modules are not imported
+            self._process = subprocess.Popen([sys.executable, "-P", "-c", _SERVE, json.dumps(sys.path)],
                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         return self._process
 
@@ -137,6 +146,17 @@ class ModelWorker:
                     pipe.close()
 
 
+def _answers(process: subprocess.Popen, seconds: float) -> bool:
+    """Whether the worker writes (or closes) its output within ``seconds``; if not, it is
+    stopped: a worker stuck for any reason costs the report that long, not forever."""
+    with selectors.DefaultSelector() as waiting:
+        waiting.register(process.stdout, selectors.EVENT_READ)  # type: ignore[arg-type]
+        if waiting.select(seconds):
+            return True
+    process.kill()
+    return False
+
+
 def _send(process: subprocess.Popen, task: dict[str, Any]) -> None:
     """The pickled task on the worker's stdin, then end of file, whatever happens: a task
     that cannot be pickled or a worker that died leaves the worker at end of file, so it
@@ -148,11 +168,16 @@ def _send(process: subprocess.Popen, task: dict[str, Any]) -> None:
         process.stdin.close()
 
 
+def _cores() -> int:
+    """The cores this process may run on (its affinity where the system has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 @contextlib.contextmanager
 def model_worker(*, engine: str, lang: str | None) -> Iterator[ModelWorker | None]:
     """A :class:`ModelWorker` for the report where one can pay (the local engine, at least
     two cores), else None; closed on the way out."""
-    worker = ModelWorker(lang=lang) if engine == "local" and (os.cpu_count() or 1) >= 2 else None
+    worker = ModelWorker(lang=lang) if engine == "local" and _cores() >= 2 else None
     try:
         yield worker
     finally:

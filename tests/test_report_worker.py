@@ -5,6 +5,7 @@ nothing, and it is started only where it pays."""
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -63,7 +64,7 @@ def test_a_worker_that_dies_leaves_the_section_to_this_process(orders):
     finally:
         worker.close()
     sample, step = local_sample(orders)
-    assert section == model_section(sample, step=step, start_day=START, end_day=END, lang="en")
+    assert section == model_section(sample, step=step, start_day=START, end_day=END)  # charts: when rendered
 
 
 @pytest.mark.parametrize("lang", ["en", "vi"])
@@ -91,10 +92,8 @@ def test_a_worker_only_where_it_pays(orders):
         assert worker is None  # Spark fits on its driver
     with model_worker(engine="local", lang="en") as worker:
         assert isinstance(worker, ModelWorker)
-        pending = worker.section(orders, start_day=START, end_day=END)
-        assert worker._process is None  # 900 customers' orders: quicker here than a process is to start
-        sample, step = local_sample(orders)
-        assert pending() == model_section(sample, step=step, start_day=START, end_day=END)
+        # 900 customers' orders: quicker here than a process is to start; the report fits here
+        assert worker.section(orders, start_day=START, end_day=END) is None and worker._process is None
 
 
 def test_a_worker_that_cannot_start_leaves_the_section_to_this_process(orders, tmp_path, monkeypatch):
@@ -103,7 +102,7 @@ def test_a_worker_that_cannot_start_leaves_the_section_to_this_process(orders, t
     section = worker.section(orders, start_day=START, end_day=END)()
     worker.close()
     sample, step = local_sample(orders)
-    assert section == model_section(sample, step=step, start_day=START, end_day=END, lang="en")
+    assert section == model_section(sample, step=step, start_day=START, end_day=END)  # charts: when rendered
 
 
 def test_a_sample_that_cannot_be_sent_is_fitted_here(orders, monkeypatch):
@@ -119,4 +118,49 @@ def test_a_sample_that_cannot_be_sent_is_fitted_here(orders, monkeypatch):
     finally:
         worker.close()  # a worker still waiting is killed: the wait above ends either way
         waiting.shutdown()
-    assert section == model_section(sample, step=step, start_day=START, end_day=END, lang="en")
+    assert section == model_section(sample, step=step, start_day=START, end_day=END)
+
+
+def test_a_worker_that_does_not_answer_is_stopped(orders, monkeypatch):
+    monkeypatch.setattr(report_worker, "_SERVE", "import time; time.sleep(3600)")
+    monkeypatch.setattr(report_worker, "WAIT_SECONDS", 1.0)
+    worker = ModelWorker(lang="en")
+    section = worker.section(orders, start_day=START, end_day=END)()
+    assert worker._process.poll() is not None  # stopped, not left running
+    worker.close()
+    sample, step = local_sample(orders)
+    assert section == model_section(sample, step=step, start_day=START, end_day=END)
+
+
+def test_the_worker_imports_nothing_from_the_working_directory(orders, tmp_path, monkeypatch):
+    (tmp_path / "json.py").write_text("open('imported', 'w').close()\nimport time\ntime.sleep(3600)\n")
+    monkeypatch.chdir(tmp_path)
+    worker = ModelWorker(lang="en")
+    with monkeypatch.context() as patch:  # only the worker can compute it now
+        patch.setattr(report_worker, "buy_again_on_sample", _not_here)
+        section = worker.section(orders, start_day=START, end_day=END)()
+    worker.close()
+    assert section["note"] is None and not (tmp_path / "imported").exists()
+
+
+def test_an_interpreter_that_does_not_know_its_executable_fits_here(orders, monkeypatch):
+    monkeypatch.setattr("sys.executable", None)
+    worker = ModelWorker(lang="en")
+    section = worker.section(orders, start_day=START, end_day=END)()
+    worker.close()
+    assert worker._process is None and section["note"] is None
+
+
+@pytest.mark.parametrize(("fmt", "code"), [("json", 0), ("md", 0), ("html", 2)])
+def test_only_html_needs_matplotlib_with_a_worker(tmp_path, monkeypatch, fmt, code):
+    # The worker draws no charts for JSON or Markdown; without matplotlib (here: in the worker
+    # too, through its environment) only the HTML report, which shows them, is refused.
+    (tmp_path / "matplotlib.py").write_text("raise ImportError('no matplotlib here')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    run = run_cli(*ARGS, "--format", fmt, "--output", tmp_path / f"r.{fmt}")
+    assert run.code == code
+    if code:
+        assert "charts need matplotlib" in run.stderr
