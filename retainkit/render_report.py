@@ -141,7 +141,7 @@ def sparkline_svg(values: list[float | None]) -> str:
     [min, max] from the bottom (m: :data:`SPARK_MARGIN`). Written directly: four lines per
     report are not worth loading a plotting library for."""
     width, height = SPARK_SIZE
-    values = [None if v is None or math.isnan(v) else float(v) for v in values]
+    values = [float(v) if v is not None and math.isfinite(v) else None for v in values]
     known = [(i, v) for i, v in enumerate(values) if v is not None]
     parts = []
     if known:

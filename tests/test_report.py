@@ -78,6 +78,7 @@ def test_sparkline_is_the_known_values_joined_with_a_dot_on_the_last():
     assert f'<circle cx="{x[3]:.2f}" cy="{y[5]:.2f}"' in svg  # 181.90,25.20
     assert "<polyline" not in sparkline_svg([None, 7.0]) and 'cy="25.20"' in sparkline_svg([None, 7.0])
     assert sparkline_svg([None, None]).endswith('role="img"></svg>')
+    assert "nan" not in sparkline_svg([1.0, float("inf"), float("nan"), 2.0]).replace("none", "")
 
 
 def test_output_suffix_decides_the_format(tmp_path):
