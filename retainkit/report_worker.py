@@ -3,12 +3,12 @@
 The section costs about the same whatever the data's size: importing SciPy and matplotlib
 (0.35–0.4 s), the fit on its sample of about 5,000 customers (0.1 s) and its three charts
 (0.25 s), about 0.6 s of the report's wall time at 10M lines. A :class:`ModelWorker` does
-it beside this process: once the orders are known, it starts a second Python process,
-sends it their sample (a few thousand customers' orders,
-pickled), and while this process computes the trend, the cohorts and the customer lists on
-one core, the worker imports, fits and draws the charts in the report's language on the
-other. (Started with the command instead, to import while the export is read, it gained
-nothing: reading already keeps both cores busy.)
+it beside this process: once the orders are known, it starts a second Python process and
+sends it their sample (a few thousand customers' orders, pickled). While this process
+computes the trend, the cohorts and the customer lists on one core, the worker imports,
+fits and draws the charts in the report's language on the other. (Started with the
+command instead, to import while the export is read, it gained nothing: reading already
+keeps both cores busy.)
 
 The worker runs the same code as this process, :func:`model_section` (from
 :func:`~retainkit.report_buyers.buy_again_on_sample` and
@@ -19,6 +19,7 @@ report is the same bytes either way. The worker draws the charts only for an HTM
 It is used only where it pays: the local engine, at least two cores and at least
 :data:`MIN_ORDERS` orders.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -61,27 +62,14 @@ def model_section(sample: pd.DataFrame, *, step: int, start_day: int, end_day: i
     return section
 
 
-def _warm_up() -> None:
-    """In the worker, while the main process reads: the modules the section needs."""
-    import retainkit.models.alive
-    import retainkit.models.scoreboard
-    import retainkit.render_charts_predict
-    import retainkit.render_report  # noqa: F401
-
-    with contextlib.suppress(ImportError):  # without the extras the section is a note
-        import matplotlib.backends.backend_svg
-        import matplotlib.figure  # noqa: F401
-
-
 #: The worker's program: the parent's module path (its first argument), then :func:`serve`.
 _SERVE = "import json, sys; sys.path[:] = json.loads(sys.argv[1]); from retainkit.report_worker import serve; serve()"
 
 
 def serve() -> None:
-    """The worker: import, read one pickled task
-    (:func:`model_section`'s keywords) on stdin, write the pickled section on stdout, and
-    leave without the interpreter's slow clean-up (nothing of it is kept)."""
-    _warm_up()
+    """The worker: read one pickled task (:func:`model_section`'s keywords) on stdin, write
+    the pickled section on stdout, and leave without the interpreter's slow clean-up
+    (nothing of it is kept)."""
     task = pickle.load(sys.stdin.buffer)
     pickle.dump(model_section(**task), sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
     sys.stdout.buffer.flush()

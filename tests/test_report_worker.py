@@ -164,3 +164,14 @@ def test_only_html_needs_matplotlib_with_a_worker(tmp_path, monkeypatch, fmt, co
     assert run.code == code
     if code:
         assert "charts need matplotlib" in run.stderr
+
+
+def test_a_worker_computes_one_section(orders):
+    worker = ModelWorker(lang=None)
+    try:
+        worker.section(orders, start_day=START, end_day=END)
+        with pytest.raises(RuntimeError, match="one section"):  # a second would leave the first unwatched
+            worker.section(orders, start_day=START, end_day=END)
+    finally:
+        worker.close()
+    assert worker._process.poll() is not None  # closed: not left running
