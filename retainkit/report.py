@@ -112,13 +112,16 @@ def local_source(orders: pd.DataFrame, *, worker: ModelWorker | None = None) -> 
             lapsed_vips=risky[risky["is_vip"].fillna(False).astype(bool)],
             became_at_risk=became_at_risk(risky, options.customers.inactive_days, period_days))
 
+    def buyers(start_day: int, end_day: int) -> Callable[[], dict[str, Any]]:
+        pending = worker.section(orders, start_day=start_day, end_day=end_day) if worker else None
+        return pending or functools.partial(buy_again, orders, start_day=start_day, end_day=end_day)
+
     return ReportSource(
         period=lambda **kwargs: resolve_period(orders, **kwargs),
         trend=lambda period, every: trend_table(orders, period, every),
         cohorts=lambda period, every, metric: cohort_table(orders, period, every, metric),
         customers=customers,
-        buy_again=lambda start, end: (worker and worker.section(orders, start_day=start, end_day=end))
-        or functools.partial(buy_again, orders, start_day=start, end_day=end),
+        buy_again=buyers,
     )
 
 
