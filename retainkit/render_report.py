@@ -20,6 +20,7 @@ facts the words are made from) are for the HTML and Markdown only and left out o
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 from collections.abc import Callable
@@ -173,14 +174,8 @@ def _spark_scale(low: float, high: float, size: float, margin: float, *, flip: b
 
 def _runs(values: list[float | None]) -> list[list[tuple[int, float]]]:
     """The runs of consecutive known values, each as (index, value) pairs."""
-    runs: list[list[tuple[int, float]]] = [[]]
-    for i, v in enumerate(values):
-        if v is None:
-            if runs[-1]:
-                runs.append([])
-        else:
-            runs[-1].append((i, v))
-    return [run for run in runs if run]
+    grouped = itertools.groupby(enumerate(values), key=lambda pair: pair[1] is None)
+    return [[(i, v) for i, v in run if v is not None] for missing, run in grouped if not missing]
 
 
 def _heat(value: float | None) -> str:
