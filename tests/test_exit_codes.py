@@ -58,6 +58,16 @@ def _without(monkeypatch, *modules):
         monkeypatch.setitem(sys.modules, module, None)
 
 
+@pytest.mark.parametrize(("module", "line"), [
+    ("scipy.special", "predict needs SciPy, which is not installed — pip install 'retainkit[predict]'"),
+    ("jinja2", "a report needs Jinja2, which is not installed — pip install 'retainkit[report]'"),
+    ("matplotlib.backends", "a chart needs matplotlib, which is not installed — pip install 'retainkit[report]'")])
+def test_an_optional_module_missing_deep_inside_is_one_line_and_exit_2(module, line):
+    from retainkit.cli_runtime import describe
+
+    assert describe(ModuleNotFoundError(f"No module named {module!r}", name=module)) == (line, 2)
+
+
 def test_predict_without_scipy(monkeypatch):
     _without(monkeypatch, "scipy")
     line = one_line(run_cli("predict", SHOP))
