@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from retainkit import __version__, cli_runtime, defaults
+from retainkit import __version__, defaults, process_setup
 from retainkit.cli_options import (
     CUSTOMERS,
     DEFAULT_MODEL,
@@ -411,7 +411,8 @@ def inspect_export(files: Files, *, run: Invocation) -> int:
 
 def main() -> None:
     """Console-script entry point."""
-    cli_runtime.single_threaded_blas()
+    process_setup.single_threaded_blas()
+    process_setup.keep_freed_memory()
     app()
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import re
 import sys
 import traceback
@@ -76,10 +75,10 @@ class Invocation:
         from rich.console import Console
 
         from retainkit.duplicates import overlap_sentence
-        from retainkit.load import prefer_jemalloc
         from retainkit.pipeline import read_orders
+        from retainkit.process_setup import choose_arrow_pool
 
-        prefer_jemalloc()
+        choose_arrow_pool()
         self._check_destination(files)  # before any work: never compute, then fail to write
         console = Console(stderr=True)
         large = any(f == "-" or (Path(f).is_file() and Path(f).stat().st_size > LARGE_INPUT_BYTES) for f in files)
@@ -393,11 +392,3 @@ def _fail(message: str, code: int) -> NoReturn:
         text = f"{text[:MAX_MESSAGE]}… ({len(text) - MAX_MESSAGE:,} more characters)"
     sys.stderr.write(f"retainkit: error: {text}\n")
     raise typer.Exit(code)
-
-
-def single_threaded_blas() -> None:
-    """One OpenBLAS thread unless the user set ``OPENBLAS_NUM_THREADS``: set before NumPy and
-    SciPy load it. The model fits (L-BFGS-B on 3–4 parameters) call BLAS on vectors of that
-    length, where more threads only wait on each other: on a busy 2-core machine a BG/NBD
-    fit took 20 s with them and 0.9 s without. Nothing else retainkit does is BLAS-bound."""
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -14,7 +14,6 @@ what the file format itself says: dates, amounts and ids are parsed in
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import io
 import os
@@ -111,21 +110,6 @@ class _Read:
     first_line: int = 2
     lines: Callable[[int], int] | None = None
     notes: tuple[str, ...] = ()
-
-
-def prefer_jemalloc() -> None:
-    """Make Arrow allocate with jemalloc where the build has it (unless the user chose a pool
-    with ``ARROW_DEFAULT_MEMORY_POOL``).
-
-    Normalising allocates and frees many column-sized buffers; with the default mimalloc pool
-    the kernel re-zeroes fresh pages for each (10M lines: 4.1 s of system time against 2.8 s
-    with jemalloc, 10 % of the wall time, and a lower peak). The command line calls this; a
-    library import leaves the user's process as it is.
-    """
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        return
-    with contextlib.suppress(NotImplementedError):  # a pyarrow built without jemalloc keeps its default
-        pa.set_memory_pool(pa.jemalloc_memory_pool())
 
 
 def load_export(paths: Sequence[str], options: ReadOptions, *, stdin: BinaryIO | None = None) -> RawExport:

@@ -19,7 +19,7 @@ OUTPUT = {"output", "render", "render_frames", "render_inspect", "render_kpis", 
 SHARED = {"errors", "values", "defaults", "safe_text"}
 #: The command line: it wires the layers together (``report_worker`` too: the report's
 #: second process, which computes the model section and draws its charts).
-CLI = {"cli", "cli_options", "cli_runtime", "__main__", "__init__", "report_worker"}
+CLI = {"cli", "cli_options", "cli_runtime", "__main__", "__init__", "report_worker", "process_setup"}
 MAX_LINES = 420
 
 
