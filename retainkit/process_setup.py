@@ -27,9 +27,6 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 #: The largest value ``mallopt`` takes (a C int): allocations up to 2 GiB come from the heap,
 #: and up to 2 GiB of free memory at its top is kept.
 _KEEP_BYTES = 2**31 - 1
-#: Environment variables through which a user tunes glibc's allocator: then it is left alone.
-_USER_TUNING = ("GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_",
-                "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_")
 _STATE = {"heap_kept": False}
 
 
@@ -48,7 +45,7 @@ def keep_freed_memory() -> bool:
     are then reused by the main thread's steps). Call before threads start. Returns whether
     it was done: not on another C library, nor when the user tunes glibc through its
     environment variables."""
-    if platform.libc_ver()[0] != "glibc" or any(name in os.environ for name in _USER_TUNING):
+    if platform.libc_ver()[0] != "glibc" or _user_tunes_glibc():
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
@@ -59,6 +56,12 @@ def keep_freed_memory() -> bool:
         (_M_MMAP_THRESHOLD, _KEEP_BYTES), (_M_TRIM_THRESHOLD, _KEEP_BYTES), (_M_ARENA_MAX, 1)))
     _STATE["heap_kept"] = done
     return done
+
+
+def _user_tunes_glibc() -> bool:
+    """Whether the user set glibc's allocator through its environment (``GLIBC_TUNABLES``,
+    ``MALLOC_ARENA_MAX``, ``MALLOC_MMAP_THRESHOLD_`` …): then it is left as they set it."""
+    return "GLIBC_TUNABLES" in os.environ or any(name.startswith("MALLOC_") for name in os.environ)
 
 
 def choose_arrow_pool() -> str:
