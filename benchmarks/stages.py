@@ -22,8 +22,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from retainkit import actions, kernel, metrics, normalise, pipeline, reductions
-from retainkit.process_setup import choose_arrow_pool, keep_freed_memory
+from retainkit import process_setup  # loads neither NumPy nor pyarrow
+
+# As the command line does, before NumPy, pyarrow or any thread starts.
+process_setup.single_threaded_blas()
+process_setup.keep_freed_memory()
+
+from retainkit import actions, kernel, metrics, normalise, pipeline, reductions  # noqa: E402
 
 TIMES: list[tuple[str, float, float]] = []
 #: normalise's thread pools, in the order it opens them.
@@ -81,8 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("file")
     args = parser.parse_args()
-    keep_freed_memory()
-    choose_arrow_pool()
+    process_setup.choose_arrow_pool()
     instrument()
     wall, used = time.perf_counter(), cpu()
     data = pipeline.read_orders(args.file)
