@@ -97,3 +97,61 @@ def test_the_users_arrow_pool_is_kept():
         print(json.dumps({"pool": process_setup.choose_arrow_pool()}))
     """, ARROW_DEFAULT_MEMORY_POOL="mimalloc")
     assert result["pool"] == "mimalloc"
+
+
+class FakeMallopt:
+    """``mallopt`` that records its calls and refuses the parameters in ``refused``."""
+
+    def __init__(self, refused: tuple[int, ...] = ()):
+        self.calls: list[tuple[int, int]] = []
+        self.refused = refused
+
+    def __call__(self, param: int, value: int) -> int:
+        self.calls.append((param, value))
+        return 0 if param in self.refused else 1
+
+
+def fake_libc(monkeypatch, mallopt: FakeMallopt) -> None:
+    from retainkit import process_setup
+    monkeypatch.setattr(process_setup.sys, "platform", "linux")
+    monkeypatch.setattr(process_setup.platform, "libc_ver", lambda: ("glibc", "2.31"))
+    monkeypatch.setattr(process_setup.ctypes, "CDLL", lambda _name: type("Libc", (), {"mallopt": mallopt})())
+    monkeypatch.setitem(process_setup._STATE, "heap_kept", False)
+    for name in [k for k in os.environ if k.startswith("MALLOC_") or k == "GLIBC_TUNABLES"]:
+        monkeypatch.delenv(name)
+
+
+def test_older_glibc_keeps_large_arrays_in_the_heap_without_own_mappings(monkeypatch):
+    from retainkit import process_setup
+    mallopt = FakeMallopt(refused=(-3,))  # before 2.35: no threshold above 32 MiB
+    fake_libc(monkeypatch, mallopt)
+    assert process_setup.keep_freed_memory() is True
+    assert mallopt.calls == [(-3, 2**31 - 1), (-4, 0), (-1, 2**31 - 1), (-8, 1)]
+
+
+def test_a_setting_refused_is_no_kept_heap_and_every_setting_is_tried(monkeypatch):
+    from retainkit import process_setup
+    mallopt = FakeMallopt(refused=(-8,))
+    fake_libc(monkeypatch, mallopt)
+    assert process_setup.keep_freed_memory() is False
+    assert [param for param, _ in mallopt.calls] == [-3, -1, -8]
+    assert process_setup._STATE["heap_kept"] is False
+
+
+def test_no_mallopt_to_call_leaves_the_process_as_it_is(monkeypatch):
+    from retainkit import process_setup
+    fake_libc(monkeypatch, FakeMallopt())
+
+    def no_libc(_name):
+        raise OSError("cannot load")
+    monkeypatch.setattr(process_setup.ctypes, "CDLL", no_libc)
+    assert process_setup.keep_freed_memory() is False
+
+
+def test_other_c_libraries_are_left_alone(monkeypatch):
+    from retainkit import process_setup
+    mallopt = FakeMallopt()
+    fake_libc(monkeypatch, mallopt)
+    monkeypatch.setattr(process_setup.platform, "libc_ver", lambda: ("", ""))  # musl
+    assert process_setup.keep_freed_memory() is False
+    assert mallopt.calls == []
