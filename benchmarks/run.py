@@ -70,22 +70,23 @@ def commands_for(path: Path, command: str) -> tuple[list[str], list[str]]:
     return kpis, [sys.executable, "-c", DUCKDB_SCRIPT, kpi_sql(source_for(path))]
 
 
-def run_once(command: list[str]) -> tuple[float, float, float, float, int]:
-    """(wall s, user CPU s, system CPU s, peak RSS GiB, exit code) of one whole process
-    (``wait4``'s accounting). User time is the program's own work; system time is mostly
-    the kernel giving it fresh pages (a fault and a zeroing per page first touched)."""
+def run_once(command: list[str]) -> tuple[float, float, float, float, int, int]:
+    """(wall s, user CPU s, system CPU s, peak RSS GiB, exit code, page faults) of one whole
+    process (``wait4``'s accounting). User time is the program's own work; system time is
+    mostly the kernel giving it fresh pages (a fault and a zeroing per page first touched)."""
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    return wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss / (1 << 20), os.waitstatus_to_exitcode(status)
+    return (wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss / (1 << 20), os.waitstatus_to_exitcode(status),
+            usage.ru_minflt)
 
 
 def bench(path: Path, repeat: int, command: str = "kpis") -> dict:
     """Alternate retainkit and the reference ``repeat`` times; medians of wall, user and
     system CPU, peak memory, and the median of the pair-by-pair wall ratios."""
     ours, reference = commands_for(path, command)
-    runs: dict[str, list[tuple[float, float, float, float, int]]] = {"retainkit": [], "duckdb": []}
+    runs: dict[str, list[tuple[float, float, float, float, int, int]]] = {"retainkit": [], "duckdb": []}
     for _ in range(repeat):
         for name, argv in (("retainkit", ours), ("duckdb", reference)):
             runs[name].append(run_once(argv))
