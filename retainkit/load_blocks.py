@@ -22,7 +22,9 @@ stops at the nearest closing quote, and around each block end with numpy. Cost: 
 from __future__ import annotations
 
 import mmap
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,18 +36,68 @@ LOOK_BACK_RUNS = 1 << 16
 Data = bytes | mmap.mmap
 
 
-def cut_inside_quotes(data: Data, block_size: int, delimiter: str = ",", window: int = 1 << 16) -> bool:
+@dataclass(frozen=True)
+class BlockPlan:
+    """How Arrow reads a file: whether it must track quotes to find its blocks' ends, and the
+    byte where a second reader may start so that two read the file side by side (or None)."""
+
+    track_quotes: bool
+    split: int | None = None
+
+
+def plan_file(path: str, block_size: int, delimiter: str = ",", window: int = 1 << 16) -> BlockPlan:
+    """:func:`plan_blocks` of a file, read through a read-only map (quotes tracked, one reader,
+    when it cannot be mapped)."""
+    try:
+        with open(path, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size <= block_size:
+                return BlockPlan(track_quotes=False)
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                return plan_blocks(mapped, block_size, delimiter, window)
+    except (OSError, ValueError, BufferError):
+        return BlockPlan(track_quotes=True)
+
+
+def plan_blocks(data: Data, block_size: int, delimiter: str = ",", window: int = 1 << 16) -> BlockPlan:
+    """Two readers side by side (:func:`split_point`) where that is safe, else one, tracking
+    quotes only when one of its block ends falls on a newline inside quotes."""
+    split = split_point(data, block_size, delimiter, window)
+    if split is not None:
+        return BlockPlan(track_quotes=False, split=split)
+    return BlockPlan(track_quotes=cut_inside_quotes(data, block_size, delimiter, window))
+
+
+def split_point(data: Data, block_size: int, delimiter: str = ",", window: int = 1 << 16) -> int | None:
+    """The start of the record after the first newline past the block end nearest the middle,
+    where a second reader can start; None when either reader would have under a block, or when a
+    block end of either reader (the first reads up to the split, the second from it, each
+    cutting every ``block_size`` bytes of its own) falls on a newline inside quotes."""
+    size = len(data)
+    middle = round(size / 2 / block_size) * block_size
+    if middle < block_size or middle + block_size >= size:
+        return None
+    newline = _find_newline(data, middle, min(middle + block_size, size))
+    if newline < 0:
+        return None
+    start = newline + (2 if data[newline : newline + 2] == b"\r\n" else 1)
+    ends = [*range(block_size, start, block_size), *range(start + block_size, size, block_size)]
+    return None if cut_inside_quotes(data, block_size, delimiter, window, ends=ends) else start
+
+
+def cut_inside_quotes(data: Data, block_size: int, delimiter: str = ",", window: int = 1 << 16,
+                      *, ends: Iterable[int] | None = None) -> bool:
     """Whether a newline at which Arrow may end or complete a block lies inside a quoted value.
 
-    Checked, for each block end: the block's last newline, the next block's first newline,
-    and (a margin against any difference in how Arrow cuts) every newline within ``window``
-    bytes of the block end. True also when the look-back gives up (see :data:`LOOK_BACK_RUNS`).
+    Checked, for each block end (every ``block_size`` bytes, or ``ends``, rising): the block's
+    last newline, the next block's first newline, and (a margin against any difference in
+    how Arrow cuts) every newline within ``window`` bytes of the block end. True also when
+    the look-back gives up (see :data:`LOOK_BACK_RUNS`).
     """
     size = len(data)
     if size <= block_size:
         return False
     states = _QuoteStates(data, delimiter)
-    for end in range(block_size, size, block_size):
+    for end in range(block_size, size, block_size) if ends is None else ends:
         last = _rfind_newline(data, end - block_size, end)
         low = max(end - window, states.position)
         if states.position <= last < low and states.inside(last) is not False:
@@ -156,4 +208,34 @@ def _rfind_newline(data: Data, start: int, end: int) -> int:
     return cr if cr >= 0 else lf
 
 
-__all__: Sequence[str] = ("LOOK_BACK_RUNS", "cut_inside_quotes")
+class ByteRange:
+    """Bytes ``[start, end)`` of a file as a stream (``end`` None: to the end), for one of the
+    readers of a split file (:func:`split_point`)."""
+
+    def __init__(self, path: str, start: int, end: int | None) -> None:
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close(), as Arrow does
+        self._file.seek(start)
+        self._left = None if end is None else end - start
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left is not None:
+            size = self._left if size < 0 else min(size, self._left)
+        data = self._file.read(size) if size >= 0 else self._file.read()
+        if self._left is not None:
+            self._left -= len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self._file.close()
+        self.closed = True
+
+
+__all__: Sequence[str] = ("LOOK_BACK_RUNS", "BlockPlan", "ByteRange", "cut_inside_quotes", "plan_blocks",
+                          "plan_file", "split_point")

@@ -187,9 +187,9 @@ def test_quotes_are_tracked_exactly_when_a_quoted_newline_meets_a_block_end(monk
 def test_a_quoted_file_without_quoted_newlines_is_read_the_fast_way(monkeypatch):
     text = "".join(f'"c{i}","2024-01-01","{i}"\n' for i in range(100)).encode()
     monkeypatch.setattr(retainkit.load_csv, "BLOCK_SIZE", 200)
-    assert not retainkit.load_csv._newline_in_quotes_at_a_block_end(retainkit.load_csv.CsvInput("x", text))
+    assert not retainkit.load_csv._block_plan(retainkit.load_csv.CsvInput("x", text)).track_quotes
     multiline = text.replace(b'"c50"', b'"c\n50"')  # 200-byte blocks: every byte is near a block end
-    assert retainkit.load_csv._newline_in_quotes_at_a_block_end(retainkit.load_csv.CsvInput("x", multiline))
+    assert retainkit.load_csv._block_plan(retainkit.load_csv.CsvInput("x", multiline)).track_quotes
 
 
 def test_excels_sep_hint_line_sets_the_delimiter_and_lines_still_count(tmp_path):
@@ -205,7 +205,7 @@ def test_a_key_error_in_the_reader_is_not_an_encoding_problem(monkeypatch, tmp_p
     def missing_column(*args, **kwargs):
         raise pa.ArrowKeyError("Column 'x' in include_columns does not exist in CSV file")
 
-    monkeypatch.setattr(retainkit.load_csv.pacsv, "read_csv", missing_column)
+    monkeypatch.setattr(retainkit.load_csv.pacsv, "open_csv", missing_column)
     run = run_cli("kpis", write_csv(tmp_path / "x.csv", "customer_id,order_date\nA,2024-01-01"))
     assert run.code == 3 and "encoding" not in run.stderr and "ArrowKeyError" in run.stderr
 
