@@ -17,6 +17,9 @@ changes nothing. The state just before a newline is therefore the parity of the 
 since the last closing run — found by looking back from the newline with ``rfind``, which
 stops at the nearest closing quote, and around each block end with numpy. Cost: about one
 ``memrchr`` pass over the file, a few milliseconds per block end.
+
+A file of a few blocks or more is read by two readers at once, the second from a record
+start near the middle (:func:`split_point`); then the block ends of both readers are checked.
 """
 
 from __future__ import annotations
