@@ -48,9 +48,12 @@ class BlockPlan:
     split: int | None = None
 
 
-def plan_file(path: str, block_size: int, delimiter: str = ",", window: int = 1 << 16) -> BlockPlan:
-    """:func:`plan_blocks` of a file, read through a read-only map (quotes tracked, one reader,
-    when it cannot be mapped)."""
+def plan_file(source: str | bytes, block_size: int, delimiter: str = ",", window: int = 1 << 16) -> BlockPlan:
+    """:func:`plan_blocks` of a file's bytes, or of a file read through a read-only map
+    (quotes tracked, one reader, when it cannot be mapped)."""
+    if isinstance(source, bytes):
+        return plan_blocks(source, block_size, delimiter, window)
+    path = source
     try:
         with open(path, "rb") as handle:
             if os.fstat(handle.fileno()).st_size <= block_size:
@@ -83,6 +86,8 @@ def split_point(data: Data, block_size: int, delimiter: str = ",", window: int =
     if newline < 0:
         return None
     start = newline + (2 if data[newline : newline + 2] == b"\r\n" else 1)
+    if data[start : start + len(_BOM)] == _BOM:  # a reader drops a BOM at its start; one reader keeps it
+        return None
     ends = [*range(block_size, start, block_size), *range(start + block_size, size, block_size)]
     return None if cut_inside_quotes(data, block_size, delimiter, window, ends=ends) else start
 
@@ -216,7 +221,7 @@ class ByteRange:
     readers of a split file (:func:`split_point`)."""
 
     def __init__(self, path: str, start: int, end: int | None) -> None:
-        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close(), as Arrow does
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
         self._file.seek(start)
         self._left = None if end is None else end - start
         self.closed = False

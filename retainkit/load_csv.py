@@ -11,6 +11,7 @@ when an error needs it.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import gzip
 import io
@@ -20,7 +21,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -29,7 +30,7 @@ import pyarrow.csv as pacsv
 
 from retainkit.config import ReadOptions
 from retainkit.errors import RetainkitError
-from retainkit.load_blocks import BlockPlan, ByteRange, plan_blocks, plan_file
+from retainkit.load_blocks import BlockPlan, ByteRange, plan_file
 from retainkit.load_excel import NUMBER_FIELDS, TEXT_FIELDS
 from retainkit.load_formats import HEAD_BYTES, map_columns, shorten
 from retainkit.schema import ColumnMapping
@@ -150,36 +151,36 @@ class _ConversionError(Exception):
 
 def _arrow_csv(csv_input: CsvInput, delimiter: str, include: list[str], types: dict[str, pa.DataType],
                headers: list[str]) -> pa.Table:
-    """The ``include`` columns, read by Arrow's streaming reader: it parses a few blocks
-    behind its reads, where ``read_csv`` held the whole file's text until it had parsed it.
-    A large file is read as two halves side by side (:func:`retainkit.load_blocks.split_point`).
-    30M lines: 2.7–3.2 s against 4.4–5.2 s, peak 2.5 against 4.8 GiB, half the page faults."""
+    """The ``include`` columns. A large file is read as two halves side by side by Arrow's
+    streaming reader (:func:`retainkit.load_blocks.split_point`), which parses a few blocks
+    behind its reads, where ``read_csv`` holds the whole file's text until it has parsed it
+    (30M lines: 2.7–3.2 s against 4.4–5.2 s, peak 2.5 against 4.8 GiB). ``read_csv`` reads the
+    rest, and a file whose second half does not fit the types Arrow gave the first (dates
+    that gain a time or an offset further down): it infers them from the whole file."""
     name = csv_input.name
     plan = _block_plan(csv_input, delimiter)
     parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=plan.track_quotes)
 
-    def reader(stream: pa.NativeFile, column_types: dict[str, pa.DataType], *, skip_rows: int = 0,
-               column_names: list[str] | None = None) -> pacsv.CSVStreamingReader:
-        return pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(encoding=csv_input.encoding or "utf8", block_size=BLOCK_SIZE,
-                                           skip_rows=skip_rows, column_names=column_names),
-            parse_options=parse,
-            convert_options=pacsv.ConvertOptions(
-                include_columns=include,
-                column_types=column_types,
+    def options(column_types: dict[str, pa.DataType], skip_rows: int, column_names: list[str] | None = None
+                ) -> dict[str, Any]:
+        return {"read_options": pacsv.ReadOptions(encoding=csv_input.encoding or "utf8", block_size=BLOCK_SIZE,
+                                                  skip_rows=skip_rows, column_names=column_names),
+                "parse_options": parse,
                 # Only an empty cell is null here: NA, NULL, NaN … are decided and counted by
                 # normalise (SPEC §1), not swallowed by the reader.
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        )
+                "convert_options": pacsv.ConvertOptions(include_columns=include, column_types=column_types,
+                                                        null_values=[""], strings_can_be_null=True,
+                                                        quoted_strings_can_be_null=True)}
+
+    def reader(stream: pa.NativeFile, column_types: dict[str, pa.DataType], *, skip_rows: int = 0,
+               column_names: list[str] | None = None) -> pacsv.CSVStreamingReader:
+        return pacsv.open_csv(stream, **options(column_types, skip_rows, column_names))
 
     try:
-        if plan.split is None or len(set(headers)) < len(headers):
-            return reader(csv_input.arrow_stream(), types, skip_rows=int(csv_input.sep_line)).read_all()
-        return _read_halves(csv_input, plan.split, reader, types, headers)
+        if plan.split is not None and len(set(headers)) == len(headers):
+            with contextlib.suppress(_ConversionError):
+                return _read_halves(csv_input, plan.split, reader, types, headers)
+        return pacsv.read_csv(csv_input.arrow_stream(), **options(types, int(csv_input.sep_line)))
     except pa.ArrowInvalid as exc:
         text = _first_line(exc)
         if "UTF8" in text or "utf-8" in text.lower():
@@ -205,28 +206,30 @@ def _read_halves(csv_input: CsvInput, split: int, reader: Callable[..., pacsv.CS
                  types: dict[str, pa.DataType], headers: list[str]) -> pa.Table:
     """The rows before byte ``split`` and from it, read at once (Arrow's readers let go of
     the GIL); the second half, which has no header, is read with the first half's columns
-    and the types Arrow gave them."""
-    first = reader(csv_input.arrow_range(0, split), types, skip_rows=int(csv_input.sep_line))
-    found = dict(zip(first.schema.names, first.schema.types, strict=True))
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        second = pool.submit(lambda: reader(csv_input.arrow_range(split, None), found, column_names=headers).read_all())
-        return pa.concat_tables([first.read_all(), second.result()])
+    and the types Arrow gave them (:class:`_ConversionError` when they do not fit)."""
+    streams = [csv_input.arrow_range(0, split), csv_input.arrow_range(split, None)]
+    try:
+        first = reader(streams[0], types, skip_rows=int(csv_input.sep_line))
+        found = dict(zip(first.schema.names, first.schema.types, strict=True))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            second = pool.submit(lambda: reader(streams[1], found, column_names=headers).read_all())
+            return pa.concat_tables([first.read_all(), second.result()])
+    except pa.ArrowInvalid as exc:
+        if "conversion error" in str(exc):
+            raise _ConversionError(_first_line(exc)) from None
+        raise
+    finally:
+        for stream in streams:
+            stream.close()
 
 
 def _block_plan(csv_input: CsvInput, delimiter: str = ",") -> BlockPlan:
-    """Whether Arrow must track quotes to find where its blocks end, and where a second reader
-    may start (see :mod:`retainkit.load_blocks`).
-
-    Tracking costs about 40% of reading time, so it is asked for only when a newline where
-    Arrow ends or completes a block (or within :data:`_END_WINDOW` bytes of a block end) lies
-    inside a quoted value, by Arrow's own quoting rules: exact, and about one ``memrchr``
-    pass over the file. Gzip input, and text Arrow transcodes (its blocks are then of UTF-8,
-    not of the file's bytes), are not scanned: they are read by one reader, quotes tracked.
-    """
+    """How Arrow reads the input (:mod:`retainkit.load_blocks`): quotes tracked only where a
+    block end falls on a quoted newline (tracking costs about 40% of reading time), two
+    readers where that is safe. Gzip input and text Arrow transcodes (its blocks are of
+    UTF-8, not of the file's bytes) are not scanned: one reader, quotes tracked."""
     if csv_input.gzip or codecs.lookup(csv_input.encoding or "utf-8").name != "utf-8":
         return BlockPlan(track_quotes=True)
-    if isinstance(csv_input.source, bytes):
-        return plan_blocks(csv_input.source, BLOCK_SIZE, delimiter, _END_WINDOW)
     return plan_file(csv_input.source, BLOCK_SIZE, delimiter, _END_WINDOW)
 
 

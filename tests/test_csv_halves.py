@@ -84,6 +84,41 @@ def test_a_header_repeated_in_the_second_half_is_dropped_and_counted(monkeypatch
     assert document["data_quality"]["rows"] == 599
 
 
+@pytest.mark.parametrize("later", ["2024-02-03 10:00:00", "2024-02-03 10:00:00.5+02", ""])
+def test_a_second_half_whose_dates_do_not_fit_the_first_halfs_type_is_read_as_one_file(monkeypatch, tmp_path, later):
+    # The first half's dates are whole-second stamps with an offset; further down one gains
+    # a fraction (or the time, or goes empty): read as one file, Arrow types the whole column.
+    first = [f"c{i % 37},2024-01-{1 + i % 28:02d} 10:00:00+02,{i}.5" for i in range(300)]
+    bad = {250: f"c1,{later},1"} if later else {i: f"c{i % 37},,{i}.5" for i in range(150, 300)}
+    text = "customer_id,order_date,amount\n" + "\n".join(bad.get(i, line) for i, line in enumerate(first)) + "\n"
+    path = write_csv(tmp_path / "x.csv", text)
+    assert kpis_json(path, monkeypatch, 512) == kpis_json(path, monkeypatch, 1 << 24)
+
+
+def test_the_readers_files_are_closed_even_when_the_second_half_is_wrong(monkeypatch, tmp_path):
+    opened: list[retainkit.load_csv.ByteRange] = []
+
+    class Recorded(retainkit.load_csv.ByteRange):
+        def __init__(self, *args):
+            super().__init__(*args)
+            opened.append(self)
+
+    monkeypatch.setattr(retainkit.load_csv, "ByteRange", Recorded)
+    monkeypatch.setattr(retainkit.load_csv, "BLOCK_SIZE", 512)
+    good = write_csv(tmp_path / "good.csv", shop_csv(600))
+    ragged = write_csv(tmp_path / "ragged.csv", shop_csv(600, bad={500: "c1,2024-02-03,x,1,extra"}))
+    assert run_cli("kpis", good).code == 0 and run_cli("kpis", ragged).code == 2
+    assert len(opened) == 4 and all(reader.closed for reader in opened)
+
+
+def test_no_split_at_a_record_that_starts_with_a_byte_order_mark():
+    # A reader drops a BOM at its start, where one reader keeps it (files joined with cat).
+    data = b"".join(b"c%d,2024-01-01,%d\n" % (i, i) for i in range(100))
+    split = split_point(data, 256)
+    assert split is not None
+    assert split_point(data[:split] + "\ufeff".encode() + data[split:], 256) is None
+
+
 def test_no_split_where_a_reader_would_cut_inside_quotes():
     rows = "".join(f'c{i},"a\nb",{i}\n' for i in range(200)).encode()  # a quoted newline on every row
     assert split_point(rows, 64, ",", window=0) is None

@@ -205,7 +205,7 @@ def test_a_key_error_in_the_reader_is_not_an_encoding_problem(monkeypatch, tmp_p
     def missing_column(*args, **kwargs):
         raise pa.ArrowKeyError("Column 'x' in include_columns does not exist in CSV file")
 
-    monkeypatch.setattr(retainkit.load_csv.pacsv, "open_csv", missing_column)
+    monkeypatch.setattr(retainkit.load_csv.pacsv, "read_csv", missing_column)
     run = run_cli("kpis", write_csv(tmp_path / "x.csv", "customer_id,order_date\nA,2024-01-01"))
     assert run.code == 3 and "encoding" not in run.stderr and "ArrowKeyError" in run.stderr
 
