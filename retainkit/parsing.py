@@ -24,8 +24,10 @@ SECONDS_PER_DAY = 86_400
 MISSING_MARKERS = ("NULL", "null", "NA", "N/A", "nan", "None")
 NO_TIME = np.iinfo(np.int64).min
 
-_ISO = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$")
-_AWARE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+#: An offset: ``Z``, ``+07:00``, ``+0700``, or after a time also ``+07`` (PostgreSQL writes it so).
+_ISO = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?"
+                  r"|\s*(?:Z|[+-]\d{2}:?\d{2}))?$")
+_AWARE = re.compile(r"(?:Z|\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*[+-]\d{2}(?::?\d{2})?|[+-]\d{2}:?\d{2})$")
 _DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})(?:[ T](\d{1,2}:\d{2}(?::\d{2})?)\s*([AaPp][Mm])?)?$")
 _YMD8 = re.compile(r"^\d{8}$")
 

@@ -379,6 +379,17 @@ def test_stamps_without_offset_among_stamps_with_one_are_local_time(tmp_path):
     assert any("read as local time in Asia/Ho_Chi_Minh" in note for note in document["data_quality"]["notes"])
 
 
+def test_hour_only_offsets_as_postgresql_writes_them_are_offsets(tmp_path):
+    # 2024-01-01 23:30:00+00 is 2024-01-02 06:30 in Ho Chi Minh City; +07 is already local. Mixed
+    # with a stamp without offset (local), and with a fraction Arrow's reader does not type.
+    text = ("customer,date,amount\nA,2024-01-01 23:30:00+00,1\nA,2024-01-01 23:30:00.5+07,1\n"
+            "B,2024-01-03 10:00:00,1\nB,2024-01-03,1")
+    document = kpis(write_csv(tmp_path / "a.csv", text), "--tz", "Asia/Ho_Chi_Minh")
+    assert document["period"]["from"] == "2024-01-01" and document["period"]["to"] == "2024-01-03"
+    assert document["data_quality"]["naive_local_rows"] == 2
+    assert document["metrics"]["customers"] == 2
+
+
 def test_ids_compare_in_nfc(tmp_path):
     import unicodedata
 
