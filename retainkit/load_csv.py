@@ -39,9 +39,9 @@ from retainkit.schema import ColumnMapping
 BLOCK_SIZE = 1 << 24
 _DELIMITERS = (",", ";", "\t", "|")
 _READ_ERRORS = (OSError, EOFError, zlib.error)
-#: Bytes either side of each block end whose newlines, if inside quotes, make Arrow track quotes
-#: (a margin: Arrow cuts only at a block's last newline and completes at the next one's first).
+#: Bytes either side of a block end whose newlines, inside quotes, make Arrow track quotes (a margin).
 _END_WINDOW = 1 << 16
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 #: Excel's delimiter hint, a first line ``sep=;`` (some exports write it so Excel splits right).
 _SEP_LINE = re.compile(r'"?sep=([,;\t|])"?[ \t]*\r?\n')
 
@@ -261,11 +261,12 @@ def _read_head(csv_input: CsvInput, size: int) -> bytes:
 
 
 def _holds_the_header(head: bytes) -> bool:
-    """Whether ``head`` ends two lines (a ``sep=`` line and the header), quotes balanced."""
+    """Whether ``head`` ends two lines (a ``sep=`` line and the header), quotes balanced; a
+    line ends in ``\n``, ``\r\n`` or a bare ``\r`` (classic Mac exports)."""
     ends, quotes, start = 0, 0, 0
-    while (newline := head.find(b"\n", start)) >= 0:
-        quotes += head.count(b'"', start, newline)
-        start = newline + 1
+    for line_end in _LINE_END.finditer(head):
+        quotes += head.count(b'"', start, line_end.start())
+        start = line_end.end()
         ends += quotes % 2 == 0
         if ends == 2:
             return True

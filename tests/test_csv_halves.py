@@ -174,3 +174,15 @@ def test_a_split_is_offered_only_where_the_halves_read_as_the_whole(rows, eol, b
     except pa.ArrowInvalid:
         return
     assert _halves(data, block, split) == exact
+
+
+def test_a_file_with_classic_mac_line_ends_larger_than_a_block_is_read(monkeypatch, tmp_path):
+    # Bare \r ends every line: the header is found by it (it was looked for by \n alone, so a
+    # file over one block was "a header longer than the block"), and the halves split at one.
+    path = write_csv(tmp_path / "x.csv", shop_csv(3000, eol="\r"))
+    assert path.stat().st_size > 65536
+    splits = spy_on_halves(monkeypatch)
+    document = kpis_json(path, monkeypatch, 8192)
+    assert len(splits) == 1
+    assert document["data_quality"]["rows"] == 3000
+    assert document["metrics"]["revenue"] == sum(i + 0.5 for i in range(3000))
