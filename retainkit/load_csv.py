@@ -262,7 +262,7 @@ def _read_head(csv_input: CsvInput, size: int) -> bytes:
 
 def _holds_the_header(head: bytes) -> bool:
     """Whether ``head`` ends two lines (a ``sep=`` line and the header), quotes balanced; a
-    line ends in ``\n``, ``\r\n`` or a bare ``\r`` (classic Mac exports)."""
+    line ends in ``\\n``, ``\\r\\n`` or a bare ``\\r`` (classic Mac exports)."""
     ends, quotes, start = 0, 0, 0
     for line_end in _LINE_END.finditer(head):
         quotes += head.count(b'"', start, line_end.start())
