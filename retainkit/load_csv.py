@@ -118,6 +118,8 @@ def read_csv(csv_input: CsvInput, options: ReadOptions,
         # A column arrow could not type (a date column with a stray value): read it all as
         # text; the date parser names the row.
         table = _arrow_csv(csv_input, delimiter, include, dict.fromkeys(include, pa.string()), raw_headers)
+    if any(pa.types.is_binary(kind) for kind in table.schema.types):  # Arrow found bytes that are not UTF-8
+        raise _not_utf8(csv_input)
     lines = LineNumbers(csv_input, delimiter, table.num_rows)
     repeated = _repeated_headers(table, include)
     if repeated.size:
@@ -151,12 +153,10 @@ class _ConversionError(Exception):
 
 def _arrow_csv(csv_input: CsvInput, delimiter: str, include: list[str], types: dict[str, pa.DataType],
                headers: list[str]) -> pa.Table:
-    """The ``include`` columns. A large file is read as two halves side by side by Arrow's
-    streaming reader (:func:`retainkit.load_blocks.split_point`), which parses a few blocks
-    behind its reads, where ``read_csv`` holds the whole file's text until it has parsed it
-    (30M lines: 2.7–3.2 s against 4.4–5.2 s, peak 2.5 against 4.8 GiB). ``read_csv`` reads the
-    rest, and a file whose second half does not fit the types Arrow gave the first (dates
-    that gain a time or an offset further down): it infers them from the whole file."""
+    """The ``include`` columns. A large file is read in two halves at once by Arrow's streaming
+    reader (:func:`retainkit.load_blocks.split_point`), which, unlike ``read_csv``, does not hold
+    the whole text (30M lines: 2.7–3.2 s against 4.4–5.2 s, peak 2.5 against 4.8 GiB).
+    ``read_csv`` reads the rest, and files whose second half does not fit the first's types."""
     name = csv_input.name
     plan = _block_plan(csv_input, delimiter)
     parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=plan.track_quotes)

@@ -107,6 +107,15 @@ def test_order_id_shared_by_two_customers(tmp_path):
     assert "'C'" in line and "'B'" in line and "line 3" in line
 
 
+def test_a_non_utf8_byte_in_the_date_column_past_the_head_names_its_line(tmp_path):
+    # Past the first 64 KiB (the part checked as the header is read) Arrow types the date
+    # column as bytes; the message is the encoding one, with the line, not "dates of type binary".
+    rows = "".join(f"c{i},2024-01-{1 + i % 28:02d},{i}\n" for i in range(5000)).encode()
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"customer_id,order_date,amount\n" + rows.replace(b"c4000,2024-01-25", b"c4000,2024-01-2\xff"))
+    assert "x.csv: not UTF-8 text (line 4002: byte 0xFF) (read as UTF-8)" in fails(path)
+
+
 def test_non_utf8_bytes_ask_for_encoding(tmp_path):
     path = tmp_path / "latin.csv"
     path.write_bytes("customer_id,order_date,amount\nJosé,2024-01-01,1\n".encode("latin-1"))
