@@ -7,6 +7,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from retainkit.ids import _encode_order_ids, _encode_text_ids, _first_seen_codes, _integer_order_keys
 from retainkit.pipeline import kpi_report, read_orders
@@ -139,3 +141,62 @@ def test_a_csv_read_in_many_blocks_gives_the_kpis_of_one_block(monkeypatch, tmp_
     monkeypatch.setattr(retainkit.load_csv, "BLOCK_SIZE", 300)  # about 50 blocks, each its own dictionary
     blocks = kpi_report(read_orders(str(path)))
     assert blocks == whole and whole["data_quality"]["rows"] == 300
+
+
+#: Ids as exports spell them: the same customer with spaces around it, decomposed (NFD),
+#: missing-value markers, empty text, and integer-valued floats.
+SPELLINGS = ("CU1", " CU1", "CU2", "ann", "Nguy\u1ec5n", "Nguye\u0302\u0303n", "NA", "NULL", "", None, "17850.0",
+             "17850", "17851.00", "9")
+
+
+def expected_customer_codes(values: list) -> tuple[list[int], list[str]]:
+    """Codes and names worked out one id at a time, as SPEC §1 states the rule."""
+    import re
+    import unicodedata
+
+    cleaned = [None if v is None else unicodedata.normalize("NFC", v.strip()) for v in values]
+    cleaned = [None if v in ("", "NULL", "null", "NA", "N/A", "nan", "None") else v for v in cleaned]
+    present = [v for v in cleaned if v is not None]
+    if present and all(re.fullmatch(r"-?\d+(?:\.0+)?", v) for v in present) and any("." in v for v in present):
+        cleaned = [None if v is None else re.sub(r"\.0+$", "", v) for v in cleaned]
+    names = sorted({v for v in cleaned if v is not None})
+    return [-1 if v is None else names.index(v) for v in cleaned], names
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(SPELLINGS), min_size=1, max_size=40), st.integers(1, 6), st.booleans(), st.data())
+def test_customer_codes_on_every_path_are_those_of_the_rule(values, chunks, runs, data):
+    # Runs of one id (a customer's lines together) take the run path; row-group dictionaries
+    # (Parquet), each holding ids no row uses, are unified; plain text is hashed row by row.
+    if runs:
+        values = [v for v in values for _ in range(3)]
+    codes, names = expected_customer_codes(values)
+    text = pa.chunked_array([pa.array(values, pa.string())])
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(values)), min_size=chunks - 1, max_size=chunks - 1)))
+    pieces = [values[a:b] for a, b in zip([0, *cuts], [*cuts, len(values)], strict=True)]
+    unused = data.draw(st.lists(st.sampled_from(["zz", "CU1", " zz"]), max_size=2))
+    coded = dictionary_column(*(([None if v is None else (sorted({x for x in p if x is not None}) + unused).index(v)
+                                  for v in p], sorted({x for x in p if x is not None}) + unused) for p in pieces))
+    for column in (text, coded):
+        got_codes, got_names, _, _ = _encode_text_ids(column)
+        assert (got_codes.tolist(), got_names.tolist()) == (codes, names)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["1000", "C1000", "1001", "c1001", "1002", "C1002"]), st.integers(1, 4)),
+                min_size=1, max_size=30))
+def test_order_codes_from_runs_are_those_of_every_row(runs):
+    # An order's lines together (runs of one id), an order back again later, refunds (C…):
+    # the codes are first-seen codes of the ids, whichever path makes them.
+    ids = [order for order, length in runs for _ in range(length)]
+    keys = [int(i.lstrip("Cc")) * 2 + (i[0] in "Cc") for i in ids]
+    first_seen = list(dict.fromkeys(keys))
+    codes, is_refund, empty = _encode_order_ids(orders(*ids))
+    assert codes.tolist() == [first_seen.index(k) for k in keys]
+    assert is_refund.tolist() == [i[0] in "Cc" for i in ids] and empty == 0
+
+
+def test_a_missing_value_marker_does_not_keep_float_ids_apart_from_integer_ids():
+    # "NA" is no id (SPEC §1), so every id of the column is still an integer: 17850.0 is 17850.
+    codes, names, markers, _ = _encode_text_ids(pa.chunked_array([pa.array(["NA", "17850.0", "17850"])]))
+    assert names.tolist() == ["17850"] and codes.tolist() == [-1, 0, 0] and markers == {"NA": 1}
