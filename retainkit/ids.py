@@ -190,6 +190,7 @@ def _marker_rows(distinct: pd.Series, marker: np.ndarray, rows: np.ndarray | Non
 def _numeric_ids(dictionary: pa.Array) -> pd.Series:
     values = dictionary
     if pa.types.is_floating(values.type):
+        values = pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), values)  # NaN is no id, not −2⁶³
         as_float = values.to_numpy(zero_copy_only=False)
         if np.all(np.isnan(as_float) | (as_float == np.round(as_float))):
             values = pc.cast(values, pa.int64(), safe=False)
@@ -202,9 +203,15 @@ def _encode_runs(column: pa.ChunkedArray) -> _Coded:
     Exports that keep a customer's lines together have only the first value of each run
     of equal values hashed; row-group dictionaries (Parquet) are unified, not decoded."""
     if pa.types.is_dictionary(column.type):
-        unified = column.unify_dictionaries()  # each value once: the dictionaries' union
-        dictionary = unified.chunk(0).dictionary if unified.num_chunks else pa.array([], type=pa.string())
-        return _Coded([chunk.indices for chunk in unified.chunks], dictionary, may_hold_unused=True)
+        unified = column.unify_dictionaries()  # over two or more chunks, each value once: their union
+        if unified.num_chunks == 0:
+            return _Coded([], pa.array([], type=column.type.value_type))
+        dictionary = unified.chunk(0).dictionary
+        parts = [chunk.indices for chunk in unified.chunks]
+        if unified.num_chunks == 1:  # one dictionary is kept as written: it may repeat a value, or hold a null
+            distinct = pc.dictionary_encode(dictionary)
+            parts, dictionary = [pc.take(distinct.indices, parts[0])], distinct.dictionary
+        return _Coded(parts, dictionary, may_hold_unused=True)
     array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     n = len(array)
     if n == 0:

@@ -200,3 +200,19 @@ def test_a_missing_value_marker_does_not_keep_float_ids_apart_from_integer_ids()
     # "NA" is no id (SPEC §1), so every id of the column is still an integer: 17850.0 is 17850.
     codes, names, markers, _ = _encode_text_ids(pa.chunked_array([pa.array(["NA", "17850.0", "17850"])]))
     assert names.tolist() == ["17850"] and codes.tolist() == [-1, 0, 0] and markers == {"NA": 1}
+
+
+def test_one_row_group_whose_dictionary_repeats_a_value_or_holds_a_null_is_one_customer_per_id():
+    # A writer may repeat a value in a dictionary, or put a null in it: one chunk is not
+    # unified with another, so its dictionary is made distinct on its own.
+    repeated = pa.chunked_array([pa.DictionaryArray.from_arrays(pa.array([0, 1, 0], pa.int32()), pa.array(["a", "a"]))])
+    codes, names, _, _ = _encode_text_ids(repeated)
+    assert names.tolist() == ["a"] and codes.tolist() == [0, 0, 0]
+    with_null = pa.chunked_array([pa.DictionaryArray.from_arrays(pa.array([0, 1, 2], pa.int8()), pa.array(["b", None, "a"]))])
+    codes, names, _, _ = _encode_text_ids(with_null)
+    assert names.tolist() == ["a", "b"] and codes.tolist() == [1, -1, 0]
+
+
+def test_a_nan_float_id_is_no_id():
+    codes, names, _, _ = _encode_text_ids(pa.chunked_array([pa.array([17850.0, float("nan"), None, 17851.0])]))
+    assert names.tolist() == ["17850", "17851"] and codes.tolist() == [0, -1, -1, 1]
