@@ -83,7 +83,7 @@ def read_numbers(column: pa.ChunkedArray, *, field: str, decimal: str | None, lo
         return ReadNumbers(np.full(len(column), np.nan))
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         # Whole numbers beyond 2^53 round to the nearest double, as every amount is a double.
-        values = pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False).astype(np.float64)
+        values = pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
         _check_finite(values, np.isinf(values) | (np.isnan(values) & ~_null_mask(column)), column, field, locate)
         return ReadNumbers(values)
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):

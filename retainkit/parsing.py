@@ -82,7 +82,7 @@ def _timestamp_seconds(column: pa.ChunkedArray, tz: str) -> np.ndarray:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowKeyError):
             raise RetainkitError(f"unknown time zone {tz!r}", "e.g. --tz Asia/Ho_Chi_Minh") from None
     seconds = pc.cast(column, pa.timestamp("s"), safe=False).cast(pa.int64())
-    return seconds.fill_null(NO_TIME).to_numpy()
+    return (seconds.fill_null(NO_TIME) if seconds.null_count else seconds).to_numpy()
 
 
 def _text_seconds(column: pa.ChunkedArray, options: DateOptions, locate: Locate, found: dict[str, Any]) -> np.ndarray:
