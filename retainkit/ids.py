@@ -33,15 +33,16 @@ class IdFutures:
     product: Future | None
 
 
-def encode_ids(table: pa.Table, pool: Executor) -> IdFutures:
+def encode_ids(columns: dict[str, pa.ChunkedArray], pool: Executor) -> IdFutures:
     """Start turning customer, order, referrer and product ids into integer codes on ``pool``
     (Arrow's hashing releases the GIL: the other columns are read meanwhile). The customer
-    column, the longest job, goes first."""
+    column, the longest job, goes first. The id columns are taken out of ``columns``: each
+    is freed once its job is done, if no one else holds it."""
     def optional(name: str, encode) -> Future | None:
-        return pool.submit(encode, table.column(name)) if name in table.column_names else None
+        return pool.submit(encode, columns.pop(name)) if name in columns else None
 
     return IdFutures(
-        customer=pool.submit(_encode_text_ids, table.column("customer_id")),
+        customer=pool.submit(_encode_text_ids, columns.pop("customer_id")),
         order=optional("order_id", _encode_order_ids),
         referrer=optional("referred_by", _encode_text_ids),
         product=optional("product", _encode_text_ids),
