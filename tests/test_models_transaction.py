@@ -189,3 +189,54 @@ def test_pnbd_analytic_gradient_equals_finite_differences(params):
     numeric = TransactionModel.log_likelihood_and_gradient(model, rows, np.array(params))  # central differences
     assert analytic[0] == pytest.approx(numeric[0], rel=1e-12)
     assert np.allclose(analytic[1], numeric[1], rtol=1e-7, atol=1e-6)
+
+
+# ---------------------------------------------------------------- a fit at the limit, on any CPU
+
+
+def test_ends_that_stall_at_one_value_stand_for_the_maximum():
+    from scipy.optimize import OptimizeResult
+
+    from retainkit.models.fitting import SAME_VALUE, stalled_alike
+
+    def end(fun: float) -> OptimizeResult:
+        return OptimizeResult(x=np.array([1.0, 2.0]), fun=fun)
+
+    value = 5.992335045758371  # three starts on ten customers (AVX-512): 1e-10 apart
+    best = stalled_alike([end(value + 3e-10), end(value), end(value + 1.3e-10)])
+    assert len(best) == 1 and best[0].fun == value
+    assert stalled_alike([end(value), end(value * (1 + 10 * SAME_VALUE))]) == []  # two different ends
+    assert stalled_alike([end(value)]) == []  # one end agrees with nothing
+    assert stalled_alike([end(value), end(math.nan), end(math.inf)]) == []
+    assert len(stalled_alike([end(-1e-12), end(0.0)])) == 1  # near zero: absolute 1e-9
+
+
+def _limit_fit_json(tmp_path, environment: dict[str, str]) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import TEN_CUSTOMERS, write_csv
+
+    path = write_csv(tmp_path / "ten.csv", TEN_CUSTOMERS)
+    done = subprocess.run([sys.executable, "-m", "retainkit", "predict", str(path), "--format", "json"],
+                          capture_output=True, text=True, env={**os.environ, **environment}, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_a_fit_held_at_its_limit_is_the_same_with_and_without_avx512(tmp_path):
+    # Ten customers whose BG/NBD likelihood rises toward a, b → ∞: near the limit the
+    # gradient's rounding depends on NumPy's vector code (AVX-512 or AVX2), and with AVX-512
+    # no start reached a gradient flat to 1e-6 — the fit failed. Both now give the limit.
+    from numpy._core._multiarray_umath import __cpu_features__
+
+    wide = sorted(name for name, found in __cpu_features__.items() if found and name.startswith(("AVX512", "X86_V4")))
+    native = _limit_fit_json(tmp_path, {})
+    narrow = _limit_fit_json(tmp_path, {"NPY_DISABLE_CPU_FEATURES": " ".join(wide)} if wide else {})
+    for document in (native, narrow):
+        assert document["purchase_model"]["parameters"]["b"] == pytest.approx(1e6)
+        assert "(b held at 1,000,000)" in document["notes"][0]
+    assert native["totals"]["expected_purchases"] == pytest.approx(narrow["totals"]["expected_purchases"], rel=1e-6)
+    assert native["totals"]["clv"] == pytest.approx(narrow["totals"]["clv"], rel=1e-6)

@@ -190,7 +190,8 @@ def fit_at_boundary(objective: Objective, starts: list[np.ndarray],
     if not done and ends:
         with np.errstate(all="ignore"):
             polished = _polish(objective, min(ends, key=lambda r: r.fun), starts[0], bounds)
-        done = [r for r in [_restarted(objective, box.clip(polished.x), box, bounds)] if converged(r, box)]
+        again = _restarted(objective, box.clip(polished.x), box, bounds)
+        done = [again] if converged(again, box) else stalled_alike(ends)  # ends: one per start
     if not done:
         return None
     best = min(done, key=lambda r: r.fun)
@@ -202,6 +203,25 @@ def fit_at_boundary(objective: Objective, starts: list[np.ndarray],
 
 
 RESTARTS = 4
+#: Ends of the optimiser whose objectives (per customer) differ by less than this, relative,
+#: reached the same maximum: what is left between them is rounding.
+SAME_VALUE = 1e-9
+
+
+def stalled_alike(ends: list[optimize.OptimizeResult]) -> list[optimize.OptimizeResult]:
+    """The best of ``ends`` when another end, from another start, stopped at the same value
+    to :data:`SAME_VALUE` (relative): ``[best]``, else ``[]``.
+
+    Near a boundary the parameters run to 10⁵ or more, and the analytic gradient carries
+    rounding of 10⁻⁶ per customer or more, which depends on the CPU's vector instructions
+    (AVX-512 or not). L-BFGS-B's line search then gives up short of :data:`FLAT_ENOUGH`
+    from every start, yet every start ends at the same value: that value is the maximum,
+    to rounding, and the best end stands for it."""
+    finite = sorted((r for r in ends if np.isfinite(r.fun) and np.all(np.isfinite(r.x))), key=lambda r: r.fun)
+    if len(finite) < 2:
+        return []
+    best, runner_up = finite[0], finite[1]
+    return [best] if runner_up.fun - best.fun <= SAME_VALUE * max(1.0, abs(best.fun)) else []
 
 
 def _restarted(objective: Objective, start: np.ndarray, box: Box,
