@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retainkit.ids import _encode_order_ids, _encode_text_ids, _first_seen_codes, _integer_order_keys
+from retainkit.ids import _encode_text_ids
+from retainkit.order_ids import _first_seen_codes, _integer_order_keys
+from retainkit.order_ids import encode_order_ids as _encode_order_ids
 from retainkit.pipeline import kpi_report, read_orders
 from tests.conftest import write_csv
 
@@ -177,9 +179,31 @@ def test_customer_codes_on_every_path_are_those_of_the_rule(values, chunks, runs
     unused = data.draw(st.lists(st.sampled_from(["zz", "CU1", " zz"]), max_size=2))
     coded = dictionary_column(*(([None if v is None else (sorted({x for x in p if x is not None}) + unused).index(v)
                                   for v in p], sorted({x for x in p if x is not None}) + unused) for p in pieces))
-    for column in (text, coded):
+    blocks = pa.chunked_array([pa.array(p, pa.string()) for p in pieces], pa.string())  # a CSV's blocks
+    for column in (text, blocks, coded):
         got_codes, got_names, _, _ = _encode_text_ids(column)
         assert (got_codes.tolist(), got_names.tolist()) == (codes, names)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 400))
+def test_interleaved_ids_in_many_blocks_are_coded_by_the_rule(seed, blocks):
+    # Long enough (> 16k rows) and interleaved, so every row is hashed; as a CSV's blocks
+    # and as row groups (Parquet), whose rows per spelling (markers, NFC) are counted in
+    # batches of row groups.
+    rng = np.random.default_rng(seed)
+    values = [SPELLINGS[i] for i in rng.integers(0, len(SPELLINGS), 20_000)]
+    codes, names = expected_customer_codes(values)
+    cuts = np.sort(rng.integers(0, len(values), blocks - 1)).tolist()
+    pieces = [values[a:b] for a, b in zip([0, *cuts], [*cuts, len(values)], strict=True)]
+    text = pa.chunked_array([pa.array(p, pa.string()) for p in pieces], pa.string())
+    groups = dictionary_column(*(([None if v is None else sorted(set(p) - {None}).index(v) for v in p],
+                                  sorted(set(p) - {None})) for p in pieces))
+    for column in (text, groups):
+        got_codes, got_names, markers, changed = _encode_text_ids(column)
+        assert (got_codes.tolist(), got_names.tolist()) == (codes, names)
+        assert markers == {m: values.count(m) for m in ("NA", "NULL") if m in values}
+        assert changed == values.count("Nguye\u0302\u0303n")
 
 
 @settings(max_examples=150, deadline=None)
@@ -191,9 +215,11 @@ def test_order_codes_from_runs_are_those_of_every_row(runs):
     ids = [order for order, length in runs for _ in range(length)]
     keys = [int(i.lstrip("Cc")) * 2 + (i[0] in "Cc") for i in ids]
     first_seen = list(dict.fromkeys(keys))
-    codes, is_refund, empty = _encode_order_ids(orders(*ids))
-    assert codes.tolist() == [first_seen.index(k) for k in keys]
-    assert is_refund.tolist() == [i[0] in "Cc" for i in ids] and empty == 0
+    blocks = pa.chunked_array([pa.array(ids[i:i + 4], pa.string()) for i in range(0, len(ids), 4)])  # runs cut
+    for column in (orders(*ids), blocks):
+        codes, is_refund, empty = _encode_order_ids(column)
+        assert codes.tolist() == [first_seen.index(k) for k in keys]
+        assert is_refund.tolist() == [i[0] in "Cc" for i in ids] and empty == 0
 
 
 def test_a_missing_value_marker_does_not_keep_float_ids_apart_from_integer_ids():
@@ -216,3 +242,15 @@ def test_one_row_group_whose_dictionary_repeats_a_value_or_holds_a_null_is_one_c
 def test_a_nan_float_id_is_no_id():
     codes, names, _, _ = _encode_text_ids(pa.chunked_array([pa.array([17850.0, float("nan"), None, 17851.0])]))
     assert names.tolist() == ["17850", "17851"] and codes.tolist() == [0, -1, -1, 1]
+
+
+def test_guest_lines_beside_clean_ids_are_no_id_on_every_path():
+    # A CSV reads a guest line's empty customer as "" (Parquet: null); the other ids need no
+    # cleaning, so the fast path sets the blanks aside — with the codes of the rule.
+    values = ["CU2", "", None, "CU1", "", "CU2"]
+    text = pa.chunked_array([pa.array(values, pa.string())])
+    coded = dictionary_column(([1, 2, None, 0, 2, 1], ["CU1", "CU2", "", "unused"]))
+    for column in (text, coded):
+        codes, names, markers, changed = _encode_text_ids(column)
+        assert codes.tolist() == [1, -1, -1, 0, -1, 1] and names.tolist() == ["CU1", "CU2"]
+        assert markers == {} and changed == 0
