@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 SAMPLE = 4096
 
 
-def looks_clustered(column: pa.Array | pa.ChunkedArray) -> bool:
+def looks_clustered(column: pa.Array) -> bool:
     """Whether equal values sit in runs (a customer's lines together), judged on evenly
     spread samples of consecutive rows: finding the runs costs a full pass that pays off
     only then. Either way the codes are the same; this only picks the faster way to them."""
@@ -30,11 +30,11 @@ def looks_clustered(column: pa.Array | pa.ChunkedArray) -> bool:
     return changes < 8 * SAMPLE // 2
 
 
-def run_starts_of(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def run_starts_of(column: pa.Array) -> np.ndarray:
     """The rows where a run of equal values starts (row 0 always; a null is a value of its own
     kind, equal to the null beside it).
 
-    >>> run_starts_of(pa.chunked_array([["a", "a", None], [None, "b"], ["b"]])).tolist()
+    >>> run_starts_of(pa.array(["a", "a", None, None, "b", "b"])).tolist()
     [0, 2, 4]
     """
     n = len(column)
@@ -48,8 +48,6 @@ def run_starts_of(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.flatnonzero(np.concatenate(([True], differs.to_numpy(zero_copy_only=False))))
 
 
-def one_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+def one_array(column: pa.ChunkedArray) -> pa.Array:
     """``column`` as one array (its chunks joined, when it has several)."""
-    if isinstance(column, pa.Array):
-        return column
     return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)

@@ -57,9 +57,9 @@ def _encode_text_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index, dic
 
     Ids are stripped and compared in NFC: ``Nguyễn`` typed precomposed and decomposed (NFD,
     as macOS tools write Vietnamese) is one id; ``An`` and ``Ân`` stay two. Empty text is no
-    id; integer-valued floats (``17850.0``, as some
-    tools write integer ids) lose their ``.0`` when every id in the column is an integer,
-    so ``17850`` from one file and ``17850.0`` from another are one customer.
+    id; integer-valued floats (``17850.0``, as some tools write integer ids) lose their
+    ``.0`` when every id in the column is an integer, so ``17850`` from one file and
+    ``17850.0`` from another are one customer.
     Every step works on the distinct values; the rows' codes are made once, at the end.
     """
     coded = _encode_runs(column)
@@ -189,18 +189,18 @@ def _blanks_set_aside(dictionary: pa.Array, in_use: np.ndarray) -> tuple[pa.Arra
 
 
 def _already_clean(dictionary: pa.Array) -> bool:
-    """Whether the distinct ids need none of the cleaning steps (checked in Arrow, no Python
-    strings): all ASCII (NFC changes nothing), no surrounding spaces, none empty or a
-    missing-value marker, and not integer-valued floats (``17850.0``). Then the cleaning
-    would leave every id as it is, so it is skipped; anything else takes the full path."""
+    """Whether the distinct ids, blanks set aside (:func:`_blanks_set_aside`), need none of
+    the cleaning steps (checked in Arrow, no Python strings): all ASCII (NFC changes
+    nothing), no surrounding spaces, no missing-value marker, and not integer-valued floats
+    (``17850.0``). Then the cleaning would leave every id as it is, so it is skipped;
+    anything else takes the full path."""
     if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
         return False
-    if len(dictionary) == 0 or dictionary.null_count:
-        return len(dictionary) == 0
+    if len(dictionary) == 0:
+        return True
     checks = (
         pc.all(pc.string_is_ascii(dictionary)).as_py(),
         not pc.any(pc.match_substring_regex(dictionary, f"^{_ASCII_SPACE}|{_ASCII_SPACE}$")).as_py(),
-        not pc.any(pc.equal(pc.utf8_length(dictionary), 0)).as_py(),
         not pc.any(pc.is_in(dictionary, pa.array(MISSING_MARKERS))).as_py(),
     )
     if not all(checks):
