@@ -46,9 +46,16 @@ class CustomerWindows:
     has_referrals: bool
 
 
+#: Customers per block in the row order of :func:`_events`: a block's entries of an int64
+#: table (1 MiB) stay in the core's cache while its rows are reduced.
+_BLOCK_BITS = 17
+
+
 @dataclass(frozen=True)
 class _Events:
-    """The orders frame as plain arrays: customer codes, day numbers, refund flags, amounts."""
+    """The orders frame as plain arrays: customer codes, day numbers, refund flags, amounts,
+    referrer codes (−1: none; ``None`` without the column) — rows in block order
+    (:func:`customer_block_order`)."""
 
     customer: np.ndarray
     n: int  # number of customer codes
@@ -56,25 +63,53 @@ class _Events:
     refund: np.ndarray
     amount: np.ndarray
     has_amount: bool
+    referrer: np.ndarray | None
 
 
 def _events(orders: pd.DataFrame) -> _Events:
     has_amount = "amount" in orders
-    day = event_days(orders)
+    customer = orders["customer_id"].cat.codes.to_numpy().astype(np.int64)
+    n = len(orders["customer_id"].cat.categories)
+    order = customer_block_order(customer, n, bits=_BLOCK_BITS)
+
+    def rows(values: np.ndarray) -> np.ndarray:
+        return values if order is None else values[order]
+
     return _Events(
-        customer=orders["customer_id"].cat.codes.to_numpy().astype(np.int64),
-        n=len(orders["customer_id"].cat.categories),
-        day=day,
-        refund=orders["is_refund"].to_numpy(),
-        amount=orders["amount"].to_numpy() if has_amount else np.zeros(len(day)),
+        customer=rows(customer),
+        n=n,
+        day=rows(event_days(orders)),
+        refund=rows(orders["is_refund"].to_numpy()),
+        amount=rows(orders["amount"].to_numpy()) if has_amount else np.zeros(len(customer)),
         has_amount=has_amount,
+        referrer=rows(orders["referred_by"].cat.codes.to_numpy()) if "referred_by" in orders else None,
     )
+
+
+def customer_block_order(customer: np.ndarray, n: int, *, bits: int = _BLOCK_BITS) -> np.ndarray | None:
+    """The rows, customers 0 … 2^bits − 1 first, then the next 2^bits …, each block's rows in
+    their order (a stable radix sort of the block numbers); ``None`` when all are one block.
+
+    A reduction scatters each row into a table of one entry per customer; rows in date
+    order hit the whole table at random, and once it outgrows the cache every row waits on
+    memory (12M orders of 1.8M customers: a count 0.073 s in date order, 0.042 s block by
+    block, the same per row as over 0.6M customers). Within a customer the rows keep their
+    order, so every sum adds the same numbers in the same order.
+
+    >>> customer_block_order(np.array([5, 1 << 17, 3, 1 << 17, 2]), 1 << 18).tolist()
+    [0, 2, 4, 1, 3]
+    """
+    if n <= 1 << bits:
+        return None
+    blocks = customer >> bits
+    return np.argsort(blocks.astype(np.uint8 if n <= 1 << (bits + 8) else np.uint32), kind="stable")
 
 
 def customer_windows(orders: pd.DataFrame, period: Period) -> CustomerWindows:
     """Reduce the canonical orders frame to one row per customer for ``period``."""
     e = _events(orders)
     customer, n, day, refund, amount, has_amount = e.customer, e.n, e.day, e.refund, e.amount, e.has_amount
+    referrer = e.referrer
 
     up_to_end = day <= period.end_day
     is_order = ~refund & up_to_end
@@ -110,7 +145,7 @@ def customer_windows(orders: pd.DataFrame, period: Period) -> CustomerWindows:
             "purchase_days_to_date": days_to_date,
             "revenue_in_period": total(in_period),
             "first_order_day": first_order_day,
-            "first_order_referred": _first_order_referred(orders, customer, day, is_order, first_order_day, n),
+            "first_order_referred": _first_order_referred(referrer, customer, day, is_order, first_order_day, n),
             "first_in_period_day": lowest(period_orders),
             "last_in_period_day": highest(period_orders),
             "last_before_period_day": highest(is_order & (day < period.start_day)),
@@ -121,7 +156,7 @@ def customer_windows(orders: pd.DataFrame, period: Period) -> CustomerWindows:
             "last_order_day": highest(is_order),
             "revenue_to_date": total(up_to_end),
             "last_refund_day": highest(refund & up_to_end),
-            "referred_customers": _referred_customers(orders, customer, is_order, n),
+            "referred_customers": _referred_customers(orders, referrer, customer, is_order, n),
         },
         index=orders["customer_id"].cat.categories,
     )
@@ -190,7 +225,7 @@ def purchase_days(
 
 
 def _first_order_referred(
-    orders: pd.DataFrame,
+    referrer: np.ndarray | None,
     customer: np.ndarray,
     day: np.ndarray,
     is_order: np.ndarray,
@@ -198,19 +233,20 @@ def _first_order_referred(
     n: int,
 ) -> np.ndarray:
     """Whether an order on the customer's first order day names a referrer."""
-    if "referred_by" not in orders:
+    if referrer is None:
         return np.zeros(n, dtype=bool)
-    referred = orders["referred_by"].cat.codes.to_numpy() >= 0
+    referred = referrer >= 0
     first = np.nan_to_num(first_order_day, nan=-1).astype(np.int32)  # int32: the lookup table stays in cache
     on_first_day = is_order & referred & (day == first[customer])
     return np.bincount(customer[on_first_day], minlength=n) > 0
 
 
-def _referred_customers(orders: pd.DataFrame, customer: np.ndarray, is_order: np.ndarray, n: int) -> np.ndarray:
+def _referred_customers(
+    orders: pd.DataFrame, referrer_codes: np.ndarray | None, customer: np.ndarray, is_order: np.ndarray, n: int
+) -> np.ndarray:
     """How many other customers name each customer as ``referred_by`` (on orders up to ``to``)."""
-    if "referred_by" not in orders:
+    if referrer_codes is None:
         return np.zeros(n, dtype=np.int64)
-    referrer_codes = orders["referred_by"].cat.codes.to_numpy()
     as_customer = orders["customer_id"].cat.categories.get_indexer(orders["referred_by"].cat.categories)
     as_customer = np.append(as_customer, -1)  # code −1 (no referrer) looks up the last entry
     referrer = as_customer[referrer_codes]

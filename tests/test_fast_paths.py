@@ -15,12 +15,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from retainkit import activity, reductions
+from retainkit.periods import resolve_period
 from retainkit.pipeline import kpi_report, read_orders
 
 START = datetime(2023, 1, 2, 9, 0, 0)
@@ -164,3 +169,34 @@ def test_the_row_hash_on_two_threads_is_the_row_hash(monkeypatch) -> None:
     whole = duplicates._row_hash(columns, 1001)
     monkeypatch.setattr(duplicates, "_SPLIT_ROWS", 2)
     assert duplicates._row_hash(columns, 1001).tolist() == whole.tolist()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(orders=ORDERS, seed=st.integers(0, 2**16), bits=st.integers(0, 2))
+def test_reductions_block_by_block_are_those_of_one_block(tmp_path: Path, orders: list, seed: int,
+                                                          bits: int) -> None:
+    """Customers in blocks of 1–4 (the rows reordered block by block, as over 131,072
+    customers) give the per-customer frame and the over-time counts of one block, bit for
+    bit: a sum per customer adds the same numbers in the same order."""
+    assume(any(order[0] is not None for order in orders))
+    path = tmp_path / "orders.csv"
+    write(versions(export_rows(orders), seed)["shuffled"], path)
+    frame = read_orders(str(path)).orders
+    period = resolve_period(frame)
+    one_block = reductions.customer_windows(frame, period).frame
+    over_time = activity.period_activity(frame, period, "month")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reductions, "_BLOCK_BITS", bits)
+        blocks = reductions.customer_windows(frame, period).frame
+        blocks_over_time = activity.period_activity(frame, period, "month")
+    pd.testing.assert_frame_equal(blocks, one_block, check_exact=True)
+    for name in activity.PERIOD_COUNTS:
+        assert getattr(blocks_over_time, name).tolist() == getattr(over_time, name).tolist(), name
+    assert np.array_equal(blocks_over_time.revenue, over_time.revenue, equal_nan=True)
+
+
+def test_block_order_keeps_each_blocks_rows_in_order_past_256_blocks() -> None:
+    customer = np.array([700, 3, 700, 0, 299, 3])
+    assert reductions.customer_block_order(customer, 701, bits=0).tolist() == [3, 1, 5, 4, 0, 2]
+    assert reductions.customer_block_order(customer, 701, bits=2).tolist() == [1, 3, 5, 4, 0, 2]
+    assert reductions.customer_block_order(customer, 701, bits=10) is None
