@@ -3,7 +3,9 @@
 This module and its over-time sibling :mod:`retainkit.activity` are the only ones that walk
 the canonical orders frame row by row (vectorised); everything downstream — the KPIs of
 :mod:`retainkit.metrics` — reads the compact per-customer frame it returns. Each reduction
-is one ``bincount`` or ``ufunc.at`` over integer customer codes: no sort, no Python loop.
+is one ``bincount`` or ``ufunc.at`` over integer customer codes, the rows taken block by
+block of customers (:func:`customer_block_order`, a radix sort of small block numbers): no
+full sort, no Python loop.
 """
 
 from __future__ import annotations
