@@ -1,4 +1,5 @@
-"""Runs of equal values in an id column (SPEC §1 ids: customer and order ids).
+"""Runs of equal values: in an id column (SPEC §1 ids: customer and order ids) and in
+integer codes (an order's lines, a duplicate group).
 
 Exports keep an order's lines together, so its customer and order id repeat line after
 line: hashing or parsing only the first value of each run does a third of the work, when
@@ -46,6 +47,18 @@ def run_starts_of(column: pa.Array) -> np.ndarray:
         differs = pc.or_kleene(differs, pc.xor(pc.is_null(later), pc.is_null(earlier)))
     differs = pc.fill_null(differs, False)
     return np.flatnonzero(np.concatenate(([True], differs.to_numpy(zero_copy_only=False))))
+
+
+def run_starts(codes: np.ndarray) -> np.ndarray:
+    """True where a run of equal values starts.
+
+    >>> run_starts(np.array([4, 4, 7, 4])).tolist()
+    [True, False, True, True]
+    """
+    starts = np.empty(len(codes), dtype=bool)
+    starts[:1] = True
+    np.not_equal(codes[1:], codes[:-1], out=starts[1:])
+    return starts
 
 
 def one_array(column: pa.ChunkedArray) -> pa.Array:

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from retainkit.column_runs import run_starts
 from retainkit.load import Source
-from retainkit.reductions import run_starts
 
 
 @dataclass

@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from retainkit.amounts import read_numbers
+from retainkit.column_runs import run_starts
 from retainkit.config import ReadOptions
 from retainkit.date_checks import check_plausible_dates
 from retainkit.duplicates import mark_duplicates
@@ -40,7 +41,7 @@ from retainkit.ids import encode_ids
 from retainkit.load import RawExport
 from retainkit.parsing import NO_TIME, SECONDS_PER_DAY, DateOptions, local_seconds
 from retainkit.quality import DataQuality, Normalised
-from retainkit.reductions import group_extreme, run_starts
+from retainkit.reductions import group_extreme
 
 
 @dataclass
@@ -322,7 +323,7 @@ def _orders_from_lines(lines: _Lines, is_line: np.ndarray, day: np.ndarray, amou
 
 
 def _whole_order_runs(order: np.ndarray, is_line: np.ndarray) -> np.ndarray | None:
-    """Where each order's rows start (:func:`_run_starts`), when every order's rows sit
+    """Where each order's rows start (:func:`run_starts`), when every order's rows sit
     together (codes never decrease) and are all order lines or all not (refunds have order
     ids of their own); else None."""
     if len(order) < 2 or not bool((order[1:] >= order[:-1]).all()):

@@ -15,9 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retainkit.column_runs import SAMPLE, looks_clustered, one_array, run_starts_of
+from retainkit.column_runs import SAMPLE, looks_clustered, one_array, run_starts, run_starts_of
 from retainkit.parsing import MISSING_MARKERS
-from retainkit.reductions import run_starts
 
 _REFUND_ID = re.compile(r"^[Cc]\d")
 

@@ -165,18 +165,6 @@ def customer_windows(orders: pd.DataFrame, period: Period) -> CustomerWindows:
     return CustomerWindows(frame, period, has_amount, "referred_by" in orders)
 
 
-def run_starts(codes: np.ndarray) -> np.ndarray:
-    """True where a run of equal values starts.
-
-    >>> run_starts(np.array([4, 4, 7, 4])).tolist()
-    [True, False, True, True]
-    """
-    starts = np.empty(len(codes), dtype=bool)
-    starts[:1] = True
-    np.not_equal(codes[1:], codes[:-1], out=starts[1:])
-    return starts
-
-
 def group_extreme(codes: np.ndarray, values: np.ndarray, size: int, fill: int, *, highest: bool) -> np.ndarray:
     """Per code, the highest (or lowest) of its ``values``; ``fill`` for codes without one.
 
