@@ -11,8 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retainkit.ids import _encode_text_ids
-from retainkit.order_ids import _first_seen_codes, _integer_order_keys
-from retainkit.order_ids import encode_order_ids as _encode_order_ids
+from retainkit.order_ids import _first_seen_codes, _integer_order_keys, encode_order_ids
 from retainkit.pipeline import kpi_report, read_orders
 from tests.conftest import write_csv
 
@@ -25,7 +24,7 @@ def test_whole_number_order_ids_are_integer_keys_with_a_refund_bit():
     # 1000 → 2000, C1000 → 2001 (its refund, another order), 1001 → 2002.
     keys, refund = _integer_order_keys(pa.array(["1000", "C1000", "1001", "c1001"]))
     assert keys.tolist() == [2000, 2001, 2002, 2003] and refund.tolist() == [False, True, False, True]
-    codes, is_refund, empty = _encode_order_ids(orders("1000", "1000", "C1000", "1001", "1000"))
+    codes, is_refund, empty = encode_order_ids(orders("1000", "1000", "C1000", "1001", "1000"))
     assert codes.tolist() == [0, 0, 1, 2, 0] and is_refund.tolist() == [False, False, True, False, False]
     assert empty == 0
 
@@ -36,18 +35,18 @@ def test_ids_that_are_not_plain_numbers_take_the_text_path(ids):
 
 
 def test_leading_zeros_keep_two_orders_apart():
-    codes, _, _ = _encode_order_ids(orders("0123", "123", "0123"))
+    codes, _, _ = encode_order_ids(orders("0123", "123", "0123"))
     assert codes.tolist() == [0, 1, 0]
 
 
 def test_integer_columns_beyond_the_key_take_the_text_path():
     for value, kind in ((2**63 + 5, pa.uint64()), (2**64 - 1, pa.uint64()), (-(2**63), pa.int64())):
-        codes, _, empty = _encode_order_ids(pa.chunked_array([pa.array([value, 1, value], type=kind)]))
+        codes, _, empty = encode_order_ids(pa.chunked_array([pa.array([value, 1, value], type=kind)]))
         assert codes.tolist() == [0, 1, 0] and empty == 0
 
 
 def test_empty_order_ids_are_each_an_order_of_their_own():
-    codes, _, empty = _encode_order_ids(orders("", "", "A", "A"))
+    codes, _, empty = encode_order_ids(orders("", "", "A", "A"))
     assert empty == 2 and len(set(codes.tolist())) == 3 and codes[2] == codes[3]
 
 
@@ -109,12 +108,12 @@ def test_clean_row_group_dictionaries_keep_their_codes_in_id_order():
 
 def test_order_ids_read_from_row_group_dictionaries():
     numbers = dictionary_column(([0, 0, 1], ["5", "C5"]), ([1, 0], ["7", "C5"]))
-    codes, refund, empty = _encode_order_ids(numbers)
+    codes, refund, empty = encode_order_ids(numbers)
     assert codes.tolist() == [0, 0, 1, 1, 2] and refund.tolist() == [False, False, True, True, False] and empty == 0
     # One row group with an id that is not a plain number: every row takes the text path.
     mixed = dictionary_column(([0, 1], ["5", "007"]), ([0], ["7"]))
-    assert _encode_order_ids(mixed)[0].tolist() == [0, 1, 2]
-    assert _encode_order_ids(dictionary_column(([0], ["007"]), ([0], ["7"])))[0].tolist() == [0, 1]
+    assert encode_order_ids(mixed)[0].tolist() == [0, 1, 2]
+    assert encode_order_ids(dictionary_column(([0], ["007"]), ([0], ["7"])))[0].tolist() == [0, 1]
 
 
 def test_a_parquet_file_of_many_row_groups_reads_as_its_csv(tmp_path):
@@ -217,7 +216,7 @@ def test_order_codes_from_runs_are_those_of_every_row(runs):
     first_seen = list(dict.fromkeys(keys))
     blocks = pa.chunked_array([pa.array(ids[i:i + 4], pa.string()) for i in range(0, len(ids), 4)])  # runs cut
     for column in (orders(*ids), blocks):
-        codes, is_refund, empty = _encode_order_ids(column)
+        codes, is_refund, empty = encode_order_ids(column)
         assert codes.tolist() == [first_seen.index(k) for k in keys]
         assert is_refund.tolist() == [i[0] in "Cc" for i in ids] and empty == 0
 
