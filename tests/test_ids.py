@@ -20,10 +20,11 @@ def orders(*ids):
     return pa.chunked_array([pa.array(list(ids))])
 
 
-def test_whole_number_order_ids_are_integer_keys_with_a_refund_bit():
-    # 1000 → 2000, C1000 → 2001 (its refund, another order), 1001 → 2002.
-    keys, refund = _integer_order_keys(pa.array(["1000", "C1000", "1001", "c1001"]))
-    assert keys.tolist() == [2000, 2001, 2002, 2003] and refund.tolist() == [False, True, False, True]
+def test_whole_number_order_ids_are_integer_keys_with_a_refund_mark():
+    # 1000 → 3000, C1000 → 3001 (its refund, another order), c1000 → 3002 (a third id, as in
+    # text), 1001 → 3003.
+    keys, refund = _integer_order_keys(pa.array(["1000", "C1000", "c1000", "1001", "c1001"]))
+    assert keys.tolist() == [3000, 3001, 3002, 3003, 3005] and refund.tolist() == [False, True, True, False, True]
     codes, is_refund, empty = encode_order_ids(orders("1000", "1000", "C1000", "1001", "1000"))
     assert codes.tolist() == [0, 0, 1, 2, 0] and is_refund.tolist() == [False, False, True, False, False]
     assert empty == 0
@@ -32,6 +33,15 @@ def test_whole_number_order_ids_are_integer_keys_with_a_refund_bit():
 @pytest.mark.parametrize("ids", [("0123", "123"), ("+5", "5"), (" 7", "8"), ("CC1", "C1"), ("12A", "12"), ("", "1")])
 def test_ids_that_are_not_plain_numbers_take_the_text_path(ids):
     assert _integer_order_keys(pa.array(list(ids))) is None
+
+
+def test_c_and_lowercase_c_refund_ids_are_two_orders_on_either_path():
+    # Ids compare as written (SPEC §1): C7 and c7 are two ids whether every id of the column
+    # is a number (integer keys) or one is not ("x", the text path).
+    numeric, refund, _ = encode_order_ids(orders("7", "C7", "c7", "C7"))
+    text, text_refund, _ = encode_order_ids(orders("7", "C7", "c7", "C7", "x"))
+    assert numeric.tolist() == [0, 1, 2, 1] and text.tolist()[:4] == [0, 1, 2, 1]
+    assert refund.tolist() == text_refund.tolist()[:4] == [False, True, True, True]
 
 
 def test_leading_zeros_keep_two_orders_apart():
@@ -206,13 +216,14 @@ def test_interleaved_ids_in_many_blocks_are_coded_by_the_rule(seed, blocks):
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["1000", "C1000", "1001", "c1001", "1002", "C1002"]), st.integers(1, 4)),
+@given(st.lists(st.tuples(st.sampled_from(["1000", "C1000", "1001", "c1001", "C1001", "1002", "C1002"]),
+                          st.integers(1, 4)),
                 min_size=1, max_size=30))
 def test_order_codes_from_runs_are_those_of_every_row(runs):
     # An order's lines together (runs of one id), an order back again later, refunds (C…):
     # the codes are first-seen codes of the ids, whichever path makes them.
     ids = [order for order, length in runs for _ in range(length)]
-    keys = [int(i.lstrip("Cc")) * 2 + (i[0] in "Cc") for i in ids]
+    keys = [(i[0] if i[0] in "Cc" else "", int(i.lstrip("Cc"))) for i in ids]  # C1001 and c1001: two ids
     first_seen = list(dict.fromkeys(keys))
     blocks = pa.chunked_array([pa.array(ids[i:i + 4], pa.string()) for i in range(0, len(ids), 4)])  # runs cut
     for column in (orders(*ids), blocks):
