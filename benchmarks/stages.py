@@ -87,6 +87,7 @@ def main() -> None:
     parser.add_argument("file")
     args = parser.parse_args()
     process_setup.choose_arrow_pool()
+    process_setup.choose_page_size([args.file])
     instrument()
     wall, used = time.perf_counter(), cpu()
     data = pipeline.read_orders(args.file)

@@ -5,6 +5,7 @@ command line, loading, warnings and alerts, and errors as one line with an exit 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import re
@@ -75,11 +76,15 @@ class Invocation:
         from rich.console import Console
 
         from retainkit.duplicates import overlap_sentence
+        from retainkit.load import expand_paths
         from retainkit.pipeline import read_orders
-        from retainkit.process_setup import choose_arrow_pool
+        from retainkit.process_setup import choose_arrow_pool, choose_page_size
 
         choose_arrow_pool()
         self._check_destination(files)  # before any work: never compute, then fail to write
+        if self.engine == "local":
+            with contextlib.suppress(RetainkitError):  # a bad path: read_orders says which, below
+                choose_page_size(expand_paths(files))
         console = Console(stderr=True)
         large = any(f == "-" or (Path(f).is_file() and Path(f).stat().st_size > LARGE_INPUT_BYTES) for f in files)
         if console.is_terminal and large and not _QUIET["on"]:

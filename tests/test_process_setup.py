@@ -155,3 +155,66 @@ def test_other_c_libraries_are_left_alone(monkeypatch):
     monkeypatch.setattr(process_setup.platform, "libc_ver", lambda: ("", ""))  # musl
     assert process_setup.keep_freed_memory() is False
     assert mallopt.calls == []
+
+
+BUDDYINFO = """\
+Node 0, zone      DMA      0      0      0      0      0      0      0      0      1      1      3
+Node 0, zone   Normal     10      4      0      0      0      0      0      0      2      5      7
+"""
+
+
+def test_memory_held_is_the_free_blocks_below_the_reporting_order():
+    from retainkit import process_setup
+    # Order 9 (2 MiB) and up is reported to the host. Held: DMA has one block of 1 MiB
+    # (order 8); Normal has 10 blocks of 4 KiB, 4 of 8 KiB and 2 of 1 MiB.
+    held = process_setup.memory_held_in_small_blocks(buddyinfo=BUDDYINFO, order=9)
+    assert held == (1 << 20) + 10 * 4096 + 4 * 8192 + 2 * (1 << 20)
+    assert process_setup.memory_held_in_small_blocks(buddyinfo=BUDDYINFO, order=1) == 10 * 4096
+
+
+def test_no_free_page_reporting_means_nothing_is_held_back(monkeypatch):
+    from retainkit import process_setup
+    monkeypatch.setattr(process_setup, "_PAGE_REPORTING_ORDER", "/nonexistent/page_reporting_order")
+    assert process_setup.memory_held_in_small_blocks(buddyinfo=BUDDYINFO) is None
+
+
+def test_expected_peak_is_three_bytes_a_byte_of_text_and_150_a_parquet_row(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from retainkit import process_setup
+    text = tmp_path / "orders.csv"
+    text.write_bytes(b"x" * 1000)
+    table = tmp_path / "orders.parquet"
+    pq.write_table(pa.table({"customer_id": ["a"] * 40}), table)
+    assert process_setup.expected_peak_bytes([str(text)]) == 3000
+    assert process_setup.expected_peak_bytes([str(text), str(table)]) == 3000 + 40 * 150
+    not_parquet = tmp_path / "named.parquet"
+    not_parquet.write_bytes(b"y" * 10)  # the reader will say what it is; its size still counts
+    assert process_setup.expected_peak_bytes([str(not_parquet)]) == 30
+    assert process_setup.expected_peak_bytes(["-"]) is None
+
+
+CHOICE = """
+    import json, sys
+    from numpy._core import multiarray
+    from retainkit import process_setup
+    process_setup.memory_held_in_small_blocks = lambda: int(sys.argv[1]) if sys.argv[1] != "none" else None
+    choice = process_setup.choose_page_size([sys.argv[2]])
+    print(json.dumps({"choice": choice, "numpy": multiarray._set_madvise_hugepage(True)}))
+"""
+
+
+@pytest.mark.parametrize(("held", "expected"), [("1000000", False), ("100", True), ("none", None)])
+def test_numpy_takes_huge_pages_only_when_the_peak_outgrows_the_memory_held(tmp_path, held, expected):
+    pytest.importorskip("numpy._core")  # NumPy 2's module path
+    text = tmp_path / "orders.csv"
+    text.write_bytes(b"x" * 1000)  # expected peak 3000 B
+    clean = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(CHOICE), held, str(text)], capture_output=True,
+                          text=True, env=clean, check=True, timeout=120)
+    result = json.loads(done.stdout)
+    # NumPy's own default (huge pages on a kernel that has them) stays when nothing was chosen.
+    assert result["choice"] is expected
+    if expected is not None:
+        assert result["numpy"] is expected
