@@ -83,7 +83,7 @@ class Invocation:
         choose_arrow_pool()
         self._check_destination(files)  # before any work: never compute, then fail to write
         if self.engine == "local":
-            with contextlib.suppress(RetainkitError):  # a bad path: read_orders says which, below
+            with contextlib.suppress(RetainkitError, OSError):  # a bad path: read_orders says which, below
                 choose_page_size(expand_paths(files))
         console = Console(stderr=True)
         large = any(f == "-" or (Path(f).is_file() and Path(f).stat().st_size > LARGE_INPUT_BYTES) for f in files)

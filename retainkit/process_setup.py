@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import glob
+import mmap
 import os
 import platform
 import sys
@@ -45,8 +46,12 @@ _STATE = {"heap_kept": False}
 #: (``kpis``/``customers``, real-export shape, 10M and 30M lines: 2.8–3.2 and 140–150).
 _PEAK_PER_TEXT_BYTE, _PEAK_PER_PARQUET_ROW = 3, 150
 _PAGE_REPORTING_ORDER = "/sys/module/page_reporting/parameters/page_reporting_order"
-#: ``VIRTIO_BALLOON_F_REPORTING``: the balloon reports free pages to the host.
-_BALLOON_REPORTS = 5
+#: The virtio balloons bound, and ``VIRTIO_BALLOON_F_REPORTING``: the bit of a device's
+#: ``features`` (one character per bit) that says it reports free pages to the host.
+_BALLOONS, _BALLOON_REPORTS = "/sys/bus/virtio/drivers/virtio_balloon", 5
+_PARQUET_MAGIC = b"PAR1"
+#: gzip; zip (xlsx, xlsm, ods); OLE2 (xls).
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
 
 
 def single_threaded_blas() -> None:
@@ -112,14 +117,20 @@ def choose_page_size(files: Sequence[str]) -> bool | None:
     (:func:`expected_peak_bytes`) fits in the free memory it still holds below the
     reporting order (:func:`memory_held_in_small_blocks`); yes otherwise. Returns the
     choice, or None when it was left as it was (no page reporting, the user set
-    ``NUMPY_MADVISE_HUGEPAGE``, or an input of unknown size such as stdin).
+    ``NUMPY_MADVISE_HUGEPAGE``, an input of unknown size such as stdin or a compressed
+    file, or a system file that could not be read).
 
     Measured (``kpis``, real-export shape, Parquet, paired, 1.98 GiB held in small blocks):
     10M lines (peak 1.4 GiB) 0.82× wall with small pages (system time 2.1 → 0.8 s); 20M
     (2.7 GiB) 1.06×; 30M (4.0 GiB) 1.29× — huge pages there."""
-    held = memory_held_in_small_blocks()
-    peak = expected_peak_bytes(files)
-    if held is None or peak is None or "NUMPY_MADVISE_HUGEPAGE" in os.environ:
+    if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
+        return None
+    try:
+        held = memory_held_in_small_blocks()
+        peak = expected_peak_bytes(files) if held is not None else None
+    except (OSError, ValueError):  # a file gone meanwhile, an unexpected /proc: only a tuning
+        return None
+    if held is None or peak is None:
         return None
     huge = peak > held
     _set_numpy_huge_pages(huge)
@@ -127,44 +138,47 @@ def choose_page_size(files: Sequence[str]) -> bool | None:
 
 
 def expected_peak_bytes(files: Sequence[str]) -> int | None:
-    """A command's peak memory on ``files``, from their size: rows × 150 B for Parquet
-    (its compression varies too much for bytes to tell), bytes × 3 for anything else
-    (text and spreadsheets). None when a file's size is unknown (stdin, a pipe)."""
+    """A command's peak memory on ``files``, from what they hold: rows × 150 B for Parquet
+    (its compression varies too much for bytes to tell), bytes × 3 for text. None when a
+    file's size is unknown (stdin, a pipe) or says little of its rows (gzip, a workbook:
+    compressed, and known by their first bytes, whatever their names)."""
     total = 0
     for name in files:
         if not os.path.isfile(name):
             return None
-        if name.lower().endswith((".parquet", ".pq")):
+        with open(name, "rb") as file:
+            magic = file.read(4)
+        if magic == _PARQUET_MAGIC:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
             try:
                 total += pq.read_metadata(name).num_rows * _PEAK_PER_PARQUET_ROW
                 continue
-            except (OSError, pa.ArrowException):  # not Parquet after all: the reader says so later
-                pass
+            except pa.ArrowException:  # not Parquet after all: the reader says so later
+                return None
+        if magic.startswith(_COMPRESSED_MAGIC):
+            return None
         total += os.path.getsize(name) * _PEAK_PER_TEXT_BYTE
     return total
 
 
 def memory_held_in_small_blocks(*, buddyinfo: str | None = None, order: int | None = None) -> int | None:
     """Bytes of free memory in blocks below the order the kernel reports to its host
-    (``/proc/buddyinfo``: free blocks per order, each 4 KiB × 2**order), or None when no
+    (``/proc/buddyinfo``: free blocks per order, each ``2**order`` pages), or None when no
     device reports free pages (a physical machine, or a VM without free page reporting)."""
     if order is None:
         order = _reporting_order()
         if order is None:
             return None
     if buddyinfo is None:
-        try:
-            with open("/proc/buddyinfo", encoding="ascii") as info:
-                buddyinfo = info.read()
-        except OSError:
-            return None
+        with open("/proc/buddyinfo", encoding="ascii") as info:
+            buddyinfo = info.read()
+    page = mmap.PAGESIZE
     held = 0
     for line in buddyinfo.splitlines():
         counts = line.split()[4:]  # "Node 0, zone Normal c0 c1 …"
-        held += sum(int(count) * (4096 << size) for size, count in enumerate(counts[:order]))
+        held += sum(int(count) * (page << size) for size, count in enumerate(counts[:order]))
     return held
 
 
@@ -176,7 +190,7 @@ def _reporting_order() -> int | None:
             order = int(param.read())
     except (OSError, ValueError):
         return None
-    for device in glob.glob("/sys/bus/virtio/drivers/virtio_balloon/virtio*"):
+    for device in glob.glob(os.path.join(_BALLOONS, "virtio*")):
         try:
             with open(os.path.join(device, "features"), encoding="ascii") as features:
                 if features.read()[_BALLOON_REPORTS:_BALLOON_REPORTS + 1] == "1":

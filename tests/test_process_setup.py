@@ -200,21 +200,62 @@ CHOICE = """
     from numpy._core import multiarray
     from retainkit import process_setup
     process_setup.memory_held_in_small_blocks = lambda: int(sys.argv[1]) if sys.argv[1] != "none" else None
+    multiarray._set_madvise_hugepage(sys.argv[3] == "huge")  # as it was before the choice
     choice = process_setup.choose_page_size([sys.argv[2]])
-    print(json.dumps({"choice": choice, "numpy": multiarray._set_madvise_hugepage(True)}))
+    print(json.dumps({"choice": choice, "huge": multiarray._set_madvise_hugepage(True)}))
 """
 
 
-@pytest.mark.parametrize(("held", "expected"), [("1000000", False), ("100", True), ("none", None)])
-def test_numpy_takes_huge_pages_only_when_the_peak_outgrows_the_memory_held(tmp_path, held, expected):
+@pytest.mark.parametrize(("held", "before", "expected", "huge"), [
+    ("1000000", "huge", False, False),  # the peak (3000 B) fits: small pages
+    ("100", "small", True, True),  # it does not: huge pages
+    ("none", "huge", None, True),  # no page reporting: NumPy's switch untouched
+    ("none", "small", None, False),
+])
+def test_numpy_takes_huge_pages_only_when_the_peak_outgrows_the_memory_held(tmp_path, held, before, expected, huge):
     pytest.importorskip("numpy._core")  # NumPy 2's module path
     text = tmp_path / "orders.csv"
     text.write_bytes(b"x" * 1000)  # expected peak 3000 B
     clean = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(CHOICE), held, str(text)], capture_output=True,
-                          text=True, env=clean, check=True, timeout=120)
-    result = json.loads(done.stdout)
-    # NumPy's own default (huge pages on a kernel that has them) stays when nothing was chosen.
-    assert result["choice"] is expected
-    if expected is not None:
-        assert result["numpy"] is expected
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(CHOICE), held, str(text), before],
+                          capture_output=True, text=True, env=clean, check=True, timeout=120)
+    assert json.loads(done.stdout) == {"choice": expected, "huge": huge}
+
+
+def test_the_users_numpy_setting_is_left_as_they_set_it(monkeypatch, tmp_path):
+    from retainkit import process_setup
+    monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")
+    monkeypatch.setattr(process_setup, "memory_held_in_small_blocks", lambda: 10**12)
+    monkeypatch.setattr(process_setup, "_set_numpy_huge_pages", lambda _on: pytest.fail("NumPy's switch was set"))
+    text = tmp_path / "orders.csv"
+    text.write_bytes(b"x")
+    assert process_setup.choose_page_size([str(text)]) is None
+
+
+def test_compressed_inputs_have_no_expected_peak_whatever_their_names(tmp_path):
+    import gzip
+
+    from retainkit import process_setup
+    packed = tmp_path / "orders.csv"  # gzip under a plain name: its size says little of its rows
+    packed.write_bytes(gzip.compress(b"customer_id,order_date\n" * 1000))
+    workbook = tmp_path / "orders.xlsx"
+    workbook.write_bytes(b"PK\x03\x04" + b"\0" * 100)
+    assert process_setup.expected_peak_bytes([str(packed)]) is None
+    assert process_setup.expected_peak_bytes([str(workbook)]) is None
+
+
+def test_page_reporting_is_a_bound_balloon_with_its_reporting_bit(monkeypatch, tmp_path):
+    from retainkit import process_setup
+    order = tmp_path / "page_reporting_order"
+    order.write_text("9\n")
+    device = tmp_path / "virtio_balloon" / "virtio0"
+    device.mkdir(parents=True)
+    monkeypatch.setattr(process_setup, "_PAGE_REPORTING_ORDER", str(order))
+    monkeypatch.setattr(process_setup, "_BALLOONS", str(tmp_path / "virtio_balloon"))
+    (device / "features").write_text("0110010100000000\n")  # bit 5 set (bits 1, 2, 5, 7)
+    assert process_setup._reporting_order() == 9
+    (device / "features").write_text("0110000100000000\n")  # a balloon that does not report
+    assert process_setup._reporting_order() is None
+    order.unlink()  # a kernel without page reporting
+    (device / "features").write_text("0110010100000000\n")
+    assert process_setup._reporting_order() is None
