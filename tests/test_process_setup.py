@@ -259,3 +259,27 @@ def test_page_reporting_is_a_bound_balloon_with_its_reporting_bit(monkeypatch, t
     order.unlink()  # a kernel without page reporting
     (device / "features").write_text("0110010100000000\n")
     assert process_setup._reporting_order() is None
+
+
+@pytest.mark.parametrize("failure", [ValueError("invalid literal for int()"), FileNotFoundError("orders.csv")])
+def test_a_system_file_that_cannot_be_read_leaves_numpy_as_it_is(monkeypatch, tmp_path, failure):
+    # An unexpected /proc/buddyinfo (a ValueError parsing it) or an input gone meanwhile: the
+    # tuning is skipped, never the command failed.
+    from retainkit import process_setup
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    monkeypatch.setattr(process_setup, "_reporting_order", lambda: 9)
+
+    def broken(*_args, **_kwargs):
+        raise failure
+    target = "expected_peak_bytes" if isinstance(failure, OSError) else "memory_held_in_small_blocks"
+    monkeypatch.setattr(process_setup, target, broken)
+    if target == "expected_peak_bytes":
+        monkeypatch.setattr(process_setup, "memory_held_in_small_blocks", lambda: 10**12)
+    monkeypatch.setattr(process_setup, "_set_numpy_huge_pages", lambda _on: pytest.fail("NumPy's switch was set"))
+    assert process_setup.choose_page_size([str(tmp_path / "orders.csv")]) is None
+
+
+def test_a_malformed_buddyinfo_is_a_value_error_the_choice_catches():
+    from retainkit import process_setup
+    with pytest.raises(ValueError, match="invalid literal"):
+        process_setup.memory_held_in_small_blocks(buddyinfo="Node 0, zone Normal 12 x 3", order=9)
