@@ -51,10 +51,32 @@ def trend_table(orders: pd.DataFrame, period: Period, every: str) -> pd.DataFram
     day of; changes, retention and churn (and S, lost) against the previous period are null
     when either period is partial (SPEC §4, §2 coverage). ``frame.attrs["notes"]`` says why.
     """
-    return trend_from_activity(period_activity(orders, period, every), period, every)
+    return trend_from_activity(period_activity(orders, trend_period(period, every), every), period, every)
+
+
+def trend_period(period: Period, every: str) -> Period:
+    """The period a trend's activity is counted over: ``period``, starting one calendar period
+    earlier when its first period is whole and the one before is whole and covered (SPEC §4:
+    the change against the previous period for every KPI — the first row's included; its
+    retention is against that period already).
+
+    >>> from datetime import date
+    >>> p = Period(date(2024, 2, 1), date(2024, 3, 31), data_start=date(2024, 1, 1))
+    >>> trend_period(p, "month").start, trend_period(p, "week").start
+    (datetime.date(2024, 1, 1), datetime.date(2024, 2, 1))
+    """
+    first = index_of(period.start, every)
+    if partial_reason(first, every, period) is not None or _before_first(first, every, period) is not None:
+        return period
+    return replace(period, start=period_start(first - 1, every))
 
 
 def trend_from_activity(a: PeriodActivity, period: Period, every: str) -> pd.DataFrame:
+    """The trend of ``period`` from its activity; ``a`` may hold one period more at the front
+    (:func:`trend_period`), which gives the first row its previous values and is not shown."""
+    lead = a.first < index_of(period.start, every)
+    if lead:
+        period = replace(period, start=period_start(a.first, every))
     active = np.flatnonzero((a.orders > 0) | (a.customers > 0) | (np.nan_to_num(a.revenue) != 0)) + a.first
     indices = cohort_rows(active, a.last, a.first) if len(active) else np.arange(a.first, a.last + 1)
     a = _rows_of(a, indices - a.first)
@@ -89,6 +111,8 @@ def trend_from_activity(a: PeriodActivity, period: Period, every: str) -> pd.Dat
     )
     for name, kind in TREND_KPIS.items():
         frame[f"{name}_change"] = np.where(comparable, _change(frame[name].to_numpy(dtype=np.float64), kind), np.nan)
+    if lead and indices[0] == a.first:  # the period before the first: its values served as previous
+        frame, partial, against = frame.iloc[1:].reset_index(drop=True), partial[1:], against[1:]
     frame.attrs["notes"] = _trend_notes(frame["period"].tolist(), partial, against)
     return frame
 
@@ -119,10 +143,7 @@ def _comparison_blockers(first: int, every: str, period: Period, partial: Sequen
     Blocked when the row is partial, or the period before is partial or starts before the
     data (for the first row, the period before lies in the history before ``from``).
     """
-    try:
-        before_first = partial_reason(first - 1, every, period, cut_by_from=False)
-    except (ValueError, OverflowError):  # the period before year 1
-        before_first = Note("the calendar starts after it")
+    before_first = _before_first(first, every, period)
     blockers: list[str | None] = []
     for i, why in enumerate(partial):
         previous = before_first if i == 0 else partial[i - 1]
@@ -133,6 +154,15 @@ def _comparison_blockers(first: int, every: str, period: Period, partial: Sequen
         else:
             blockers.append(None)
     return blockers
+
+
+def _before_first(first: int, every: str, period: Period) -> str | None:
+    """Why the calendar period before ``first`` (history before ``from``) is no previous
+    period to compare with, or ``None``."""
+    try:
+        return partial_reason(first - 1, every, period, cut_by_from=False)
+    except (ValueError, OverflowError):  # the period before year 1
+        return Note("the calendar starts after it")
 
 
 def _trend_notes(labels: list[str], partial: Sequence[str | None], against: Sequence[str | None]) -> list[str]:

@@ -180,6 +180,32 @@ def test_trend_first_row_needs_the_data_to_cover_the_period_before():
     assert whole.loc[0, "retention_rate"] == 1.0
 
 
+def test_trend_first_row_changes_against_the_whole_covered_period_before_from():
+    rows = [("a", "2024-01-01", 10), ("b", "2024-01-10", 20), ("a", "2024-02-05", 30), ("c", "2024-02-06", 40),
+            ("a", "2024-03-01", 5)]
+    frame = orders_frame(rows)
+    t = trend_table(frame, resolve_period(frame, start=date(2024, 2, 1), end=date(2024, 3, 31)), "month")
+    # January (history before --from) is whole and covered: customers a and b, 2 orders, 30 of
+    # revenue, both new. February: a and c, 2 orders, 70, c new.
+    assert t["period"].tolist() == ["2024-02", "2024-03"]  # January only serves as "previous"
+    february = t.iloc[0]
+    assert (february["customers"], february["orders"], february["revenue"]) == (2, 2, 70.0)
+    assert february["customers_change"] == 0.0 and february["orders_change"] == 0.0
+    assert february["revenue_change"] == pytest.approx(70 / 30 - 1)
+    assert february["average_order_value_change"] == pytest.approx(35 / 15 - 1)
+    assert february["new_customers_change"] == pytest.approx(1 / 2 - 1)  # c against a and b
+    assert february["retention_rate"] == 0.5  # of {a, b}, a is back
+    # January's own retention needs December, which the data does not reach: no difference.
+    assert math.isnan(february["retention_rate_change"])
+    assert math.isnan(february["repeat_customers_change"])  # 0 repeat customers in January
+    assert t.iloc[1]["customers_change"] == pytest.approx(1 / 2 - 1)
+    assert not any("2024-02" in note for note in t.attrs["notes"])
+    # --from inside February: the row is partial, nothing is compared with January.
+    cut = trend_table(frame, resolve_period(frame, start=date(2024, 2, 2), end=date(2024, 3, 31)), "month")
+    assert cut["period"].tolist() == ["2024-02", "2024-03"] and bool(cut.loc[0, "partial"])
+    assert math.isnan(cut.loc[0, "customers_change"]) and math.isnan(cut.loc[0, "revenue_change"])
+
+
 def test_cohorts_mark_the_period_cut_by_to_and_the_cohort_the_data_starts_inside():
     rows = [("a", "2024-01-10", 1), ("b", "2024-01-25", 1), ("a", "2024-02-03", 1), ("c", "2024-02-14", 1),
             ("a", "2024-03-02", 1), ("c", "2024-03-05", 1), ("d", "2024-03-08", 1)]

@@ -7,6 +7,7 @@ the run, in the xdist worker of the ``spark`` group; skipped without pyspark or 
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import numpy as np
@@ -63,6 +64,20 @@ def test_the_command_line_gives_the_local_json_with_from_and_to():
         assert remote.code == 0, remote.stderr
         assert remote.stdout == local.stdout
         assert "partial" in local.stdout
+
+
+@pytest.mark.parametrize("every", ["week", "month"])
+def test_the_first_row_compared_with_the_period_before_from_as_locally(every):
+    """``--from`` on a period's first day (2023-05-01, a Monday) with the period before it whole
+    and covered (the data starts 2023-03-10): the first row has its changes, on both engines."""
+    args = ("trend", GOLDEN_CSV, "--every", every, "--from", "2023-05-01", "--to", "2024-03-20", "--format", "json")
+    local = run_cli(*args)
+    remote = run_cli(*args, "--engine", "spark", "--quiet")
+    assert local.code == 0, local.stderr
+    assert remote.stdout == local.stdout
+    document = json.loads(local.stdout)
+    first = dict(zip(document["columns"], document["rows"][0], strict=True))
+    assert first["start"] == "2023-05-01" and first["customers_start"] is not None
 
 
 def test_an_export_without_amounts_gives_the_local_json(tmp_path):

@@ -131,14 +131,15 @@ def cohort_part_rows(parts: CohortParts) -> pa.RecordBatch:
 
 def spark_trend(orders: Any, period: Period, every: str) -> pd.DataFrame:
     """:func:`retainkit.cohorts.trend_table` of the orders Spark holds."""
-    from retainkit.cohorts import trend_from_activity
+    from retainkit.cohorts import trend_from_activity, trend_period
 
-    first, last = bounds(period, every)
+    counted = trend_period(period, every)
+    first, last = bounds(counted, every)
     size = last - first + 1
-    added = added_parts(orders, lambda frame: period_part_rows(period_parts(frame, period, every)))
+    added = added_parts(orders, lambda frame: period_part_rows(period_parts(frame, counted, every)))
     whole = PeriodParts({name: added.dense(name, size) for name in PERIOD_COUNTS},
                         added.sums("revenue") if orders.has_amount else None)
-    return trend_from_activity(combine_periods([whole], period, every, has_amount=orders.has_amount), period, every)
+    return trend_from_activity(combine_periods([whole], counted, every, has_amount=orders.has_amount), period, every)
 
 
 def spark_cohorts(orders: Any, period: Period, every: str, metric: str) -> pd.DataFrame:
