@@ -379,19 +379,18 @@ def _refund_column(
     }
 
 
-def _product_lines(
-    lines: _Lines, is_line: np.ndarray, customer_names: pd.Index, products: tuple[np.ndarray, pd.Index]
-) -> pd.DataFrame:
+def _product_lines(lines: _Lines, is_line: np.ndarray, customer_names: pd.Index,
+                   products: tuple[np.ndarray, pd.Index]) -> pd.DataFrame:
+    """Per order line naming a product: customer, product and the order's date — its earliest
+    line's (SPEC §1), so that one order is one purchase day for product lapses (§5)."""
     assert lines.product is not None  # only called with a product column
-    named = is_line & (lines.product >= 0)
-    day = lines.day[named]
-    return pd.DataFrame(
-        {
-            "customer_id": _categorical(lines.customer[named], customer_names),
-            "product": _categorical(lines.product[named], products[1]),
-            "order_date": (day * SECONDS_PER_DAY).astype("datetime64[s]"),
-        }
-    )
+    named, codes = is_line & (lines.product >= 0), lines.order[is_line]
+    order_day = group_extreme(codes, lines.day[is_line], int(codes.max(initial=-1)) + 1, np.iinfo(np.int64).max,
+                              highest=False)
+    day = order_day[lines.order[named]]
+    return pd.DataFrame({"customer_id": _categorical(lines.customer[named], customer_names),
+                         "product": _categorical(lines.product[named], products[1]),
+                         "order_date": (day * SECONDS_PER_DAY).astype("datetime64[s]")})
 
 
 def _categorical(codes: np.ndarray, names: pd.Index) -> pd.Categorical:

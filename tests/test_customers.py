@@ -190,6 +190,18 @@ def test_product_lapses():
         select_customers(lapses, segment="loyal")  # lapses have no segment: one line, not a KeyError
 
 
+def test_product_lapses_date_each_line_by_its_order(tmp_path):
+    """SPEC §1: an order's date is its earliest line's. a's order 1 has P on two lines dated
+    01-01 and 01-02: one purchase day, no lapse (``customers`` says 1 purchase day too). b
+    bought Q on 01-01 and 01-20, last 81 days before ``to`` (04-10): a lapse."""
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,customer_id,order_date,amount,sku\n1,a,2024-01-01,10,P\n1,a,2024-01-02,10,P\n"
+                    "2,b,2024-01-01,10,Q\n3,b,2024-01-20,10,Q\n4,b,2024-04-01,10,R\n7,z,2024-04-10,1,Z\n")
+    rows = list(csv.DictReader(io.StringIO(run_cli("at-risk", path, "--products", "--format", "csv").stdout)))
+    assert [(r["customer_id"], r["product"], r["purchase_days"], r["days_since"]) for r in rows] == [
+        ("b", "Q", "2", "81")]
+
+
 # ---------------------------------------------------------------- CLI and exports
 
 
