@@ -177,29 +177,47 @@ def default_churn_window(data_start: date, end: date) -> tuple[int, str | None]:
 
 
 def coverage_notes(period: Period) -> list[str]:
-    """One sentence per KPI window the data does not reach, with what to do (SPEC §2)."""
+    """One sentence per KPI window the data does not reach, with what to do (SPEC §2): the
+    longest ``--churn-window`` the data covers (when there is one) and the earliest ``--to``
+    that covers the window as it is."""
     start = period.data_start or ""
     notes: list[str] = []
     if not period.base_covered:
         base = period.base_window
-        notes.append(Note(
+        notes.append(_with_remedy(Note(
             "churn, retention, lifespan and CLV are null: their base window %(first)s..%(last)s starts before the "
-            "data (%(start)s); give a shorter --churn-window (at most %(days)s days) or a later --to",
-            first=base[0], last=base[1], start=start, days=_longest_covered_window(period)))
+            "data (%(start)s)", first=base[0], last=base[1], start=start), period, windows=2))
     if not period.current_covered:
         current = period.current_window
-        notes.append(Note("customers_end is null: the current window %(first)s..%(last)s starts before the data "
-                          "(%(start)s)", first=current[0], last=current[1], start=start))
+        notes.append(_with_remedy(Note(
+            "customers_end is null: the current window %(first)s..%(last)s starts before the data (%(start)s)",
+            first=current[0], last=current[1], start=start), period, windows=1))
     if not period.year_covered:
         year = period.year_window
+        assert period.data_start is not None  # a period without a data start covers every window
         notes.append(Note("annual revenue per customer and CLV are null: the last 365 days %(first)s..%(last)s start "
-                          "before the data (%(start)s)", first=year[0], last=year[1], start=start))
+                          "before the data (%(start)s); give a --to on or after %(to)s", first=year[0], last=year[1],
+                          start=start, to=period.data_start + timedelta(days=YEAR_DAYS - 1)))
     return notes
 
 
-def _longest_covered_window(period: Period) -> int:
-    assert period.data_start is not None
-    return max(0, ((period.end - period.data_start).days + 1) // 2)
+def _with_remedy(what: str, period: Period, *, windows: int) -> str:
+    """``what`` and what to do about ``windows`` churn windows ending at ``to`` that start
+    before the data: a churn window short enough to fit, if any day does, or a later ``--to``.
+
+    >>> p = Period(date(2024, 1, 1), date(2024, 1, 4), 30, data_start=date(2024, 1, 1))
+    >>> _with_remedy("x", p, windows=2)
+    'x; give --churn-window 2 or less, or a --to on or after 2024-02-29'
+    >>> _with_remedy("x", replace(p, end=date(2024, 1, 1)), windows=2)
+    'x; give a --to on or after 2024-02-29'
+    """
+    assert period.data_start is not None  # a period without a data start covers every window
+    longest = ((period.end - period.data_start).days + 1) // windows
+    to = period.data_start + timedelta(days=windows * period.churn_window_days - 1)
+    if longest < 1:
+        return Note("%(what)s; give a --to on or after %(to)s", what=what, to=to)
+    return Note("%(what)s; give --churn-window %(days)s or less, or a --to on or after %(to)s", what=what,
+                days=longest, to=to)
 
 
 def _order_days(orders: pd.DataFrame) -> np.ndarray:
