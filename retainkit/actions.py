@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from retainkit.customers import LEVEL_NAMES, CustomerOptions, customer_standing
-from retainkit.exact import exact_sum, to_float
+from retainkit.exact import cents, exact_sum, to_float
 from retainkit.ranks import vip_cut, vip_from_cut
 from retainkit.reductions import CustomerWindows
 
@@ -39,7 +39,7 @@ def action_columns(windows: CustomerWindows, options: CustomerOptions | None = N
     revenue_365 = f["revenue_365"].to_numpy()
     if windows.has_amount:
         vip = vip_from_cut(revenue_365, None, vip_cut(revenue_365, None, opts.vip_top))
-        rounded = np.round(revenue_365, 2)
+        rounded = cents(revenue_365)
     else:
         vip, rounded = np.zeros(len(f), dtype=bool), np.full(len(f), np.nan)
     return pd.DataFrame({"at_risk": standing["at_risk"], "is_vip": vip, "revenue_365": rounded,
@@ -66,7 +66,7 @@ def actions_from_parts(parts: dict[str, Any]) -> dict[str, object]:
     revenue_365 = to_float(parts["revenue"])
     return {
         "at_risk_customers": parts["at_risk"],
-        "at_risk_revenue_365": round(to_float(parts["at_risk_revenue"]), 2) if known else None,
+        "at_risk_revenue_365": float(cents(to_float(parts["at_risk_revenue"]))) if known else None,
         "vip_customers": parts["vip"] if known else None,
         "vip_revenue_share_365": to_float(parts["vip_revenue"]) / revenue_365 if revenue_365 else None,
         "customers_per_level": {LEVEL_NAMES[level]: parts[f"level {level}"] for level in range(5, -2, -1)},

@@ -14,6 +14,7 @@ import pandas as pd
 
 from retainkit.activity import CohortActivity, PeriodActivity, cohort_activity, cohort_rows, period_activity
 from retainkit.calendar import index_of, partial_reason, period_end, period_label, period_start
+from retainkit.exact import cents
 from retainkit.periods import Period
 from retainkit.values import Note, joined, noop
 
@@ -37,7 +38,7 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     numerator = np.asarray(numerator, dtype=np.float64)
     denominator = np.asarray(denominator, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denominator != 0, numerator / np.where(denominator != 0, denominator, 1), np.nan)
+        return np.where(denominator != 0, numerator / np.where(denominator != 0, denominator, 1) + 0.0, np.nan)
 
 
 def trend_table(orders: pd.DataFrame, period: Period, every: str) -> pd.DataFrame:
@@ -86,7 +87,7 @@ def trend_from_activity(a: PeriodActivity, period: Period, every: str) -> pd.Dat
     against = _comparison_blockers(int(indices[0]), every, period, partial)
     follows = np.concatenate(([True], np.diff(indices) == 1))  # the row before is the period before
     comparable = np.array([why is None for why in against]) & follows
-    revenue = np.round(a.revenue, 2)
+    revenue = cents(a.revenue)
     lost = a.previous_customers - a.retained
     frame = pd.DataFrame(
         {
@@ -214,7 +215,7 @@ def cohort_table(orders: pd.DataFrame, period: Period, every: str, metric: str =
 
 
 def cohort_from_activity(c: CohortActivity, period: Period, every: str, metric: str) -> pd.DataFrame:
-    counts = {"customers": c.customers, "revenue": np.round(c.revenue, 2), "orders": c.orders}[metric]
+    counts = {"customers": c.customers, "revenue": cents(c.revenue), "orders": c.orders}[metric]
     base = c.size.astype(np.float64) if metric == "customers" else counts[:, 0]
     values = _ratio(counts, base[:, None])
     values[np.isnan(counts)] = np.nan

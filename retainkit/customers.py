@@ -31,6 +31,7 @@ import pandas as pd
 
 from retainkit import defaults
 from retainkit.errors import RetainkitError
+from retainkit.exact import cents
 from retainkit.ranks import (
     RankCuts,
     order_statistics,
@@ -104,7 +105,7 @@ def customer_base(windows: CustomerWindows, options: CustomerOptions | None = No
     """The columns of :data:`BASE_COLUMNS`, each customer by their own rows (any shard of them)."""
     f, s = customer_standing(windows, options)
     end, orders, first, last, days = windows.period.end_day, s["orders"], s["first"], s["last"], s["days"]
-    revenue = np.round(f["revenue_to_date"].to_numpy(), 2)  # sums of cents, to the cent
+    revenue = cents(f["revenue_to_date"].to_numpy())  # sums of cents, to the cent
     repeat = days >= 2  # a rhythm needs two purchase days (SPEC §5)
     gap = np.where(repeat, s["tenure"] / np.maximum(days - 1, 1), np.nan)
     expected = np.where(repeat, last + np.floor(np.nan_to_num(gap) + 0.5), np.nan)
@@ -123,7 +124,7 @@ def customer_base(windows: CustomerWindows, options: CustomerOptions | None = No
             "avg_days_between_orders": gap,
             "expected_next_order": _dates(expected),
             "days_overdue": np.maximum(end - expected, 0.0),  # whole days, NaN without a rhythm
-            "revenue_365": np.round(f["revenue_365"].to_numpy(), 2),
+            "revenue_365": cents(f["revenue_365"].to_numpy()),
             "at_risk": s["at_risk"],
             "level": level,
             "level_name": pd.Categorical.from_codes(level + 1, categories=[LEVEL_NAMES[i] for i in range(-1, 6)]),

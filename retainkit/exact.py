@@ -20,11 +20,25 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import TypeVar
 
 import numpy as np
 
+Amount = TypeVar("Amount", float, np.ndarray)
+
 _HALF = 26  # a 53-bit mantissa as two halves, whose sums stay exact in float64
 _CHUNK = 1 << 25  # values per bincount: a sum of halves stays below 2^53
+
+
+def cents(amount: Amount) -> Amount:
+    """Money to the cent, a zero without a sign: amounts that cancel add up, in binary floats,
+    to a speck either side of 0 (0.3 − 0.1 − 0.2 = −2.8e−17), which would round to −0.0 and
+    print as ``-0.00``.
+
+    >>> float(cents(0.3 - 0.1 - 0.2)), cents(np.array([-0.004, 1.005, -2.5])).tolist()
+    (0.0, [0.0, 1.0, -2.5])
+    """
+    return np.round(amount, 2) + 0.0
 
 
 def exact_sum(values: np.ndarray) -> Fraction:

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from retainkit import defaults
-from retainkit.exact import exact_sum, to_float
+from retainkit.exact import cents, exact_sum, to_float
 from retainkit.kernel import customer_rows
 from retainkit.periods import Period
 from retainkit.ranks import order_statistics
@@ -107,7 +107,7 @@ def ratio(numerator: float, denominator: float) -> float:
     """
     if denominator == 0 or math.isnan(denominator) or math.isnan(numerator):
         return NAN
-    return numerator / denominator
+    return numerator / denominator + 0.0  # 0 of a negative total is 0, not −0
 
 
 def compute_kpis(orders: pd.DataFrame, period: Period, options: KpiOptions | None = None) -> dict[str, Value]:
@@ -237,7 +237,7 @@ def orders(w: KpiTotals, _: KpiOptions) -> int:
 @_metric("Revenue (net)", "money", "Volume", (None, None))
 def revenue(w: KpiTotals, _: KpiOptions) -> float:
     """R: net revenue in the period = orders − refunds dated in it, to the cent. NaN without amounts."""
-    return round(w.revenue, 2) if w.has_amount else NAN
+    return float(cents(w.revenue)) if w.has_amount else NAN
 
 
 @_metric("Average order value", "money", "Volume", (None, None))

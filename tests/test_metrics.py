@@ -10,7 +10,7 @@ import pytest
 
 from retainkit.metrics import METRICS, KpiOptions, compute_kpis
 from retainkit.periods import Period, resolve_period
-from tests.conftest import orders_frame
+from tests.conftest import orders_frame, run_cli
 
 # Period 2024-01-01..2024-12-31, churn window L = 365:
 #   current window (to − L, to] = 2024-01-02..2024-12-31, base window = 2023-01-02..2024-01-01.
@@ -166,3 +166,41 @@ def test_metrics_do_not_mutate_their_input():
 def test_registry_lists_every_spec_key_once():
     assert len(METRICS) == 25
     assert list(METRICS)[:3] == ["customers", "orders", "revenue"]
+
+
+def test_amounts_that_cancel_are_a_zero_without_a_sign(tmp_path):
+    """0.3 − 0.1 − 0.2 is −2.8e−17 in binary floats: rounded to the cent it must be 0.0, not
+    −0.0 (printed ``-0.00``); and 0 of a negative R is a share of 0.0 (SPEC §3)."""
+    def positive_zero(value: float) -> bool:
+        return value == 0 and math.copysign(1.0, value) == 1.0
+
+    rows = [("a", "2024-01-01", 0.3), ("a", "2024-01-02", -0.1, True), ("a", "2024-01-03", -0.2, True)]
+    k = compute_kpis(orders_frame(rows), Period(date(2024, 1, 1), date(2024, 1, 31)))
+    assert positive_zero(k["revenue"]) and math.isnan(k["returning_revenue_share"])  # a share of R = 0: none
+    path = tmp_path / "cancel.csv"
+    path.write_text("order_id,customer_id,order_date,amount\n1,a,2024-01-01,0.3\n2,a,2024-01-02,-0.1\n"
+                    "3,a,2024-01-03,-0.2\n4,b,2024-02-05,5\n")
+    for command in ("customers", "trend"):
+        run = run_cli(command, path, "--to", "2024-02-29", "--format", "csv")
+        assert run.code == 0, run.stderr
+        assert "-0.0" not in run.stdout, run.stdout
+    refund_only = tmp_path / "refund-only.csv"
+    refund_only.write_text("customer_id,order_date,amount\na,2024-01-01,100\nb,2024-01-02,100\na,2024-02-05,-40\n")
+    run = run_cli("kpis", refund_only, "--from", "2024-02-01", "--to", "2024-02-28", "--format", "json")
+    assert positive_zero(run.json()["metrics"]["returning_revenue_share"])  # no returning customer of R = −40
+
+
+def test_coverage_notes_say_what_to_do_and_only_what_can_be_done():
+    """SPEC §2: a null from a window the data does not cover comes with a note saying which
+    window, where the data starts, and what to do — a --churn-window the data covers (never
+    "at most 0 days": the option takes 1 or more) or the first --to that covers the window."""
+    one_day = resolve_period(orders_frame([("a", "2024-01-01", 10)]))
+    base, current, year = one_day.notes[1:]
+    # L = 365, data from 2024-01-01: the base window (to − 2L, to − L] is covered from
+    # to = 2024-01-01 + 729 days = 2025-12-30; the current one from + 364 days; the year too.
+    assert base.endswith("; give a --to on or after 2025-12-30") and "churn-window" not in base
+    assert current.endswith("; give --churn-window 1 or less, or a --to on or after 2024-12-30")
+    assert year.endswith("; give a --to on or after 2024-12-30")
+    four_days = resolve_period(orders_frame([("a", "2024-01-01", 10), ("b", "2024-01-04", 5)]),
+                               churn_window_days=30)
+    assert four_days.notes[0].endswith("; give --churn-window 2 or less, or a --to on or after 2024-02-29")
