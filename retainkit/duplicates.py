@@ -70,6 +70,22 @@ def mark_duplicates(
     return result
 
 
+def order_groups(order: np.ndarray, customer: np.ndarray, without_id: int) -> np.ndarray:
+    """The group of each row for :func:`mark_duplicates` in an export with order ids: its
+    order code; for the ``without_id`` rows without an order id (each an order of its own,
+    holding the last codes: :func:`retainkit.order_ids.encode_order_ids`), their customer —
+    so that two of them equal in every field read are duplicates, and a copy of a file whose
+    rows have no order id does not double its revenue (SPEC §1).
+
+    >>> order_groups(np.array([0, 1, 0, 2, 3, 4]), np.array([5, 6, 5, 7, 7, -1]), 3).tolist()
+    [0, 1, 0, 10, 10, 2]
+    """
+    if not without_id:
+        return order
+    first = int(order.max()) + 1 - without_id
+    return np.where(order >= first, first + 1 + customer.astype(np.int64), order)
+
+
 #: Longest run of rows of one group compared row against row; longer runs take the sort.
 _WINDOW = 16
 

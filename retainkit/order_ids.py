@@ -28,7 +28,7 @@ def encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, i
     Sorted ids (either direction, the usual export order) need no hash: each run of equal
     values is one order. Otherwise ids are dictionary-encoded. Like customer ids, ids are
     trimmed on their distinct values (ids equal once trimmed are one order); a row without
-    an id is an order of its own.
+    an id is an order of its own, and those rows hold the last codes.
     """
     if pa.types.is_dictionary(column.type):
         keyed = _dictionary_order_keys(column)

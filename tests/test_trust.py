@@ -168,6 +168,24 @@ def test_overlapping_monthly_exports_and_a_duplicate_inside_one_file(tmp_path):
     assert quality["overlap_files"] == [{"file": str(feb), "earlier_file": str(jan), "rows": 1}]
 
 
+def test_rows_without_an_order_id_are_duplicates_and_overlap_too(tmp_path):
+    """An empty order id makes a row an order of its own (SPEC §1), but two such rows equal
+    in every field read are still one row repeated: counted as a duplicate inside a file, and
+    a copy of the file in the folder never doubles the revenue."""
+    text = "customer_id,order_date,order_id,amount\nA,2024-01-05,,10\nA,2024-01-05,NA,10\nB,2024-01-06,2,5\n" \
+           "A,2024-01-07,,10\nA,2024-01-07,,12\n"
+    one = kpis(write_csv(tmp_path / "one.csv", text))
+    assert one["data_quality"]["duplicate_rows"] == 1 and one["data_quality"]["duplicate_amount"] == 10
+    assert one["metrics"]["orders"] == 5 and one["metrics"]["revenue"] == 47  # kept without --dedupe
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_csv(folder / "jan.csv", text)
+    write_csv(folder / "jan (1).csv", text)
+    both = run_cli("kpis", folder, "--format", "json").json()
+    assert both["data_quality"]["overlap_rows"] == 5 and both["data_quality"]["overlap_amount"] == 47
+    assert both["metrics"]["revenue"] == 47 and both["metrics"]["orders"] == 5
+
+
 def test_a_single_file_has_no_overlap(tmp_path):
     document = kpis(write_csv(tmp_path / "a.csv", SHOP + "\n3,A,2024-02-01,5.00"))
     assert document["data_quality"]["overlap_rows"] == 0 and document["data_quality"]["duplicate_rows"] == 1
