@@ -94,7 +94,11 @@ def _text_seconds(column: pa.ChunkedArray, options: DateOptions, locate: Locate,
         rows = np.bincount(codes[codes >= 0], minlength=len(uniques))
         found["markers"] = {str(uniques[i]): int(rows[i]) for i in np.flatnonzero(marker)}
     uniques = np.where(marker, "", uniques)
-    parsed = _parse_unique_dates(pd.Series(uniques, dtype=object), options)
+
+    def where(value: str) -> str:  # the file and line of a distinct value's first row
+        return locate(int(np.flatnonzero(codes == int(np.flatnonzero(uniques == value)[0]))[0]))
+
+    parsed = _parse_unique_dates(pd.Series(uniques, dtype=object), options, where)
     bad = parsed.isna() & pd.Series(uniques).notna().to_numpy() & (pd.Series(uniques) != "").to_numpy()
     if bad.any():
         value = uniques[int(np.flatnonzero(bad.to_numpy())[0])]
@@ -122,8 +126,12 @@ def _naive_seconds(parsed: pd.Series, tz: str) -> np.ndarray:
     return seconds
 
 
-def _parse_unique_dates(values: pd.Series, options: DateOptions) -> pd.Series:
-    """Parse distinct date strings; NaT where a value does not fit the chosen format."""
+def _parse_unique_dates(values: pd.Series, options: DateOptions, where: Callable[[str], str]) -> pd.Series:
+    """Parse distinct date strings; NaT where a value does not fit the chosen format.
+
+    ISO 8601 values are read as ISO whatever the others are (SPEC §1: ISO always — a workbook's
+    date cells beside dates typed as text); the others by the form most of them follow,
+    ``YYYYMMDD`` or day/month. ``where`` names a value's first row in an error."""
     text = values.dropna()
     text = text[text != ""]
     if options.date_format:
@@ -134,21 +142,19 @@ def _parse_unique_dates(values: pd.Series, options: DateOptions) -> pd.Series:
                                  "use strftime directives, e.g. --date-format '%d/%m/%Y'") from None
     if text.empty:
         return pd.to_datetime(values, errors="coerce")
-    # The format most values follow wins; values that do not follow it become NaT and the
+    iso = values.str.match(_ISO, na=False).to_numpy(dtype=bool)
+    parsed = _parse_iso(values.where(iso), options.tz) if iso.any() else pd.Series(
+        pd.NaT, index=values.index, dtype="datetime64[ns]")
+    rest = text[~text.str.match(_ISO)]
+    # Of the others, the form most follow wins; values that follow neither stay NaT and the
     # caller names the first one by its row.
-    votes = {
-        "ymd8": int(text.str.fullmatch(_YMD8).sum()),
-        "iso": int(text.str.match(_ISO).sum()),
-        "dmy": int(text.str.match(_DMY).sum()),
-    }
-    style = max(votes, key=lambda k: votes[k])
-    if votes[style] == 0:
-        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[s]")
-    if style == "ymd8":
-        return pd.to_datetime(values, format="%Y%m%d", errors="coerce")
-    if style == "iso":
-        return _parse_iso(values, options.tz)
-    return _parse_day_month(values, text[text.str.match(_DMY)], options.dayfirst)
+    ymd8, dmy = int(rest.str.fullmatch(_YMD8).sum()), int(rest.str.match(_DMY).sum())
+    if ymd8 == dmy == 0:
+        return parsed
+    others = values.where(~iso)
+    if ymd8 >= dmy:
+        return parsed.where(iso, pd.to_datetime(others, format="%Y%m%d", errors="coerce"))
+    return parsed.where(iso, _parse_day_month(others, rest[rest.str.match(_DMY)], options.dayfirst, where))
 
 
 def _any_aware(text: pd.Series) -> bool:
@@ -180,15 +186,16 @@ def _parse_iso(values: pd.Series, tz: str) -> pd.Series:
     return local.where(aware.to_numpy(dtype=bool), naive)
 
 
-def _parse_day_month(values: pd.Series, text: pd.Series, dayfirst: bool | None) -> pd.Series:
+def _parse_day_month(values: pd.Series, text: pd.Series, dayfirst: bool | None, where: Callable[[str], str]
+                     ) -> pd.Series:
     parts = text.str.extract(_DMY)
     two_digits = parts[2].str.len() == 2
     if two_digits.any():  # 15/01/24: 2024? 1924? never guessed (SPEC §1)
         sample = text[two_digits.to_numpy()].iloc[0]
-        raise RetainkitError(f"column order_date: two-digit years such as {sample!r} are never guessed",
-                             "give --date-format, e.g. --date-format '%d/%m/%y' (%y reads 24 as 2024)")
+        raise RetainkitError(f"{where(sample)}, column order_date: two-digit years such as {sample!r} are never "
+                             "guessed", "give --date-format, e.g. --date-format '%d/%m/%y' (%y reads 24 as 2024)")
     if dayfirst is None:
-        dayfirst = _day_comes_first(parts[0].astype(int), parts[1].astype(int), text.iloc[0])
+        dayfirst = _day_comes_first(parts[0].astype(int), parts[1].astype(int), text, where)
     clean = values.str.replace(r"^(\d{1,2})[/.-](\d{1,2})[/.-]", r"\1/\2/", regex=True)
     clean = clean.str.replace("T", " ", regex=False)
     date_fmt = ("%d/%m/" if dayfirst else "%m/%d/") + ("%Y" if parts[2].str.len().max() == 4 else "%y")
@@ -199,16 +206,16 @@ def _parse_day_month(values: pd.Series, text: pd.Series, dayfirst: bool | None) 
     return out
 
 
-def _day_comes_first(first: pd.Series, second: pd.Series, sample: str) -> bool:
+def _day_comes_first(first: pd.Series, second: pd.Series, text: pd.Series, where: Callable[[str], str]) -> bool:
     """Day/month order proven by the data: a first part over 12 is a day, and so on."""
-    day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
-    if day_first and month_first:
-        raise RetainkitError(
-            "column order_date: dates mix day-first and month-first order", "fix the export or give --date-format"
-        )
-    if not (day_first or month_first):
-        raise RetainkitError(
-            f"column order_date: ambiguous dates such as {sample!r} (day/month or month/day?)",
-            "say --dayfirst or --monthfirst, or give --date-format",
-        )
-    return day_first
+    day_first, month_first = (first > 12).to_numpy(), (second > 12).to_numpy()
+    if day_first.any() and month_first.any():
+        days, months = text[day_first].iloc[0], text[month_first].iloc[0]
+        raise RetainkitError(f"column order_date: dates mix day-first and month-first order: {days!r} "
+                             f"({where(days)}) but {months!r} ({where(months)})",
+                             "fix the export or give --date-format")
+    if not (day_first.any() or month_first.any()):
+        sample = text.iloc[0]
+        raise RetainkitError(f"{where(sample)}, column order_date: ambiguous dates such as {sample!r} (day/month or "
+                             "month/day?)", "say --dayfirst or --monthfirst, or give --date-format")
+    return bool(day_first.any())

@@ -62,6 +62,31 @@ def test_ambiguous_day_month_is_never_guessed(tmp_path):
     assert "ambiguous dates" in line and "'03/04/2024'" in line and "--dayfirst" in line
 
 
+def test_date_errors_name_the_file_and_the_rows(tmp_path):
+    two_digit = write_csv(tmp_path / "y.csv", "customer_id,order_date\nA,2024-01-05\nB,15/01/24\n")
+    assert fails(two_digit).startswith(f"retainkit: error: {two_digit}, line 3, column order_date: two-digit years "
+                                       "such as '15/01/24'")
+    ambiguous = write_csv(tmp_path / "a.csv", "customer_id,order_date\nA,2024-01-05\nB,03/04/2024\n")
+    assert f"{ambiguous}, line 3, column order_date: ambiguous dates such as '03/04/2024'" in fails(ambiguous)
+    mixed = write_csv(tmp_path / "m.csv", "customer_id,order_date\nA,03/04/2024\nB,25/06/2024\nC,06/25/2024\n")
+    line = fails(mixed)
+    assert f"'25/06/2024' ({mixed}, line 3) but '06/25/2024' ({mixed}, line 4)" in line
+
+
+def test_iso_dates_are_read_beside_day_first_ones(tmp_path):
+    """SPEC §1: ISO 8601 always — beside dates in day/month order, with or without --dayfirst."""
+    path = write_csv(tmp_path / "x.csv", "customer_id,order_date,amount\nA,2024-01-05,10\nB,25/01/2024,20\n"
+                                         "C,06/02/2024,5\n")
+    for extra in ((), ("--dayfirst",)):
+        run = run_cli("customers", path, *extra, "--format", "csv")
+        assert run.code == 0, run.stderr
+        firsts = sorted(line.split(",")[1] for line in run.stdout.splitlines()[1:])
+        assert firsts == ["2024-01-05", "2024-01-25", "2024-02-06"]
+    # A third form beside them (YYYYMMDD, or DDMMYYYY?) is not guessed: its row is named.
+    third = write_csv(tmp_path / "t.csv", path.read_text() + "D,20240301,1\n")
+    assert f"{third}, line 5, column order_date: cannot read date '20240301'" in fails(third)
+
+
 def test_ambiguous_dates_read_with_dayfirst(tmp_path):
     path = write_csv(tmp_path / "x.csv", "customer_id,order_date,amount\nA,03/04/2024,1\nB,05/06/2024,2")
     document = run_cli("kpis", path, "--dayfirst", "-f", "json").json()

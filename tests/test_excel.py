@@ -129,6 +129,15 @@ def test_date_cells_and_text_dates_in_one_column(tmp_path):
         "2024-01-05", "2024-02-07", "2024-02-09"]
 
 
+def test_date_cells_beside_day_first_dates_typed_as_text(tmp_path):
+    """Excel keeps some dates as date cells (read as ISO) and leaves others typed as text
+    (``25/01/2024``): ISO is always read, the text by the order its own values prove."""
+    rows = [("A", dt.date(2024, 1, 5), 1.0, 10.0), ("B", "25/01/2024", 2.0, 20.0), ("C", "26/01/2024", 3.0, 5.0)]
+    document = kpis(workbook(tmp_path / "orders.xlsx", rows))
+    assert (document["period"]["from"], document["period"]["to"]) == ("2024-01-05", "2024-02-29")
+    assert document["metrics"]["orders"] == 3 and document["metrics"]["revenue"] == 35
+
+
 def test_amounts_mixing_number_cells_and_text_cells(tmp_path):
     # Number cells carry no decimal mark; the text cell "7,5" settles the comma for the column.
     rows = [("A", dt.date(2024, 1, 5), 1.0, 10.5), ("B", dt.date(2024, 1, 6), 2.0, "7,5"),
