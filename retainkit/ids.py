@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retainkit.column_runs import looks_clustered, one_array, run_starts_of
-from retainkit.order_ids import encode_order_ids
+from retainkit.order_ids import encode_order_ids, marker_rows
 from retainkit.parsing import MISSING_MARKERS
 
 _INTEGER_ID = re.compile(r"^-?\d+(?:\.0+)?$")
@@ -53,7 +53,7 @@ def encode_ids(columns: dict[str, pa.ChunkedArray], pool: Executor) -> IdFutures
 def _encode_text_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index, dict[str, int], int]:
     """Codes (int32, -1 for empty), the distinct cleaned ids they point to, the rows per
     missing-value marker (``NA``, ``NULL`` … are no id, SPEC §1), and how many rows' ids
-    changed when brought to Unicode NFC.
+    changed when trimmed and brought to Unicode NFC.
 
     Ids are stripped and compared in NFC: ``Nguyễn`` typed precomposed and decomposed (NFD,
     as macOS tools write Vietnamese) is one id; ``An`` and ``Ân`` stay two. Empty text is no
@@ -72,16 +72,16 @@ def _encode_text_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index, dic
     names = pd.Series(dictionary.to_pandas(), dtype=object)
     if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
         names = _numeric_ids(dictionary)
-    cleaned = names.astype("string").str.strip()
-    composed = cleaned.str.normalize("NFC")
-    changed = (composed != cleaned).fillna(False).to_numpy(dtype=bool)
-    normalised_rows = int(coded.rows_per_value()[:-1][used][changed].sum()) if changed.any() else 0
-    cleaned = composed
+    written = names.astype("string")
+    cleaned = written.str.strip().str.normalize("NFC")
     marker = cleaned.isin(MISSING_MARKERS).to_numpy(dtype=bool)  # NA is no id: it does not make ids text
+    changed = ((cleaned != written).fillna(False).to_numpy(dtype=bool) & ~marker
+               & (cleaned != "").fillna(False).to_numpy(dtype=bool))  # trimmed or composed, still an id
+    normalised_rows = int(coded.rows_per_value()[:-1][used][changed].sum()) if changed.any() else 0
     nonempty = cleaned[cleaned.notna() & (cleaned != "") & ~marker]
     if len(nonempty) and nonempty.str.fullmatch(_INTEGER_ID).all() and nonempty.str.contains(".", regex=False).any():
         cleaned = cleaned.str.replace(r"\.0+$", "", regex=True)  # 17850.0 (a CSV) is 17850 (a Parquet file)
-    markers = _marker_rows(cleaned, marker, coded.rows_per_value()[:-1][used] if marker.any() else None)
+    markers = marker_rows(cleaned, marker, coded.rows_per_value()[:-1][used] if marker.any() else None)
     cleaned = cleaned.mask((cleaned == "") | marker)
     remap, uniques = pd.factorize(cleaned)  # merge ids that differed only by spaces
     remap = np.append(remap, -1)[in_use]
@@ -207,18 +207,6 @@ def _already_clean(dictionary: pa.Array) -> bool:
         return False
     dotted = pc.match_substring(dictionary, ".")
     return not pc.any(dotted).as_py() or not pc.all(pc.match_substring_regex(dictionary, _INTEGER_ID.pattern)).as_py()
-
-
-def _marker_rows(distinct: pd.Series, marker: np.ndarray, rows: np.ndarray | None) -> dict[str, int]:
-    """Rows per missing-value spelling (``NA``, ``NULL`` …) among the distinct values (SPEC §1),
-    given the rows per distinct value."""
-    if rows is None or not marker.any():
-        return {}
-    counts: dict[str, int] = {}
-    for index in np.flatnonzero(marker):
-        spelling = str(distinct.iloc[index])
-        counts[spelling] = counts.get(spelling, 0) + int(rows[index])
-    return counts
 
 
 def _numeric_ids(dictionary: pa.Array) -> pd.Series:

@@ -77,22 +77,16 @@ def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = Fal
         seconds = pool.submit(local_seconds, columns.pop("order_date"), dates, raw.locate, found=found)
         amounts = pool.submit(_line_amounts, pa.table(columns), options, raw, quality, read_values)
         del columns  # each job now holds the only reference to its columns
-        customer_codes, customer_names, markers, quality.ids_normalised_rows = ids.customer.result()
-        orders = ids.order.result() if ids.order else (np.arange(n, dtype=np.int64), np.zeros(n, dtype=bool), 0)
-        lines = _Lines(
-            customer=customer_codes,
-            order=orders[0],
-            seconds=seconds.result(),
-            amount=amounts.result(),
-            refund_id=orders[1],
-            referrer=ids.referrer.result()[0] if ids.referrer else None,
-            product=ids.product.result()[0] if ids.product else None,
-            read_values=read_values,
-        )
+        customer = ids.customer.result()
+        orders = ids.order.result() if ids.order else (np.arange(n, dtype=np.int64), np.zeros(n, dtype=bool), {}, 0, 0)
         referrers = ids.referrer.result() if ids.referrer else None
         products = ids.product.result() if ids.product else None
-    if markers:
-        quality.missing_markers["customer_id"] = markers
+        lines = _Lines(customer=customer[0], order=orders[0], seconds=seconds.result(), amount=amounts.result(),
+                       refund_id=orders[1], referrer=referrers[0] if referrers else None,
+                       product=products[0] if products else None, read_values=read_values)
+    customer_names = customer[1]
+    quality.count_id_changes({"customer_id": customer, "order_id": orders if has_order_id else None,
+                              "referred_by": referrers, "product": products})
     if found.get("markers"):
         quality.missing_markers["order_date"] = found["markers"]
     quality.naive_local_rows = found.get("naive_local_rows", 0)
@@ -100,7 +94,7 @@ def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = Fal
         quality.notes.append(f"{quality.naive_local_rows:,} date stamps without a time-zone offset, among stamps "
                              f"with one, were read as local time in {options.tz} (SPEC §1)")
     if has_order_id:
-        quality.empty_order_id_rows = orders[2]
+        quality.empty_order_id_rows = orders[4]
         _fill_from_order(lines, raw, customer_names, quality)
     raw = _read_columns_released(raw)
     table = raw.table

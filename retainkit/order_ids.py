@@ -21,9 +21,11 @@ from retainkit.parsing import MISSING_MARKERS
 _REFUND_ID = re.compile(r"^[Cc]\d")
 
 
-def encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Order codes per row, whether each row's id is a refund id (``C`` + digit), and how
-    many rows had no order id (empty, or a missing-value marker: each its own order).
+def encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, dict[str, int], int, int]:
+    """Order codes per row, whether each row's id is a refund id (``C`` + digit), the rows per
+    missing-value spelling (``NA``, ``NULL`` …), how many rows' ids changed when trimmed and
+    brought to Unicode NFC, and how many rows had no order id (empty, or a missing-value
+    marker: each its own order).
 
     Sorted ids (either direction, the usual export order) need no hash: each run of equal
     values is one order. Otherwise ids are dictionary-encoded. Like customer ids, ids are
@@ -33,7 +35,7 @@ def encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, i
     if pa.types.is_dictionary(column.type):
         keyed = _dictionary_order_keys(column)
         if keyed is not None:
-            return _first_seen_codes(keyed[0]), keyed[1], 0
+            return _first_seen_codes(keyed[0]), keyed[1], {}, 0, 0
         column = column.cast(pa.string())
     array = one_array(column)
     heads, lengths = _run_heads(array)
@@ -42,8 +44,8 @@ def encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, i
         keys, is_refund = numeric
         codes = _first_seen_codes(keys)
         if lengths is None:
-            return codes, is_refund, 0
-        return np.repeat(codes, lengths), np.repeat(is_refund, lengths), 0
+            return codes, is_refund, {}, 0, 0
+        return np.repeat(codes, lengths), np.repeat(is_refund, lengths), {}, 0, 0
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         array = pc.cast(array, pa.string())
     n = len(array)
@@ -57,8 +59,11 @@ def encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, i
         codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         del encoded
     trimmed = pc.utf8_trim_whitespace(distinct_ids)
+    if not pc.all(pc.string_is_ascii(trimmed)).as_py():  # one id however it was typed (SPEC §1)
+        trimmed = pc.utf8_normalize(trimmed, "NFC")
     is_marker = pc.is_in(trimmed, pa.array(MISSING_MARKERS))
-    if pc.any(is_marker).as_py():  # NA, NULL …: no order id (SPEC §1)
+    markers, normalised_rows = _changes(trimmed, distinct_ids, is_marker, codes)
+    if markers:  # NA, NULL …: no order id (SPEC §1)
         trimmed = pc.if_else(is_marker, pa.scalar("", pa.string()), trimmed)
     if not pc.all(pc.equal(trimmed, distinct_ids)).as_py() or pc.any(pc.equal(trimmed, "")).as_py():
         remap, uniques = pd.factorize(pd.Series(trimmed.to_pandas(), dtype=object).replace("", None))
@@ -70,7 +75,32 @@ def encode_order_ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, i
         codes[missing] = len(trimmed) + np.arange(int(missing.sum()))
         trimmed = pa.concat_arrays([trimmed, pa.nulls(int(missing.sum()), pa.string())])
     is_refund_id = pc.fill_null(pc.match_substring_regex(trimmed, _REFUND_ID.pattern), False)
-    return codes, is_refund_id.to_numpy(zero_copy_only=False)[codes], empty_rows
+    return codes, is_refund_id.to_numpy(zero_copy_only=False)[codes], markers, normalised_rows, empty_rows
+
+
+def _changes(cleaned: pa.Array, written: pa.Array, is_marker: pa.Array, codes: np.ndarray
+             ) -> tuple[dict[str, int], int]:
+    """Rows per missing-value spelling among the ``cleaned`` distinct ids, and the rows whose
+    id (not a marker, not empty) changed from how it was ``written``."""
+    changed = pc.and_not(pc.not_equal(cleaned, written), pc.or_(is_marker, pc.equal(cleaned, "")))
+    if not (pc.any(is_marker).as_py() or pc.any(changed).as_py()):
+        return {}, 0
+    rows = np.bincount(codes[codes >= 0], minlength=len(written))
+    marker = pc.fill_null(is_marker, False).to_numpy(zero_copy_only=False)
+    spellings = marker_rows(pd.Series(cleaned.to_pandas(), dtype=object), marker, rows)
+    return spellings, int(rows[pc.fill_null(changed, False).to_numpy(zero_copy_only=False)].sum())
+
+
+def marker_rows(distinct: pd.Series, marker: np.ndarray, rows: np.ndarray | None) -> dict[str, int]:
+    """Rows per missing-value spelling (``NA``, ``NULL`` …) among the distinct values (SPEC §1),
+    given the rows per distinct value."""
+    if rows is None or not marker.any():
+        return {}
+    counts: dict[str, int] = {}
+    for index in np.flatnonzero(marker):
+        spelling = str(distinct.iloc[index])
+        counts[spelling] = counts.get(spelling, 0) + int(rows[index])
+    return counts
 
 
 def _run_heads(array: pa.Array) -> tuple[pa.Array, np.ndarray | None]:

@@ -46,6 +46,15 @@ class DataQuality:
     #: report's money, not part of the JSON record.
     currency: str | None = None
 
+    def count_id_changes(self, coded: dict[str, tuple | None]) -> None:
+        """From each id column's coding (``(codes, …, markers, changed rows, …)``, ``None``
+        without the column): its rows per missing-value spelling, and the rows whose ids
+        were trimmed or brought to Unicode NFC, all id columns together (SPEC §1)."""
+        for name, result in coded.items():
+            if result is not None and result[2]:
+                self.missing_markers[name] = result[2]
+        self.ids_normalised_rows = sum(result[3] for result in coded.values() if result is not None)
+
     def as_dict(self) -> dict[str, object]:
         record = asdict(self)
         del record["currency"]

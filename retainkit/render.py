@@ -40,7 +40,7 @@ QUALITY_LABELS: tuple[tuple[str, str, str | None], ...] = (
     ("overlap_rows", noop("Rows repeated from an earlier file (counted once)"), "overlap_amount"),
     ("empty_amount_rows", noop("Rows with empty amount (read as 0)"), None),
     ("empty_order_id_rows", noop("Rows without order id (each an order)"), None),
-    ("ids_normalised_rows", noop("Customer ids brought to Unicode NFC"), None),
+    ("ids_normalised_rows", noop("Ids trimmed or brought to Unicode NFC"), None),
     ("naive_local_rows", noop("Stamps without offset read as local time"), None),
 )
 ENGLISH = Style()

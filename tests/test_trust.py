@@ -4,6 +4,7 @@ windows the data covers, rhythm by purchase days. Every answer is worked out by 
 from __future__ import annotations
 
 import json
+import unicodedata
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -292,9 +293,26 @@ def test_missing_markers_are_missing_and_each_spelling_counted(tmp_path):
     quality = document["data_quality"]
     assert quality["missing_customer_rows"] == 2 and quality["missing_customer_amount"] == 12
     assert quality["missing_date_rows"] == 1
-    assert quality["missing_markers"] == {"customer_id": {"NA": 1, "null": 1}, "order_date": {"NULL": 1}}
+    assert quality["missing_markers"] == {"customer_id": {"NA": 1, "null": 1}, "order_date": {"NULL": 1},
+                                          "order_id": {"N/A": 2}}
     assert quality["empty_order_id_rows"] == 2
     assert document["metrics"]["orders"] == 3 and document["metrics"]["revenue"] == 20
+
+
+def test_order_and_product_ids_are_cleaned_and_counted_like_customer_ids(tmp_path):
+    """SPEC §1 for every text id: trimmed and compared in NFC (an order id typed precomposed
+    and decomposed is one order), each change counted, and the missing-value spellings of
+    the order id and product columns counted too."""
+    nfc = "HĐ-Nguyễn-1"
+    nfd = unicodedata.normalize("NFD", nfc)
+    text = (f"order_id,customer_id,order_date,amount,sku\n{nfc},A,2024-01-05,10,NA\n{nfd},A,2024-01-05,5,P\n"
+            "X2,B,2024-01-06,5,null\nNA,B ,2024-01-07,5,P\n N/A,C,2024-01-08,5,P\n")
+    document = kpis(write_csv(tmp_path / "a.csv", text))
+    quality = document["data_quality"]
+    assert document["metrics"]["orders"] == 4 and document["metrics"]["customers"] == 3  # HĐ-… once; B once
+    assert quality["ids_normalised_rows"] == 2  # the decomposed order id, and "B " trimmed
+    assert quality["missing_markers"] == {"order_id": {"NA": 1, "N/A": 1}, "product": {"NA": 1, "null": 1}}
+    assert quality["empty_order_id_rows"] == 2
 
 
 def test_to_before_the_first_order_says_so(tmp_path):
