@@ -179,7 +179,7 @@ def _folder(raw: str, folder: Path) -> tuple[list[str], list[str], list[str]]:
     others: list[str] = []
     broken: list[str] = []
     try:
-        for path in sorted(folder.rglob("*")):
+        for path in sorted(folder.rglob("*"), key=_export_order):
             name = path.name.lower()
             if any(part.lower().endswith(".numbers") for part in path.relative_to(folder).parts[:-1]):
                 continue  # inside a Numbers document (itself an export, named in its error)
@@ -193,6 +193,13 @@ def _folder(raw: str, folder: Path) -> tuple[list[str], list[str], list[str]]:
     except OSError as exc:
         raise RetainkitError(f"{raw}: cannot list the folder ({exc.strerror or exc})") from None
     return exports, others, broken
+
+
+def _export_order(path: Path) -> tuple[tuple[str, ...], str, str]:
+    """A folder's order: by sub-folder, then by name up to its first dot, so that an export
+    comes before its copy (``orders.csv``, then ``orders (1).csv``: plain name order puts the
+    space first) and the copy's rows are the ones counted as overlap (SPEC §1)."""
+    return path.parent.parts, path.name.split(".", 1)[0], path.name
 
 
 def _folder_notes(raw: str) -> list[str]:

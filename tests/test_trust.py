@@ -184,6 +184,9 @@ def test_rows_without_an_order_id_are_duplicates_and_overlap_too(tmp_path):
     write_csv(folder / "jan (1).csv", text)
     both = run_cli("kpis", folder, "--format", "json").json()
     assert both["data_quality"]["overlap_rows"] == 5 and both["data_quality"]["overlap_amount"] == 47
+    # The copy repeats the export, not the other way round (a space sorts before a dot).
+    assert both["data_quality"]["overlap_files"] == [
+        {"file": str(folder / "jan (1).csv"), "earlier_file": str(folder / "jan.csv"), "rows": 5}]
     assert both["metrics"]["revenue"] == 47 and both["metrics"]["orders"] == 5
 
 
