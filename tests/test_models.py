@@ -363,6 +363,7 @@ def test_cdnow_calibration_reproduces_the_published_fits():
     assert gg["customers"] == 946 and sig3(gg["p"], 6.25) and sig3(gg["q"], 3.74) and sig3(gg["gamma"], 15.44)
     holdout = document["holdout"]
     assert holdout["holdout_days"] == 273 and holdout["actual_total"] > 0
+    assert holdout["calibration_end"] == "1997-09-30"  # the day before --holdout, an ISO date (SPEC §7)
     assert [g["frequency"] for g in holdout["by_frequency"]] == ["0", "1", "2", "3", "4", "5", "6", "7+"]
     assert sum(g["customers"] for g in holdout["by_frequency"]) == 2357
     assert len(document["customers"]["rows"]) == 3
@@ -576,3 +577,15 @@ def test_non_finite_model_options_are_one_line(tmp_path, value):
     for flag in ("--time-unit", "--discount-rate"):
         run = run_cli("predict", path, flag, value)
         assert run.code == 2 and len(run.stderr.splitlines()) == 1 and flag in run.stderr, run.stderr
+
+
+def test_the_holdout_dates_are_iso_dates(tmp_path):
+    """SPEC §7: dates in JSON are ISO 8601 — the last day fitted on too, never a day number."""
+    rows = ["a,2024-01-01,10", "a,2024-02-01,10", "a,2024-04-01,12", "b,2024-01-05,20", "b,2024-03-05,30",
+            "b,2024-05-05,30", "c,2024-02-01,15", "c,2024-02-20,15", "d,2024-03-01,5", "e,2024-01-10,8",
+            "e,2024-01-20,8", "e,2024-04-20,8", "f,2024-05-01,9"]
+    path = write_csv(tmp_path / "orders.csv", "customer_id,order_date,amount\n" + "\n".join(rows))
+    run = run_cli("predict", path, "--holdout", "2024-03-15", "--format", "json")
+    assert run.code == 0, run.stderr
+    document = run.json()
+    assert document["holdout"]["calibration_end"] == document["scoreboard"]["calibration_end"] == "2024-03-14"

@@ -83,6 +83,7 @@ def test_cdnow_scoreboard_and_auto():
     lines = {s["model"]: s for s in board["scores"]}
     assert list(lines) == ["naive", "bgnbd", "pnbd", "mbgnbd"] and board["customers"] == 2357
     assert board["holdout_days"] == 273 and len(board["actual_cumulative"]) == 39
+    assert board["calibration_end"] == "1997-09-30"
     assert board["actual_cumulative"][-1] == board["actual_total"] == document["holdout"]["actual_total"]
     # Every model beats the naive guess on CDNOW: RMSE 1.60–1.61 against 2.21 per customer.
     assert all(lines[m]["rmse"] < 0.75 * lines["naive"]["rmse"] for m in MODELS) and board["beats_naive"]

@@ -55,6 +55,7 @@ from retainkit.models.shard import (
 )
 from retainkit.models.summary import Summary
 from retainkit.models.transaction import Fit, Rows, expected_purchases_rows, fit_rows
+from retainkit.periods import from_day_number
 
 DAYS_PER_MONTH = 30.4375
 NO_AMOUNTS = ("expected_order_value and clv are null: the export has no amount column (nor quantity × unit price), "
@@ -290,7 +291,8 @@ def _holdout(sums: dict[str, Any], plan: Plan) -> dict[str, Any]:
                  "actual_mean": float(Fraction(int(h["group_actual"][g]), int(counts[g])))}
                 for g in range(FREQUENCY_GROUPS + 1) if counts[g] > 0]
     assert plan.holdout_day is not None
-    return {"calibration_end_day": plan.holdout_day - 1, "holdout_days": plan.end_day - plan.holdout_day + 1,
+    return {"calibration_end": from_day_number(plan.holdout_day - 1).isoformat(),
+            "holdout_days": plan.end_day - plan.holdout_day + 1,
             "predicted_total": to_float(h["predicted"]), "actual_total": h["actual"],
             "mean_absolute_error": to_float(h["absolute"] / n), "correlation": correlation(n, h),
             "by_frequency": by_group}

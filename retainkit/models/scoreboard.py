@@ -45,6 +45,7 @@ from retainkit.models.shard import (
     sums_by,
 )
 from retainkit.models.transaction import Rows, expected_purchases_rows, fit_rows
+from retainkit.periods import from_day_number
 
 NAIVE = "naive"
 NAIVE_LABEL = "naive guess (each customer keeps their past rate)"
@@ -149,7 +150,8 @@ def board_result(board: Board, sums: dict[str, Any]) -> dict[str, Any]:
     scores = score_lines(board, sums)
     best = min(scores[1:], key=lambda s: s["rmse"])
     present = [g for g in range(FREQUENCY_GROUPS + 1) if counts[g] > 0]
-    return {"calibration_end_day": board.holdout_day - 1, "holdout_days": board.end_day - board.holdout_day + 1,
+    return {"calibration_end": from_day_number(board.holdout_day - 1).isoformat(),
+            "holdout_days": board.end_day - board.holdout_day + 1,
             "customers": n, "actual_total": sums["actual"],
             "actual_cumulative": [int(v) for v in np.cumsum(sums["weekly"])],
             "actual_by_frequency": [float(Fraction(int(sums["group_actual"][g]), int(counts[g]))) for g in present],
