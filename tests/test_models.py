@@ -589,3 +589,15 @@ def test_the_holdout_dates_are_iso_dates(tmp_path):
     assert run.code == 0, run.stderr
     document = run.json()
     assert document["holdout"]["calibration_end"] == document["scoreboard"]["calibration_end"] == "2024-03-14"
+
+
+def test_auto_says_why_it_fell_back_when_the_scoreboard_failed(tmp_path):
+    """A holdout exists but no model could be fitted before it: the fallback's note says so,
+    not that the period was too short for a holdout."""
+    path = write_csv(tmp_path / "orders.csv", "customer_id,order_date,amount\na,2024-01-01,10\na,2024-02-01,10\n"
+                     "b,2024-01-05,20\nb,2024-03-05,30\nc,2024-02-01,15\nd,2024-03-01,5\n")
+    run = run_cli("predict", path, "--model", "auto", "--format", "json")
+    assert run.code == 0, run.stderr
+    notes = run.json()["notes"]
+    assert any(note.startswith("no scoreboard: ") for note in notes)
+    assert notes[-1] == "--model auto chose BG/NBD: no scoreboard to compare the models on (above), so BG/NBD"

@@ -380,8 +380,9 @@ def predict_shards(shards: Shards, *, start_day: int, end_day: int, holdout_day:
     chosen = options.model
     if chosen == AUTO:
         chosen = board["best"] if board else "bgnbd"
-        notes.append(f"--model auto chose {MODELS[chosen].label}: " + (board["verdict"] if board else
-                     "there is no holdout to compare the models on (the period is too short), so BG/NBD"))
+        why = ("no scoreboard to compare the models on (above), so BG/NBD" if day is not None else
+               "there is no holdout to compare the models on (the period is too short), so BG/NBD")
+        notes.append(f"--model auto chose {MODELS[chosen].label}: " + (board["verdict"] if board else why))
     elif board and not board["beats_naive"]:
         notes.append(board["verdict"])
     chosen_options = replace(options, model=chosen)
