@@ -286,8 +286,10 @@ def prediction_report(
     data = orders_of(data)
     period = period_of(data, end=end)
     if holdout is not None and not period.start < holdout <= period.end:
-        raise RetainkitError(f"--holdout {holdout} is not inside the data ({period.start} to {period.end})",
-                             "pick a date between the first and the last order")
+        why = (f"no day to fit on before it: the data starts {period.start}" if holdout <= period.start else
+               f"no day to check after it: the data ends {period.end}")
+        raise RetainkitError(f"--holdout {holdout} leaves {why}",
+                             f"pick a date after {period.start}, up to {period.end}")
     start_day, holdout_day = day_number(period.start), None if holdout is None else day_number(holdout)
     if not isinstance(data, Normalised):  # Spark: fitted here on the shards' parts, the customers stay there
         from retainkit.spark.predict import predict_spark

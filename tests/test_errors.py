@@ -242,4 +242,6 @@ def test_customer_and_report_options():
     assert "no complete month between 2023-02-14 and 2023-02-20" in line
     assert "--output r.pdf: cannot tell the format" in other_command_fails("report", shop, "--output", "r.pdf")
     line = other_command_fails("predict", shop, "--holdout", "2030-01-01")
-    assert "--holdout 2030-01-01 is not inside the data (2023-02-14 to 2024-12-31)" in line
+    assert "--holdout 2030-01-01 leaves no day to check after it: the data ends 2024-12-31" in line
+    line = other_command_fails("predict", shop, "--holdout", "2023-02-14")  # the first order's day
+    assert "--holdout 2023-02-14 leaves no day to fit on before it: the data starts 2023-02-14" in line
