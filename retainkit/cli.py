@@ -411,8 +411,7 @@ def inspect_export(files: Files, *, run: Invocation) -> int:
 
 def main() -> None:
     """Console-script entry point."""
-    process_setup.single_threaded_blas()
-    process_setup.keep_freed_memory()
+    process_setup.prepare_command_line()
     app()
 
 

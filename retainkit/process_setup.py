@@ -54,6 +54,24 @@ _PARQUET_MAGIC = b"PAR1"
 _COMPRESSED_MAGIC = (b"\x1f\x8b", b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
 
 
+def prepare_command_line() -> None:
+    """What the command line does as it starts: :func:`single_threaded_blas`,
+    :func:`keep_freed_memory`, :func:`terminal_width_from_the_terminal`."""
+    single_threaded_blas()
+    keep_freed_memory()
+    terminal_width_from_the_terminal()
+
+
+def terminal_width_from_the_terminal() -> None:
+    """Forget a ``COLUMNS`` that is no width (``0``, empty, text): Rich would take it as given
+    and print every table 0 characters wide, i.e. nothing, and exit 0 — a blank report in a
+    job whose environment exports ``COLUMNS=0`` (Python's ``shutil`` reads 0 as unknown).
+    The terminal's width, or 80 in a pipe, is used instead."""
+    columns = os.environ.get("COLUMNS")
+    if columns is not None and not (columns.strip().isdigit() and int(columns) > 0):
+        del os.environ["COLUMNS"]
+
+
 def single_threaded_blas() -> None:
     """One OpenBLAS thread unless the user set ``OPENBLAS_NUM_THREADS``: set before NumPy and
     SciPy load it. The model fits (L-BFGS-B on 3–4 parameters) call BLAS on vectors of that

@@ -5,6 +5,7 @@ option (issue 9)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -195,3 +196,15 @@ def test_config_values_checked_as_the_command_line_checks_them(tmp_path, command
     run = run_cli(command, SHOP, "--config", config)
     assert run.code == 2 and message in run.stderr and run.stderr.count("\n") == 1, run.stderr
 
+
+
+@pytest.mark.parametrize("columns", ["0", "", "wide"])
+def test_a_columns_variable_that_is_no_width_is_ignored(columns):
+    """``COLUMNS=0`` (some job runners export it when no terminal size is known) printed every
+    table 0 characters wide — nothing — and exited 0. It counts as unset: 80 in a pipe."""
+    env = {**os.environ, "COLUMNS": columns}
+    done = subprocess.run([sys.executable, "-m", "retainkit", "kpis", str(GOLDEN / "shop_small.csv")],
+                          capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Retention KPIs 2023-02-14" in done.stdout and "Repeat customer rate" in done.stdout
+    assert max(len(line) for line in done.stdout.splitlines()) <= 80
