@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from retainkit.amounts import read_numbers
 from retainkit.config import ReadOptions
 from retainkit.errors import RetainkitError
+from retainkit.kernel import combine_quality
 from retainkit.load import load_export
 from retainkit.normalise import Normalised, normalise
 from retainkit.periods import event_days, from_day_number
@@ -58,7 +59,7 @@ def inspect_export(paths: Sequence[str], options: ReadOptions, *, engine: str = 
         report.samples = samples(raw.table, {})  # a column that could not be read is shown as it is
         return report
     report.samples = samples(raw.table, data.quality.decimal_marks)
-    report.quality = data.quality.as_dict()
+    report.quality = combine_quality([data.quality]).as_dict()  # amounts to the cent, as every command has them
     report.date_range = date_range(*_days(data))
     return report
 

@@ -290,7 +290,7 @@ def returning_revenue_share(w: KpiTotals, o: KpiOptions) -> float:
     """Net revenue in the period of returning customers / R (seed 003). NaN when R = 0."""
     if not w.has_amount:
         return NAN
-    return ratio(w.returning_revenue, revenue(w, o))
+    return ratio(float(cents(w.returning_revenue)), revenue(w, o))  # cents over cents: no 1.0000000000000002
 
 
 @_metric("Average days between orders", "days", "Repeat", (0.0, None))
@@ -312,7 +312,7 @@ def top_20pct_revenue_share(w: KpiTotals, o: KpiOptions) -> float:
     (seed 002, VIP). ⌈0.2·|C|⌉ is computed in integers: (|C| + 4) div 5. NaN when R = 0."""
     if not w.has_amount or w.top == 0:
         return NAN
-    return ratio(w.top_revenue, revenue(w, o))
+    return ratio(float(cents(w.top_revenue)), revenue(w, o))
 
 
 # ---------------------------------------------------------------- churn and retention

@@ -204,3 +204,12 @@ def test_coverage_notes_say_what_to_do_and_only_what_can_be_done():
     four_days = resolve_period(orders_frame([("a", "2024-01-01", 10), ("b", "2024-01-04", 5)]),
                                churn_window_days=30)
     assert four_days.notes[0].endswith("; give --churn-window 2 or less, or a --to on or after 2024-02-29")
+
+
+def test_revenue_shares_are_cents_over_cents():
+    """0.1 + 0.2 is 0.30000000000000004 in binary floats; R is 0.30 to the cent. A share of
+    R is never above 1 for that last bit: both sides are cents (SPEC §3: rates are fractions)."""
+    k = compute_kpis(orders_frame([("a", "2024-01-01", 0.1), ("a", "2024-01-02", 0.2)]),
+                     Period(date(2024, 1, 1), date(2024, 1, 31)))
+    assert k["revenue"] == 0.3
+    assert k["returning_revenue_share"] == 1.0 and k["top_20pct_revenue_share"] == 1.0

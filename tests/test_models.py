@@ -27,6 +27,7 @@ from retainkit.periods import day_number
 from retainkit.pipeline import read_orders, resolve_period
 from tests.conftest import (
     DATA,
+    GOLDEN,
     ROOT,
     TEN_CUSTOMERS,
     TEN_CUSTOMERS_WITHOUT_AMOUNTS,
@@ -601,3 +602,15 @@ def test_auto_says_why_it_fell_back_when_the_scoreboard_failed(tmp_path):
     notes = run.json()["notes"]
     assert any(note.startswith("no scoreboard: ") for note in notes)
     assert notes[-1] == "--model auto chose BG/NBD: no scoreboard to compare the models on (above), so BG/NBD"
+
+
+def test_day_counts_of_predict_are_whole_days():
+    """purchase_span_days and age_days are days between dates: J of the golden example bought
+    122 days apart (not 121.99999999999999, a float's round trip through time units)."""
+    run = run_cli("predict", GOLDEN / "shop_small.csv", "--format", "json")
+    assert run.code == 0, run.stderr
+    table = run.json()["customers"]
+    rows = {row[0]: dict(zip(table["columns"], row, strict=True)) for row in table["rows"]}
+    assert rows["J"]["purchase_span_days"] == 122 and rows["J"]["age_days"] == 213
+    assert all(float(r["purchase_span_days"]).is_integer() and float(r["age_days"]).is_integer()
+               for r in rows.values())

@@ -206,6 +206,17 @@ def test_inspect_shows_mapping_samples_and_quality(tmp_path):
     assert "Email" in table.stdout and "Headers not read" in table.stdout
 
 
+def test_inspect_has_the_amounts_of_every_other_command(tmp_path):
+    """The data-quality amounts are to the cent in inspect too: a refund of −0.004 is 0.00 (and
+    0.0 in JSON), as kpis has it, never "-0.00"."""
+    path = write_csv(tmp_path / "x.csv", "order_id,customer_id,order_date,amount\n1,A,2024-01-01,10\n"
+                                         "C1,A,2024-01-01,-0.004\n")
+    assert run_cli("inspect", path, "--format", "json").json()["quality"]["refund_amount"] == 0.0
+    assert kpis_json(path)["data_quality"]["refund_amount"] == 0.0
+    refunds = next(line for line in run_cli("inspect", path).stdout.splitlines() if "Refund rows" in line)
+    assert refunds.split()[-1] == "0.00"
+
+
 def test_inspect_reports_a_problem_after_the_mapping(tmp_path):
     path = write_csv(tmp_path / "x.csv", "customer_id,order_date\nA,03/04/2024")
     run = run_cli("inspect", path)

@@ -104,7 +104,8 @@ def customer_predictions(shard: Shard, fitted: Fitted) -> CustomerPredictions:
     value = expected_order_value(gg, x, money) if gg else np.full(len(x), np.nan)
     days = options.time_unit_days
     table = pd.DataFrame({"customer_id": f["customer_id"], "frequency": f["frequency"],
-                          "purchase_span_days": f["recency"] * days, "age_days": f["T"] * days,
+                          # whole days (dates), back from time units without the float's last bit
+                          "purchase_span_days": np.rint(f["recency"] * days), "age_days": np.rint(f["T"] * days),
                           "monetary_value": f["monetary_value"], "p_alive": fitted.alive[index],
                           "expected_purchases": fitted.purchases[index], "expected_order_value": value})
     table["clv"] = fitted.per_value[index] * value * options.margin
