@@ -559,3 +559,12 @@ def test_random_parquet_schemas_are_read_or_refused_in_one_line(tmp_path_factory
     path = tmp_path_factory.mktemp("parquet") / "orders.parquet"
     pq.write_table(pa.table(columns), path)
     _never_a_crash(run_cli("kpis", path))
+
+
+def test_one_stray_control_character_in_a_small_csv_is_not_binary_data(tmp_path):
+    """A ten-line CSV with one ESC in an id is text: read, not refused as "binary data"."""
+    path = tmp_path / "orders.csv"
+    path.write_bytes(b"order_id,customer_id,order_date,amount\n1,A,2024-01-01,5\n2,B\x1b,2024-01-02,6\n")
+    run = run_cli("kpis", path, "--format", "json")
+    assert run.code == 0, run.stderr
+    assert run.json()["metrics"]["orders"] == 2
