@@ -179,7 +179,7 @@ def _folder(raw: str, folder: Path) -> tuple[list[str], list[str], list[str]]:
     others: list[str] = []
     broken: list[str] = []
     try:
-        for path in sorted(folder.rglob("*"), key=_export_order):
+        for path in sorted(folder.rglob("*"), key=export_order):
             name = path.name.lower()
             if any(part.lower().endswith(".numbers") for part in path.relative_to(folder).parts[:-1]):
                 continue  # inside a Numbers document (itself an export, named in its error)
@@ -195,7 +195,7 @@ def _folder(raw: str, folder: Path) -> tuple[list[str], list[str], list[str]]:
     return exports, others, broken
 
 
-def _export_order(path: Path) -> tuple[tuple[str, ...], str, str]:
+def export_order(path: Path) -> tuple[tuple[str, ...], str, str]:
     """A folder's order: by sub-folder, then by name up to its first dot, so that an export
     comes before its copy (``orders.csv``, then ``orders (1).csv``: plain name order puts the
     space first) and the copy's rows are the ones counted as overlap (SPEC §1)."""

@@ -7,6 +7,7 @@ worker that takes the ``spark`` group. The tests skip, saying why, without pyspa
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,34 @@ def test_an_order_shared_by_two_customers_is_the_local_error(tmp_path):
     remote = one_line(run_cli("kpis", path, "--engine", "spark"))
     assert "order '1' belongs to customer" in local and "order '1' belongs to customer" in remote
     assert "(1 order ids are shared like this)" in remote
+
+
+def test_an_order_id_typed_decomposed_is_the_same_order_as_locally(tmp_path):
+    """Order ids compare in NFC on both engines: the decomposed spelling's line without a
+    customer takes its order's customer (A), before sharding as after."""
+    nfc = "HĐ-Nguyễn-1"
+    path = tmp_path / "nfd.csv"
+    path.write_text(f"order_id,customer_id,order_date,amount\n{nfc},A,2024-01-01,10\n"
+                    f"{unicodedata.normalize('NFD', nfc)},,2024-01-01,5\nX,B,2024-02-01,7\n")
+    local = read_orders(str(path))
+    assert kpi_report(local)["metrics"]["revenue"] == 22 and local.quality.customer_filled_rows == 1
+    for count in (2, 7):  # the line without a customer must reach A's shard
+        assert kpi_report(read_orders(str(path), engine="spark", spark=shards(count))) == kpi_report(local)
+
+
+def test_a_copy_in_a_parquet_folder_repeats_the_export_as_locally(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "lake"
+    folder.mkdir()
+    table = pa.table({"order_id": ["1", "2"], "customer_id": ["A", "B"], "order_date": ["2024-01-01", "2024-02-01"],
+                      "amount": [10.0, 20.5]})
+    pq.write_table(table, folder / "orders.parquet")
+    pq.write_table(table, folder / "orders (1).parquet")
+    local, remote = on_both("kpis", folder)
+    assert local["data_quality"]["overlap_files"][0]["file"].endswith("orders (1).parquet")
+    assert remote == local
 
 
 def test_parquet_folders_with_rows_repeated_across_files_count_them_as_locally(tmp_path):

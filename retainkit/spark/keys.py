@@ -32,9 +32,23 @@ def customer_key(ids: pd.Series) -> pd.Series:
     >>> customer_key(pd.Series([" 17850.0", "17850", "NA", "", None, "Ân"])).tolist()
     ['17850', '17850', None, None, None, 'Ân']
     """
-    text = ids.astype("string").str.strip().str.normalize("NFC").str.replace(r"\.0+$", "", regex=True)
+    return _cleaned(ids.astype("string").str.strip().str.normalize("NFC").str.replace(r"\.0+$", "", regex=True))
+
+
+def order_key(ids: pd.Series) -> pd.Series:
+    """Order ids as the local engine compares them (:mod:`retainkit.order_ids`): trimmed,
+    Unicode NFC, a missing-value marker is no id; as written otherwise (``C7`` is not ``c7``).
+
+    >>> import unicodedata
+    >>> order_key(pd.Series([" C7", unicodedata.normalize("NFD", "HĐ-ễ"), "NA", "", None])).tolist()
+    ['C7', 'HĐ-ễ', None, None, None]
+    """
+    return _cleaned(ids.astype("string").str.strip().str.normalize("NFC"))
+
+
+def _cleaned(text: pd.Series) -> pd.Series:
     text = text.mask(text.isin(MISSING_MARKERS) | (text == ""))
-    return pd.Series(text.astype(object).where(text.notna(), None), index=ids.index, dtype=object)
+    return pd.Series(text.astype(object).where(text.notna(), None), index=text.index, dtype=object)
 
 
 def with_shard_keys(frame: Any, *, has_order_id: bool) -> tuple[Any, Any]:
@@ -48,9 +62,8 @@ def with_shard_keys(frame: Any, *, has_order_id: bool) -> tuple[Any, Any]:
     keyed = frame.withColumn(_CUSTOMER, key(sf.col("customer_id").cast("string")))
     if not has_order_id:
         return keyed.withColumn(KEY, sf.coalesce(sf.col(_CUSTOMER), sf.lit(""))).drop(_CUSTOMER), None
-    order = sf.regexp_replace(sf.col("order_id").cast("string"), TRIM, "")
-    order = sf.when(order.isin(*MISSING_MARKERS) | (order == ""), sf.lit(None)).otherwise(order)
-    keyed = keyed.withColumn(_ORDER, order)
+    keyed = keyed.withColumn(_ORDER, pandas_udf(order_key, "string")(  # type: ignore[call-overload]
+        sf.col("order_id").cast("string")))
     per_order = (keyed.where(sf.col(_ORDER).isNotNull() & sf.col(_CUSTOMER).isNotNull()).groupBy(_ORDER)
                  .agg(sf.min(_CUSTOMER).alias("_low"), sf.max(_CUSTOMER).alias("_high"))).persist()
     _check_shared_orders(per_order)

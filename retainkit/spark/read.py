@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from retainkit.config import ReadOptions
 from retainkit.errors import RetainkitError
-from retainkit.load import DATA_SUFFIXES, expand_paths
+from retainkit.load import DATA_SUFFIXES, expand_paths, export_order
 from retainkit.load_formats import map_columns
 from retainkit.schema import ColumnMapping
 from retainkit.spark.session import first_line
@@ -107,24 +108,25 @@ def _read_parquet(spark: Any, paths: list[str], options: ReadOptions) -> SparkIn
     return SparkInput(frame.drop("_name"), files, mapping, "parquet")
 
 
-def _local_names(uris: list[str], paths: list[str]) -> list[tuple[tuple[int, str], str]]:
-    """For each file URI Spark read: its sort key (the given path's position, then the name)
-    and its name as the local reader shows it (``folder/part-1.parquet``)."""
+def _local_names(uris: list[str], paths: list[str]) -> list[tuple[tuple[Any, ...], str]]:
+    """For each file URI Spark read: its sort key (the given path's position, then the
+    name in the local reader's order, :func:`~retainkit.load.export_order`) and its name as
+    the local reader shows it (``folder/part-1.parquet``)."""
     out = []
     for uri in uris:
-        local = uri[len("file:"):] if uri.startswith("file:") else uri
+        local = unquote(uri[len("file:"):]) if uri.startswith("file:") else uri  # orders%20(1) is orders (1)
         local = "/" + local.lstrip("/") if uri.startswith("file:") else local
         for index, given in enumerate(paths):
             root = Path(given).resolve() if os.path.exists(given) else None
             if root is not None and root.is_dir() and local.startswith(str(root) + os.sep):
                 name = str(Path(given) / os.path.relpath(local, root))
-                out.append(((index, name), name))
+                out.append(((index, *export_order(Path(name))), name))
                 break
             if root is not None and str(root) == local:
-                out.append(((index, given), given))
+                out.append(((index, *export_order(Path(given))), given))
                 break
         else:
-            out.append(((len(paths), uri), uri))
+            out.append(((len(paths), *export_order(Path(uri))), uri))
     return out
 
 
