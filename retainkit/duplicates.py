@@ -70,20 +70,27 @@ def mark_duplicates(
     return result
 
 
-def order_groups(order: np.ndarray, customer: np.ndarray, without_id: int) -> np.ndarray:
-    """The group of each row for :func:`mark_duplicates` in an export with order ids: its
-    order code; for the ``without_id`` rows without an order id (each an order of its own,
-    holding the last codes: :func:`retainkit.order_ids.encode_order_ids`), their customer —
-    so that two of them equal in every field read are duplicates, and a copy of a file whose
-    rows have no order id does not double its revenue (SPEC §1).
+def duplicate_groups(order: np.ndarray | None, customer: np.ndarray, without_id: int
+                     ) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The group of each row for :func:`mark_duplicates`, and the fields every row of a group
+    shares (left out of the hash): the customer without order ids; else the order, whose
+    lines share their customer, date and referrer; and for the ``without_id`` rows without
+    an order id (each an order of its own, holding the last codes:
+    :func:`retainkit.order_ids.encode_order_ids`) their customer — so that two of them
+    equal in every field read are duplicates, and a copy of a file whose rows have no
+    order id does not double its revenue (SPEC §1). A customer's rows differ by date, so the
+    date is hashed then (else every row of a customer with the same amount is a candidate).
 
-    >>> order_groups(np.array([0, 1, 0, 2, 3, 4]), np.array([5, 6, 5, 7, 7, -1]), 3).tolist()
-    [0, 1, 0, 10, 10, 2]
+    >>> groups, shared = duplicate_groups(np.array([0, 1, 0, 2, 3, 4]), np.array([5, 6, 5, 7, 7, -1]), 3)
+    >>> groups.tolist(), shared
+    ([0, 1, 0, 10, 10, 2], ('customer',))
     """
+    if order is None:
+        return customer, ("customer",)
     if not without_id:
-        return order
+        return order, ("customer", "seconds", "referrer")
     first = int(order.max()) + 1 - without_id
-    return np.where(order >= first, first + 1 + customer.astype(np.int64), order)
+    return np.where(order >= first, first + 1 + customer.astype(np.int64), order), ("customer",)
 
 
 #: Longest run of rows of one group compared row against row; longer runs take the sort.

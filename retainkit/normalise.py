@@ -35,7 +35,7 @@ from retainkit.amounts import read_numbers
 from retainkit.column_runs import run_starts
 from retainkit.config import ReadOptions
 from retainkit.date_checks import check_plausible_dates
-from retainkit.duplicates import mark_duplicates, order_groups
+from retainkit.duplicates import duplicate_groups, mark_duplicates
 from retainkit.errors import RetainkitError
 from retainkit.ids import encode_ids
 from retainkit.load import RawExport
@@ -101,10 +101,10 @@ def normalise(raw: RawExport, options: ReadOptions, *, product_lines: bool = Fal
     with ThreadPoolExecutor(max_workers=1) as beside:  # the date check runs beside the duplicate search
         checked = None if options.allow_dates else beside.submit(
             check_plausible_dates, lines.day, (lines.seconds != NO_TIME) & (lines.customer >= 0), raw.locate)
-        group = order_groups(lines.order, lines.customer, quality.empty_order_id_rows) if has_order_id else None
-        repeats = mark_duplicates(_duplicate_fields(lines), lines.customer if group is None else group,
-                                  lines.amount, raw.sources, drop=options.dedupe,
-                                  per_group=("customer", "seconds", "referrer") if has_order_id else ("customer",))
+        group, per_group = duplicate_groups(lines.order if has_order_id else None, lines.customer,
+                                            quality.empty_order_id_rows)
+        repeats = mark_duplicates(_duplicate_fields(lines), group, lines.amount, raw.sources, drop=options.dedupe,
+                                  per_group=per_group)
         if checked is not None:
             checked.result()
     keep = repeats.keep
