@@ -86,8 +86,9 @@ def _changes(cleaned: pa.Array, written: pa.Array, is_marker: pa.Array, codes: n
     if not (pc.any(is_marker).as_py() or pc.any(changed).as_py()):
         return {}, 0
     rows = np.bincount(codes[codes >= 0], minlength=len(written))
-    marker = pc.fill_null(is_marker, False).to_numpy(zero_copy_only=False)
-    spellings = marker_rows(pd.Series(cleaned.to_pandas(), dtype=object), marker, rows)
+    at = np.flatnonzero(pc.fill_null(is_marker, False).to_numpy(zero_copy_only=False))  # the markers only
+    spellings = marker_rows(pd.Series(cleaned.take(pa.array(at)).to_pandas(), dtype=object),
+                            np.ones(len(at), dtype=bool), rows[at])
     return spellings, int(rows[pc.fill_null(changed, False).to_numpy(zero_copy_only=False)].sum())
 
 

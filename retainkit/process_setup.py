@@ -68,7 +68,13 @@ def terminal_width_from_the_terminal() -> None:
     job whose environment exports ``COLUMNS=0`` (Python's ``shutil`` reads 0 as unknown).
     The terminal's width, or 80 in a pipe, is used instead."""
     columns = os.environ.get("COLUMNS")
-    if columns is not None and not (columns.strip().isdigit() and int(columns) > 0):
+    if columns is None:
+        return
+    try:
+        width = int(columns)
+    except ValueError:  # text, empty, or a digit int() does not take ("²")
+        width = 0
+    if width <= 0:
         del os.environ["COLUMNS"]
 
 

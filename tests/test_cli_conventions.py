@@ -198,7 +198,7 @@ def test_config_values_checked_as_the_command_line_checks_them(tmp_path, command
 
 
 
-@pytest.mark.parametrize("columns", ["0", "", "wide"])
+@pytest.mark.parametrize("columns", ["0", "", "wide", "²", "-3"])
 def test_a_columns_variable_that_is_no_width_is_ignored(columns):
     """``COLUMNS=0`` (some job runners export it when no terminal size is known) printed every
     table 0 characters wide — nothing — and exited 0. It counts as unset: 80 in a pipe."""

@@ -78,6 +78,8 @@ def test_the_first_row_compared_with_the_period_before_from_as_locally(every):
     document = json.loads(local.stdout)
     first = dict(zip(document["columns"], document["rows"][0], strict=True))
     assert first["start"] == "2023-05-01" and first["customers_start"] is not None
+    if every == "month":  # April 2023: 1 order of 50.00; May: 1 of 200.00 (no order the week before)
+        assert first["revenue_change"] == 3.0 and first["customers_change"] == 0.0
 
 
 def test_an_export_without_amounts_gives_the_local_json(tmp_path):
