@@ -145,7 +145,7 @@ def _parse_unique_dates(values: pd.Series, options: DateOptions, where: Callable
     iso = values.str.match(_ISO, na=False).to_numpy(dtype=bool)
     parsed = _parse_iso(values.where(iso), options.tz) if iso.any() else pd.Series(
         pd.NaT, index=values.index, dtype="datetime64[ns]")
-    rest = text[~text.str.match(_ISO)]
+    rest = text[~iso[text.index.to_numpy()]]  # values' index is its positions
     # Of the others, the form most follow wins; values that follow neither stay NaT and the
     # caller names the first one by its row.
     ymd8, dmy = int(rest.str.fullmatch(_YMD8).sum()), int(rest.str.match(_DMY).sum())
